@@ -1,0 +1,225 @@
+// Package eventstore is the port every event store adapter implements: append to a stream with an
+// expected version, read a stream, read and subscribe to the global log.
+//
+// Versions are 1-based: the first event of a stream has version 1, and a stream's version is the
+// number of events in it, so "no stream" is version 0. Positions are the global log's order: a
+// reader that has seen position P has seen every event ordered before it. Positions are opaque
+// numbers that only grow; they are not dense.
+//
+// The package imports no driver; adapters live in subpackages and the contract suite every adapter
+// passes is in eventstoretest.
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Position is a place in the global log. The zero Position is before the first event.
+type Position uint64
+
+// ExpectedVersion is the condition an append puts on the stream's current version.
+type ExpectedVersion struct {
+	kind    expectKind
+	version int64
+}
+
+type expectKind uint8
+
+const (
+	expectAny expectKind = iota
+	expectNoStream
+	expectStreamExists
+	expectExact
+)
+
+var (
+	// Any appends whatever the stream's version is.
+	Any = ExpectedVersion{kind: expectAny}
+	// NoStream appends only when the stream has no events.
+	NoStream = ExpectedVersion{kind: expectNoStream}
+	// StreamExists appends only when the stream has at least one event.
+	StreamExists = ExpectedVersion{kind: expectStreamExists}
+)
+
+// Exact appends only when the stream's version is v. Exact(0) is the same as NoStream.
+func Exact(v int64) ExpectedVersion {
+	if v == 0 {
+		return NoStream
+	}
+	return ExpectedVersion{kind: expectExact, version: v}
+}
+
+// IsAny reports whether e puts no condition on the stream.
+func (e ExpectedVersion) IsAny() bool { return e.kind == expectAny }
+
+// IsNoStream reports whether e requires the stream to be empty.
+func (e ExpectedVersion) IsNoStream() bool { return e.kind == expectNoStream }
+
+// IsStreamExists reports whether e requires the stream to have at least one event.
+func (e ExpectedVersion) IsStreamExists() bool { return e.kind == expectStreamExists }
+
+// Version returns the exact version e requires and true, or 0 and false when e is not exact.
+func (e ExpectedVersion) Version() (int64, bool) {
+	if e.kind == expectExact {
+		return e.version, true
+	}
+	return 0, false
+}
+
+// Allows reports whether a stream at version current satisfies e.
+func (e ExpectedVersion) Allows(current int64) bool {
+	switch e.kind {
+	case expectNoStream:
+		return current == 0
+	case expectStreamExists:
+		return current > 0
+	case expectExact:
+		return current == e.version
+	default:
+		return true
+	}
+}
+
+// String names the condition for logs and errors.
+func (e ExpectedVersion) String() string {
+	switch e.kind {
+	case expectNoStream:
+		return "no stream"
+	case expectStreamExists:
+		return "stream exists"
+	case expectExact:
+		return fmt.Sprintf("version %d", e.version)
+	default:
+		return "any"
+	}
+}
+
+var (
+	// ErrWrongVersion is matched (with errors.Is) by every append refused because the stream's
+	// version did not satisfy the expected version. The error is a *WrongVersionError.
+	ErrWrongVersion = errors.New("wrong expected version")
+	// ErrStreamNotFound is returned by reads of a stream that has no events.
+	ErrStreamNotFound = errors.New("stream not found")
+	// ErrInvalid is matched by errors for input an adapter refuses before writing anything: an
+	// empty stream id, an empty type, a nil id, data or metadata that is not JSON.
+	ErrInvalid = errors.New("invalid event store input")
+)
+
+// WrongVersionError is the error of an append whose expected version did not hold. It carries the
+// stream's actual version so that callers can reload and retry.
+type WrongVersionError struct {
+	Stream   string
+	Expected ExpectedVersion
+	Actual   int64
+}
+
+// Error says which stream, what was expected and what was found.
+func (e *WrongVersionError) Error() string {
+	return fmt.Sprintf("append to %s: expected %s, stream is at version %d: %v", e.Stream, e.Expected, e.Actual, ErrWrongVersion)
+}
+
+// Is makes errors.Is(err, ErrWrongVersion) true.
+func (e *WrongVersionError) Is(target error) bool { return target == ErrWrongVersion }
+
+// EventData is an event to append. ID identifies the event across retries: appending the same ids
+// again at the same expected version is a success that writes nothing.
+type EventData struct {
+	ID       uuid.UUID
+	Type     string
+	Data     json.RawMessage
+	Metadata json.RawMessage
+}
+
+// Metadata is what this system writes into EventData.Metadata: where a change came from.
+type Metadata struct {
+	CorrelationID uuid.UUID `json:"correlation_id,omitzero"`
+	CausationID   uuid.UUID `json:"causation_id,omitzero"`
+	ActorID       uuid.UUID `json:"actor_id,omitzero"`
+	ActorRole     string    `json:"actor_role,omitempty"`
+	TraceParent   string    `json:"traceparent,omitempty"`
+}
+
+// Marshal encodes m for EventData.Metadata.
+func (m Metadata) Marshal() json.RawMessage {
+	b, _ := json.Marshal(m) // a struct of uuids and strings always encodes
+	return b
+}
+
+// ParseMetadata decodes Record.Metadata; empty or foreign metadata gives the zero Metadata.
+func ParseMetadata(raw json.RawMessage) Metadata {
+	var m Metadata
+	_ = json.Unmarshal(raw, &m)
+	return m
+}
+
+// Record is a stored event as readers see it.
+type Record struct {
+	ID         uuid.UUID
+	Type       string
+	Data       json.RawMessage
+	Metadata   json.RawMessage
+	Stream     string
+	Version    int64
+	Position   Position
+	RecordedAt time.Time
+}
+
+// AppendResult is what an append wrote: the stream's new version and the global position of the
+// last event written (or, for an idempotent re-append, of the last event already there).
+type AppendResult struct {
+	Version  int64
+	Position Position
+}
+
+// Store is an event store.
+type Store interface {
+	// Append writes events to stream atomically if the stream's version satisfies expected.
+	Append(ctx context.Context, stream string, expected ExpectedVersion, events ...EventData) (AppendResult, error)
+	// ReadStream returns up to limit events of stream with version >= from, oldest first.
+	// A stream with no events is ErrStreamNotFound.
+	ReadStream(ctx context.Context, stream string, from int64, limit int) ([]Record, error)
+	// ReadStreamBackward returns up to limit events of stream, newest first, starting at the end.
+	// A stream with no events is ErrStreamNotFound.
+	ReadStreamBackward(ctx context.Context, stream string, limit int) ([]Record, error)
+	// ReadAll returns up to limit events of the global log after position from, in log order.
+	ReadAll(ctx context.Context, from Position, limit int) ([]Record, error)
+	// SubscribeAll calls handle with consecutive batches of the global log after position from:
+	// first what is stored, then live events as they are committed. It returns ctx.Err() when ctx
+	// ends, or handle's error wrapped.
+	SubscribeAll(ctx context.Context, from Position, handle func(context.Context, []Record) error) error
+	// Head returns the position of the last event readers can see, 0 for an empty log.
+	Head(ctx context.Context) (Position, error)
+	// Ping checks that the store is reachable.
+	Ping(ctx context.Context) error
+}
+
+// Validate checks the input every adapter refuses before writing anything.
+func Validate(stream string, events []EventData) error {
+	if stream == "" {
+		return fmt.Errorf("append: empty stream id: %w", ErrInvalid)
+	}
+	if len(events) == 0 {
+		return fmt.Errorf("append to %s: no events: %w", stream, ErrInvalid)
+	}
+	for i, e := range events {
+		if e.ID == uuid.Nil {
+			return fmt.Errorf("append to %s: event %d has a nil id: %w", stream, i, ErrInvalid)
+		}
+		if e.Type == "" {
+			return fmt.Errorf("append to %s: event %d has an empty type: %w", stream, i, ErrInvalid)
+		}
+		if !json.Valid(e.Data) {
+			return fmt.Errorf("append to %s: event %d data is not JSON: %w", stream, i, ErrInvalid)
+		}
+		if len(e.Metadata) > 0 && !json.Valid(e.Metadata) {
+			return fmt.Errorf("append to %s: event %d metadata is not JSON: %w", stream, i, ErrInvalid)
+		}
+	}
+	return nil
+}
