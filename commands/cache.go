@@ -1,0 +1,89 @@
+package commands
+
+import (
+	"container/list"
+	"sync"
+
+	"github.com/commerce-dev/commerce/infra/eventstore"
+)
+
+// loaded is a state at a stream version, as a Repo keeps it.
+type loaded[S any] struct {
+	state    S
+	version  int64
+	position eventstore.Position
+	// snapshot is the version of the latest snapshot known to be saved (0: none).
+	snapshot int64
+}
+
+// stateCache keeps the most recently used states of up to size streams. An entry is a state that
+// was true at its version; readers fold the events after it, so an entry never needs invalidating
+// when others append. States are shared between goroutines and must not be mutated: the domain's
+// Evolve functions copy what they change.
+type stateCache[S any] struct {
+	mu    sync.Mutex
+	size  int
+	order *list.List // front = most recently used; values are *cacheEntry[S]
+	items map[string]*list.Element
+}
+
+type cacheEntry[S any] struct {
+	stream string
+	value  loaded[S]
+}
+
+func newStateCache[S any](size int) *stateCache[S] {
+	return &stateCache[S]{size: size, order: list.New(), items: make(map[string]*list.Element)}
+}
+
+func (c *stateCache[S]) get(stream string) (loaded[S], bool) {
+	if c == nil {
+		return loaded[S]{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[stream]
+	if !ok {
+		return loaded[S]{}, false
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*cacheEntry[S]).value, true
+}
+
+// put stores v unless the cache holds a later version of the stream.
+func (c *stateCache[S]) put(stream string, v loaded[S]) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[stream]; ok {
+		e := el.Value.(*cacheEntry[S])
+		if e.value.version <= v.version {
+			if e.value.snapshot > v.snapshot {
+				v.snapshot = e.value.snapshot
+			}
+			e.value = v
+		}
+		c.order.MoveToFront(el)
+		return
+	}
+	c.items[stream] = c.order.PushFront(&cacheEntry[S]{stream: stream, value: v})
+	for c.order.Len() > c.size {
+		last := c.order.Back()
+		c.order.Remove(last)
+		delete(c.items, last.Value.(*cacheEntry[S]).stream)
+	}
+}
+
+func (c *stateCache[S]) remove(stream string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[stream]; ok {
+		c.order.Remove(el)
+		delete(c.items, stream)
+	}
+}

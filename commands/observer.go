@@ -1,0 +1,33 @@
+package commands
+
+// Observer is told what the command side does, for metrics. The lead implements it with
+// Prometheus counters; commands does not import a metrics library. Methods are called on the
+// command's goroutine and must not block.
+type Observer interface {
+	// Command is called once per handled command with its name ("PlaceOrder") and its outcome:
+	// nil, a business error (*domain.Error) or a technical error.
+	Command(name string, err error)
+	// Conflict is called for every append refused with eventstore.ErrWrongVersion. Stream is the
+	// stream id; use domain.AggregateType(stream) as a label, not the id.
+	Conflict(stream string)
+	// Retry is called before every new attempt after a conflict; attempt is 2 for the first retry.
+	Retry(stream string, attempt int)
+	// SnapshotFailed is called when saving or reading a snapshot failed. The command itself goes
+	// on: a snapshot only saves reading time.
+	SnapshotFailed(stream string, err error)
+}
+
+// NopObserver observes nothing.
+type NopObserver struct{}
+
+// Command does nothing.
+func (NopObserver) Command(string, error) {}
+
+// Conflict does nothing.
+func (NopObserver) Conflict(string) {}
+
+// Retry does nothing.
+func (NopObserver) Retry(string, int) {}
+
+// SnapshotFailed does nothing.
+func (NopObserver) SnapshotFailed(string, error) {}

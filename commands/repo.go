@@ -1,0 +1,311 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/commerce-dev/commerce/infra/eventstore"
+)
+
+// Event is what the event type of every domain package satisfies.
+type Event interface {
+	// EventType returns the event's wire name.
+	EventType() string
+}
+
+// Aggregate tells a Repo how one kind of aggregate is stored and folded.
+type Aggregate[S any, E Event] struct {
+	// StreamID returns the stream id of the aggregate with the given id, such as product.StreamID.
+	StreamID func(uuid.UUID) string
+	// Evolve applies one event to a state; it must not modify what the state shares (maps, slices).
+	Evolve func(S, E) S
+	// FoldFrom, when set, applies many events at once; states that copy on write fold a long tail
+	// with one copy instead of one per event. Nil means Evolve in a loop.
+	FoldFrom func(S, ...E) S
+	// Decode turns a stored event back into its value, such as product.Decode.
+	Decode func(typ string, data []byte) (E, error)
+}
+
+// Options tune a Repo. The zero Options mean no snapshots, no cache, DefaultMaxAttempts and no
+// observer.
+type Options struct {
+	// Snapshots stores snapshots; nil disables them.
+	Snapshots SnapshotStore
+	// SnapshotEvery saves a snapshot when the stream has grown by this many events since the last
+	// one; 0 disables snapshots.
+	SnapshotEvery int64
+	// SnapshotSchema is the version of the state's JSON shape; bump it when the state type changes
+	// so that old snapshots are ignored.
+	SnapshotSchema int
+	// CacheSize is how many streams' latest state the Repo keeps in memory; 0 disables the cache.
+	CacheSize int
+	// MaxAttempts bounds the decide-append attempts of one Update; 0 means DefaultMaxAttempts.
+	MaxAttempts int
+	// Observer is told about conflicts, retries and snapshot failures; nil means NopObserver.
+	Observer Observer
+}
+
+// DefaultMaxAttempts is how many times Update decides and appends before it gives up on a stream
+// that keeps changing under it.
+const DefaultMaxAttempts = 10
+
+// Backoff between attempts: a random duration up to retryBase·2^(attempt-1), at most retryMax.
+const (
+	retryBase = 2 * time.Millisecond
+	retryMax  = 200 * time.Millisecond
+	pageSize  = 1000
+)
+
+// State is an aggregate's state at a stream version.
+type State[S any] struct {
+	// Value is the folded state; the zero value when the stream has no events.
+	Value S
+	// Version is the stream's version: the number of events folded, 0 for no stream.
+	Version int64
+	// Position is the global position of the event at Version, 0 for no stream.
+	Position eventstore.Position
+}
+
+// Repo loads aggregates of one kind and appends what their decisions return. It is safe for
+// concurrent use.
+type Repo[S any, E Event] struct {
+	store eventstore.Store
+	agg   Aggregate[S, E]
+	opts  Options
+	cache *stateCache[S]
+	obs   Observer
+}
+
+// NewRepo returns a Repo for the aggregate agg stored in store.
+func NewRepo[S any, E Event](store eventstore.Store, agg Aggregate[S, E], opts Options) *Repo[S, E] {
+	r := &Repo[S, E]{store: store, agg: agg, opts: opts, obs: opts.Observer}
+	if r.obs == nil {
+		r.obs = NopObserver{}
+	}
+	if r.opts.MaxAttempts <= 0 {
+		r.opts.MaxAttempts = DefaultMaxAttempts
+	}
+	if opts.Snapshots == nil {
+		r.opts.SnapshotEvery = 0
+	}
+	if opts.CacheSize > 0 {
+		r.cache = newStateCache[S](opts.CacheSize)
+	}
+	return r
+}
+
+// Load returns the aggregate's current state. A stream without events is the zero state at
+// version 0, not an error.
+func (r *Repo[S, E]) Load(ctx context.Context, id uuid.UUID) (State[S], error) {
+	l, _, err := r.load(ctx, r.agg.StreamID(id))
+	if err != nil {
+		return State[S]{}, err
+	}
+	return State[S]{Value: l.state, Version: l.version, Position: l.position}, nil
+}
+
+// Update loads the aggregate, calls decide with its state and appends the events decide returns
+// with the loaded version as the expected version. When another writer appended first it loads
+// again and decides again, up to MaxAttempts times, sleeping a jittered, growing pause between
+// attempts; ctx ends the wait. An error from decide is returned as it is, at once, never retried.
+// A decision with no events appends nothing and returns the current version and position.
+//
+// Every event gets meta in its metadata. With meta.CommandID set, event ids are derived from it,
+// and an Update that finds the command's first event among the events it reads returns the
+// earlier append's result without deciding again.
+func (r *Repo[S, E]) Update(ctx context.Context, id uuid.UUID, meta Meta, decide func(S) ([]E, error)) (eventstore.AppendResult, error) {
+	stream := r.agg.StreamID(id)
+	meta = meta.complete()
+	md := meta.metadata().Marshal()
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return eventstore.AppendResult{}, fmt.Errorf("update %s: %w", stream, err)
+		}
+		cur, tail, err := r.load(ctx, stream)
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		if res, ok := applied(meta.CommandID, stream, tail); ok {
+			return res, nil
+		}
+		events, err := decide(cur.state)
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		if len(events) == 0 {
+			return eventstore.AppendResult{Version: cur.version, Position: cur.position}, nil
+		}
+		data := make([]eventstore.EventData, len(events))
+		for i, e := range events {
+			b, err := json.Marshal(e)
+			if err != nil {
+				return eventstore.AppendResult{}, fmt.Errorf("encode %s for %s: %w", e.EventType(), stream, err)
+			}
+			data[i] = eventstore.EventData{ID: meta.eventID(stream, i), Type: e.EventType(), Data: b, Metadata: md}
+		}
+		res, err := r.store.Append(ctx, stream, eventstore.Exact(cur.version), data...)
+		if err == nil {
+			next := loaded[S]{state: r.fold(cur.state, events), version: res.Version, position: res.Position, snapshot: cur.snapshot}
+			r.remember(ctx, stream, next)
+			return res, nil
+		}
+		if !errors.Is(err, eventstore.ErrWrongVersion) {
+			return eventstore.AppendResult{}, fmt.Errorf("update %s: %w", stream, err)
+		}
+		r.obs.Conflict(stream)
+		if attempt >= r.opts.MaxAttempts {
+			return eventstore.AppendResult{}, fmt.Errorf("update %s after %d attempts: %w", stream, attempt, err)
+		}
+		r.obs.Retry(stream, attempt+1)
+		if err := sleep(ctx, backoff(attempt)); err != nil {
+			return eventstore.AppendResult{}, fmt.Errorf("update %s: %w", stream, err)
+		}
+	}
+}
+
+// applied finds the events of command in tail, the events a load has just read, and returns the
+// result of the append that wrote them.
+func applied(command uuid.UUID, stream string, tail []eventstore.Record) (eventstore.AppendResult, bool) {
+	if command == uuid.Nil {
+		return eventstore.AppendResult{}, false
+	}
+	first := commandEventID(command, stream, 0)
+	for i, rec := range tail {
+		if rec.ID != first {
+			continue
+		}
+		res := eventstore.AppendResult{Version: rec.Version, Position: rec.Position}
+		for j := i + 1; j < len(tail) && tail[j].ID == commandEventID(command, stream, j-i); j++ {
+			res = eventstore.AppendResult{Version: tail[j].Version, Position: tail[j].Position}
+		}
+		return res, true
+	}
+	return eventstore.AppendResult{}, false
+}
+
+// load returns the stream's current state and the records it read to get there: the cached state
+// or the latest snapshot, plus the events after it.
+func (r *Repo[S, E]) load(ctx context.Context, stream string) (loaded[S], []eventstore.Record, error) {
+	cur, ok := r.cache.get(stream)
+	if !ok {
+		cur = r.fromSnapshot(ctx, stream)
+	}
+	var tail []eventstore.Record
+	var events []E
+	for from := cur.version + 1; ; {
+		recs, err := r.store.ReadStream(ctx, stream, from, pageSize)
+		if errors.Is(err, eventstore.ErrStreamNotFound) {
+			break
+		}
+		if err != nil {
+			return loaded[S]{}, nil, fmt.Errorf("read %s from version %d: %w", stream, from, err)
+		}
+		for _, rec := range recs {
+			e, err := r.agg.Decode(rec.Type, rec.Data)
+			if err != nil {
+				return loaded[S]{}, nil, fmt.Errorf("load %s at version %d: %w", stream, rec.Version, err)
+			}
+			events = append(events, e)
+		}
+		tail = append(tail, recs...)
+		if len(recs) < pageSize {
+			break
+		}
+		from = recs[len(recs)-1].Version + 1
+	}
+	if len(tail) > 0 {
+		last := tail[len(tail)-1]
+		cur.state = r.fold(cur.state, events)
+		cur.version, cur.position = last.Version, last.Position
+	}
+	if len(tail) > 0 || !ok {
+		r.remember(ctx, stream, cur)
+	}
+	return cur, tail, nil
+}
+
+func (r *Repo[S, E]) fold(s S, events []E) S {
+	if r.agg.FoldFrom != nil {
+		return r.agg.FoldFrom(s, events...)
+	}
+	for _, e := range events {
+		s = r.agg.Evolve(s, e)
+	}
+	return s
+}
+
+// fromSnapshot returns the latest usable snapshot as a loaded state, or the empty state. A snapshot
+// that cannot be read is reported and ignored: the stream itself is the truth.
+func (r *Repo[S, E]) fromSnapshot(ctx context.Context, stream string) loaded[S] {
+	if r.opts.SnapshotEvery <= 0 {
+		return loaded[S]{}
+	}
+	snap, ok, err := r.opts.Snapshots.Load(ctx, stream, r.opts.SnapshotSchema)
+	if err != nil {
+		r.obs.SnapshotFailed(stream, fmt.Errorf("load snapshot of %s: %w", stream, err))
+		return loaded[S]{}
+	}
+	if !ok {
+		return loaded[S]{}
+	}
+	var s S
+	if err := json.Unmarshal(snap.State, &s); err != nil {
+		r.obs.SnapshotFailed(stream, fmt.Errorf("decode snapshot of %s at version %d: %w", stream, snap.Version, err))
+		return loaded[S]{}
+	}
+	return loaded[S]{state: s, version: snap.Version, position: snap.Position, snapshot: snap.Version}
+}
+
+// remember caches cur and saves a snapshot of it when the stream has grown by SnapshotEvery events
+// since the last one.
+func (r *Repo[S, E]) remember(ctx context.Context, stream string, cur loaded[S]) {
+	if r.opts.SnapshotEvery > 0 && cur.version-cur.snapshot >= r.opts.SnapshotEvery {
+		if err := r.saveSnapshot(ctx, stream, cur); err != nil {
+			r.obs.SnapshotFailed(stream, err)
+		} else {
+			cur.snapshot = cur.version
+		}
+	}
+	r.cache.put(stream, cur)
+}
+
+func (r *Repo[S, E]) saveSnapshot(ctx context.Context, stream string, cur loaded[S]) error {
+	b, err := json.Marshal(cur.state)
+	if err != nil {
+		return fmt.Errorf("encode snapshot of %s at version %d: %w", stream, cur.version, err)
+	}
+	s := Snapshot{Stream: stream, Version: cur.version, Position: cur.position, Schema: r.opts.SnapshotSchema, State: b}
+	if err := r.opts.Snapshots.Save(ctx, s); err != nil {
+		return fmt.Errorf("save snapshot of %s at version %d: %w", stream, cur.version, err)
+	}
+	return nil
+}
+
+// Forget drops the cached state of the aggregate id, so that the next load reads the snapshot and
+// the stream again.
+func (r *Repo[S, E]) Forget(id uuid.UUID) { r.cache.remove(r.agg.StreamID(id)) }
+
+func backoff(attempt int) time.Duration {
+	d := retryMax
+	if attempt < 20 {
+		d = min(retryBase<<(attempt-1), retryMax)
+	}
+	return rand.N(d) + time.Microsecond
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
