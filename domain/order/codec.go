@@ -1,0 +1,50 @@
+package order
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/commerce-dev/commerce/domain"
+)
+
+var decoders = map[string]func([]byte) (Event, error){
+	TypePlaced:              decode[Placed],
+	TypeConfirmed:           decode[Confirmed],
+	TypeRejected:            decode[Rejected],
+	TypeLineAccepted:        decode[LineAccepted],
+	TypeLineRejected:        decode[LineRejected],
+	TypeLineShipped:         decode[LineShipped],
+	TypeLineDelivered:       decode[LineDelivered],
+	TypeLineCancelRequested: decode[LineCancelRequested],
+	TypeLineCancelled:       decode[LineCancelled],
+}
+
+// Decode turns a stored event (its wire name and its JSON from json.Marshal) back into the event
+// value. An unknown type is an error wrapping domain.ErrUnknownEvent.
+func Decode(typ string, data []byte) (Event, error) {
+	dec, ok := decoders[typ]
+	if !ok {
+		return nil, fmt.Errorf("decode %q: %w", typ, domain.ErrUnknownEvent)
+	}
+	e, err := dec(data)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", typ, err)
+	}
+	return e, nil
+}
+
+func decode[E Event](data []byte) (Event, error) {
+	var e E
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// EventTypes returns the wire name of every order event.
+func EventTypes() []string {
+	return []string{
+		TypePlaced, TypeConfirmed, TypeRejected, TypeLineAccepted, TypeLineRejected,
+		TypeLineShipped, TypeLineDelivered, TypeLineCancelRequested, TypeLineCancelled,
+	}
+}
