@@ -103,7 +103,7 @@ func NewRepo[S any, E Event](store eventstore.Store, agg Aggregate[S, E], opts O
 // Load returns the aggregate's current state. A stream without events is the zero state at
 // version 0, not an error.
 func (r *Repo[S, E]) Load(ctx context.Context, id uuid.UUID) (State[S], error) {
-	l, _, err := r.load(ctx, r.agg.StreamID(id))
+	l, _, err := r.load(ctx, r.agg.StreamID(id), true)
 	if err != nil {
 		return State[S]{}, err
 	}
@@ -117,8 +117,9 @@ func (r *Repo[S, E]) Load(ctx context.Context, id uuid.UUID) (State[S], error) {
 // A decision with no events appends nothing and returns the current version and position.
 //
 // Every event gets meta in its metadata. With meta.CommandID set, event ids are derived from it,
-// and an Update that finds the command's first event among the events it reads returns the
-// earlier append's result without deciding again.
+// and an Update that finds the command's first event among the events after the latest snapshot
+// returns the earlier append's result without deciding again (a command re-run after a crash
+// between its append and the storing of its idempotent result).
 func (r *Repo[S, E]) Update(ctx context.Context, id uuid.UUID, meta Meta, decide func(S) ([]E, error)) (eventstore.AppendResult, error) {
 	stream := r.agg.StreamID(id)
 	meta = meta.complete()
@@ -127,7 +128,9 @@ func (r *Repo[S, E]) Update(ctx context.Context, id uuid.UUID, meta Meta, decide
 		if err := ctx.Err(); err != nil {
 			return eventstore.AppendResult{}, fmt.Errorf("update %s: %w", stream, err)
 		}
-		cur, tail, err := r.load(ctx, stream)
+		// A command with an id reads its first attempt from the snapshot, not the cache, so that
+		// it sees its own events if an earlier run appended them after the snapshot.
+		cur, tail, err := r.load(ctx, stream, attempt > 1 || meta.CommandID == uuid.Nil)
 		if err != nil {
 			return eventstore.AppendResult{}, err
 		}
@@ -190,9 +193,13 @@ func applied(command uuid.UUID, stream string, tail []eventstore.Record) (events
 }
 
 // load returns the stream's current state and the records it read to get there: the cached state
-// or the latest snapshot, plus the events after it.
-func (r *Repo[S, E]) load(ctx context.Context, stream string) (loaded[S], []eventstore.Record, error) {
-	cur, ok := r.cache.get(stream)
+// or the latest snapshot, plus the events after it. Without useCache it starts from the snapshot.
+func (r *Repo[S, E]) load(ctx context.Context, stream string, useCache bool) (loaded[S], []eventstore.Record, error) {
+	var cur loaded[S]
+	ok := false
+	if useCache {
+		cur, ok = r.cache.get(stream)
+	}
 	if !ok {
 		cur = r.fromSnapshot(ctx, stream)
 	}
