@@ -1,0 +1,60 @@
+package bench
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Line is one product and quantity of an order.
+type Line struct {
+	ProductID uuid.UUID
+	Quantity  int
+}
+
+// Order is what a worker places: lines of distinct products for a user.
+type Order struct {
+	ID     uuid.UUID
+	UserID uuid.UUID
+	Lines  []Line
+}
+
+// Counters are the conflicts and retries a path has counted since it started.
+type Counters struct {
+	Conflicts int64
+	Retries   int64
+}
+
+// Path is one way of taking orders that the bench measures. Many workers use a Path at once.
+type Path interface {
+	// Name is the path's name in the report.
+	Name() string
+	// AddProducts creates one on-sale product per stock value and returns their ids in the same
+	// order.
+	AddProducts(ctx context.Context, stocks []int) ([]uuid.UUID, error)
+	// Place places o and returns once it is settled: accepted true when it got its stock, false
+	// when it was rejected for lack of stock or because a product was not on sale. An error means
+	// the outcome is unknown.
+	Place(ctx context.Context, o Order) (accepted bool, err error)
+	// Stocks returns the current stock of each product in ids.
+	Stocks(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]int, error)
+	// Counters returns the conflicts and retries counted so far.
+	Counters() Counters
+	// QueryCatalog runs one catalog query, as a shopper browsing the products would.
+	QueryCatalog(ctx context.Context, rng *rand.Rand) error
+	// QueryUserOrders lists one user's orders, newest first, as the user's order page would.
+	QueryUserOrders(ctx context.Context, user uuid.UUID) error
+}
+
+// Projecting is a Path whose queries read projected read models. The mixed scenario calls
+// StartProjections before it runs and samples ProjectionLag while it runs.
+type Projecting interface {
+	// StartProjections starts the read models' projections if they are not running and returns
+	// once they have caught up with the log.
+	StartProjections(ctx context.Context) error
+	// ProjectionLag notes the head of the log and returns how long it took until every read model
+	// had applied it.
+	ProjectionLag(ctx context.Context) (time.Duration, error)
+}
