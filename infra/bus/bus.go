@@ -1,0 +1,196 @@
+// Package bus carries the event log to consumers through Watermill: to Kafka
+// (watermill-kafka/v3 with sarama) when brokers are configured, else through an in-process
+// Pub/Sub whose Publish returns once the subscribers acknowledged. The relay publishes one message
+// per event (NewMessage) to the topic of the event's aggregate type (Topic), keyed by stream id;
+// consumers turn messages back into records (Record) and run a handler over them (Consume).
+package bus
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/commerce-dev/commerce/infra/eventstore"
+)
+
+// FulfilmentGroup is the consumer group of the order-fulfilment process manager.
+const FulfilmentGroup = "order-fulfilment"
+
+// OrderTopic is the topic of the order events.
+const OrderTopic = TopicPrefix + "order"
+
+// Config chooses and configures the transport.
+type Config struct {
+	// Brokers are the Kafka bootstrap brokers; none means the in-process bus.
+	Brokers []string
+	// ClientID names this process to Kafka (default "commerce").
+	ClientID string
+	// RequireSubscriber lists the in-process topics that must have a subscriber before a publish
+	// succeeds (see InProcessConfig). The default is OrderTopic, which the order-fulfilment
+	// process manager consumes.
+	RequireSubscriber []string
+	// Logger receives Watermill's logs, its info messages at debug level. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Bus is the configured transport: its publisher, subscribers for consumer groups, and a
+// readiness check.
+type Bus struct {
+	cfg     Config
+	logger  watermill.LoggerAdapter
+	inproc  *InProcess
+	kafkaPb *KafkaPublisher
+}
+
+// New returns the Kafka bus when cfg.Brokers is set, else the in-process one. Neither connects
+// yet: Kafka may be down at start.
+func New(cfg Config) *Bus {
+	if cfg.ClientID == "" {
+		cfg.ClientID = "commerce"
+	}
+	if cfg.RequireSubscriber == nil {
+		cfg.RequireSubscriber = []string{OrderTopic}
+	}
+	b := &Bus{cfg: cfg, logger: watermill.NopLogger{}}
+	if cfg.Logger != nil {
+		b.logger = watermill.NewSlogLoggerWithLevelMapping(cfg.Logger, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	}
+	if len(cfg.Brokers) > 0 {
+		b.kafkaPb = NewKafkaPublisher(cfg.Brokers, cfg.ClientID)
+	} else {
+		b.inproc = NewInProcess(InProcessConfig{RequireSubscriber: cfg.RequireSubscriber, Logger: b.logger})
+	}
+	return b
+}
+
+// Kafka reports whether the bus is Kafka.
+func (b *Bus) Kafka() bool { return b.kafkaPb != nil }
+
+// Publisher returns the bus's publisher. It is safe for concurrent use.
+func (b *Bus) Publisher() message.Publisher {
+	if b.kafkaPb != nil {
+		return b.kafkaPb
+	}
+	return b.inproc
+}
+
+// Subscriber returns a subscriber in consumer group group. In process there are no groups: every
+// subscriber gets every message.
+func (b *Bus) Subscriber(group string) (message.Subscriber, error) {
+	if b.kafkaPb != nil {
+		return NewKafkaSubscriber(b.cfg.Brokers, b.cfg.ClientID, group, b.logger)
+	}
+	return nopClose{b.inproc}, nil
+}
+
+// nopClose keeps a consumer's Close from closing the shared in-process bus.
+type nopClose struct{ *InProcess }
+
+func (nopClose) Close() error { return nil }
+
+// Ping checks that Kafka answers; the in-process bus is always ready.
+func (b *Bus) Ping(ctx context.Context) error {
+	if b.kafkaPb == nil {
+		return nil
+	}
+	return PingKafka(ctx, b.cfg.Brokers, b.cfg.ClientID)
+}
+
+// Close closes the publisher (and the in-process bus).
+func (b *Bus) Close() error {
+	if b.kafkaPb != nil {
+		return b.kafkaPb.Close()
+	}
+	return b.inproc.Close()
+}
+
+// Handler is what consumes events from the bus, such as the order-fulfilment process manager.
+type Handler interface {
+	// Handle handles one event. An error has the message delivered again later.
+	Handle(ctx context.Context, rec eventstore.Record) error
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, rec eventstore.Record) error
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, rec eventstore.Record) error { return f(ctx, rec) }
+
+// RunFulfilment runs the order-fulfilment process manager h on the order topic in its consumer
+// group until ctx ends.
+func (b *Bus) RunFulfilment(ctx context.Context, h Handler) error {
+	return b.Consume(ctx, FulfilmentGroup, []string{OrderTopic}, h)
+}
+
+// Consume runs h over every event of topics as consumer group group, through a Watermill router,
+// until ctx ends; then it returns nil. Messages are handled concurrently (in Kafka, one at a
+// time per partition). A failed message is retried a few times with backoff and then nacked, so
+// that the transport delivers it again. A message that is not an event is logged and dropped.
+// When the subscription cannot be made (Kafka down) it tries again every few seconds.
+func (b *Bus) Consume(ctx context.Context, group string, topics []string, h Handler) error {
+	for {
+		err := b.consumeOnce(ctx, group, topics, h)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if b.cfg.Logger != nil {
+			b.cfg.Logger.Warn("bus consumer stopped, restarting", "group", group, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (b *Bus) consumeOnce(ctx context.Context, group string, topics []string, h Handler) error {
+	sub, err := b.Subscriber(group)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, b.logger)
+	if err != nil {
+		return fmt.Errorf("create router: %w", err)
+	}
+	for _, topic := range topics {
+		router.AddConsumerHandler(group+"."+topic, topic, sub, func(msg *message.Message) error {
+			rec, err := Record(msg)
+			if err != nil {
+				if b.cfg.Logger != nil {
+					b.cfg.Logger.Error("drop message that is not an event", "topic", topic, "message", msg.UUID, "err", err)
+				}
+				return nil
+			}
+			return handleWithRetry(msg.Context(), h, rec)
+		})
+	}
+	if err := router.Run(ctx); err != nil {
+		return fmt.Errorf("run consumer group %s: %w", group, err)
+	}
+	return nil
+}
+
+// handleWithRetry calls h, and again after a growing, jittered pause while it fails, up to five
+// times in all; the last error is returned (and the message nacked).
+func handleWithRetry(ctx context.Context, h Handler, rec eventstore.Record) error {
+	pause := 20 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := h.Handle(ctx, rec)
+		if err == nil || attempt == 5 || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause/2 + rand.N(pause)):
+		}
+		pause *= 2
+	}
+}

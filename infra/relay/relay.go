@@ -1,0 +1,411 @@
+// Package relay publishes the global event log to the bus. A Relay follows the log from its own
+// checkpoint (table relay_checkpoints), publishes every event through a Watermill publisher, and
+// moves the checkpoint only after the publish returned: every event is published at least once,
+// and a stream's events in order (an event is published only after the stream's previous ones
+// were).
+//
+// One relay is active at a time: a Relay holds a Postgres advisory lock on a connection of its
+// own while it publishes, and writes its checkpoint on that connection. Another instance waits for
+// the lock and takes over from the checkpoint when the first stops or dies (its connection closes
+// and the server releases the lock). Events published by the first after its last checkpoint are
+// published again: consumers are idempotent.
+//
+// A publish that fails (Kafka unreachable) is retried with backoff until it succeeds; Ready
+// reports the failure meanwhile, and the relay catches up when the broker is back.
+package relay
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/commerce-dev/commerce/infra/bus"
+	"github.com/commerce-dev/commerce/infra/eventstore"
+)
+
+// lockClass is the first key of the relay's advisory lock (the second is hashtext(name)); it
+// keeps the relay's locks apart from other users of two-key advisory locks.
+const lockClass = 420
+
+// Options tune a Relay. Zero fields take the defaults named on each.
+type Options struct {
+	// Name is the checkpoint row and the lock: relays with the same name are one relay with
+	// standbys. Default "relay".
+	Name string
+	// Workers is how many goroutines publish a batch; a stream always goes to the same one, which
+	// publishes its messages in order. Default 32.
+	Workers int
+	// BatchSize is the most events published between two checkpoints. Default 1000.
+	BatchSize int
+	// LockPoll is how often a standby tries to take the lock. Default 1s.
+	LockPoll time.Duration
+	// LockCheck is how often the active relay checks the connection that holds its lock, and
+	// stops publishing if it is gone. Default 1s.
+	LockCheck time.Duration
+	// MinBackoff and MaxBackoff bound the wait between attempts of a failing publish. Defaults
+	// 100ms and 5s.
+	MinBackoff, MaxBackoff time.Duration
+	// Topic maps a stream id to its topic. Default bus.Topic.
+	Topic func(stream string) string
+	// Logger receives failures and take-overs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Name == "" {
+		o.Name = "relay"
+	}
+	if o.Workers <= 0 {
+		o.Workers = 32
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.LockPoll <= 0 {
+		o.LockPoll = time.Second
+	}
+	if o.LockCheck <= 0 {
+		o.LockCheck = time.Second
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 100 * time.Millisecond
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = max(5*time.Second, o.MinBackoff)
+	}
+	if o.Topic == nil {
+		o.Topic = bus.Topic
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Relay publishes the event log to the bus; see the package doc. Run it with Run; read its state
+// with Status and Ready from any goroutine.
+type Relay struct {
+	store eventstore.Store
+	pool  *pgxpool.Pool
+	pub   message.Publisher
+	opts  Options
+
+	active       atomic.Bool
+	checkpoint   atomic.Uint64
+	published    atomic.Uint64
+	pendingSince atomic.Int64 // unix nanos of the oldest event being published; 0 when none
+
+	mu           sync.Mutex
+	err          error
+	failingSince time.Time
+}
+
+// New returns a relay that reads the log from store, keeps its checkpoint and lock in pool's
+// database, and publishes to pub.
+func New(store eventstore.Store, pool *pgxpool.Pool, pub message.Publisher, opts Options) *Relay {
+	return &Relay{store: store, pool: pool, pub: pub, opts: opts.withDefaults()}
+}
+
+// Status is a relay's state, for /metrics and /readyz.
+type Status struct {
+	// Active is true while this instance holds the lock and publishes; false on a standby.
+	Active bool
+	// Checkpoint is the position of the last event published and checkpointed.
+	Checkpoint eventstore.Position
+	// Published counts the messages this instance published (retries included).
+	Published uint64
+	// Lag is how long ago the oldest event not yet published was recorded; 0 when caught up.
+	Lag time.Duration
+	// Err is the last failure (a publish, the lock, the checkpoint) when nothing succeeded since,
+	// and FailingSince when the failures began.
+	Err          error
+	FailingSince time.Time
+}
+
+// Status returns the relay's current state.
+func (r *Relay) Status() Status {
+	s := Status{
+		Active:     r.active.Load(),
+		Checkpoint: eventstore.Position(r.checkpoint.Load()),
+		Published:  r.published.Load(),
+	}
+	if since := r.pendingSince.Load(); since != 0 {
+		s.Lag = max(0, time.Since(time.Unix(0, since)))
+	}
+	r.mu.Lock()
+	s.Err, s.FailingSince = r.err, r.failingSince
+	r.mu.Unlock()
+	return s
+}
+
+// Ready returns nil unless the relay is failing (Kafka unreachable, the database gone): then the
+// last error and since when. A standby waiting for the lock is ready.
+func (r *Relay) Ready() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return fmt.Errorf("relay failing since %s: %w", r.failingSince.Format(time.RFC3339), r.err)
+	}
+	return nil
+}
+
+func (r *Relay) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil {
+		r.failingSince = time.Now()
+		r.opts.Logger.Warn("relay failing", "relay", r.opts.Name, "err", err)
+	}
+	r.err = err
+}
+
+func (r *Relay) ok() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		r.opts.Logger.Info("relay recovered", "relay", r.opts.Name, "failing_for", time.Since(r.failingSince).Round(time.Millisecond))
+	}
+	r.err = nil
+}
+
+// Run waits for the lock, then publishes the log from the checkpoint, live, until ctx ends (it
+// returns nil then). When it loses its lock connection or the store fails, it starts over: waits
+// for the lock again and resumes from the checkpoint.
+func (r *Relay) Run(ctx context.Context) error {
+	backoff := r.opts.MinBackoff
+	for {
+		err := r.runOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.fail(err)
+		if err := sleep(ctx, jitter(backoff)); err != nil {
+			return nil
+		}
+		backoff = min(2*backoff, r.opts.MaxBackoff)
+	}
+}
+
+// runOnce takes the lock and publishes until ctx ends or something fails.
+func (r *Relay) runOnce(ctx context.Context) error {
+	conn, err := r.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.release(conn)
+	r.active.Store(true)
+	defer r.active.Store(false)
+	r.opts.Logger.Info("relay active", "relay", r.opts.Name)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var connMu sync.Mutex // the lock connection is used by the watchdog and the checkpoint writes
+	lost := make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(r.opts.LockCheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+			}
+			connMu.Lock()
+			err := conn.Ping(runCtx)
+			connMu.Unlock()
+			if err != nil && runCtx.Err() == nil {
+				lost <- fmt.Errorf("relay %s: lock connection lost: %w", r.opts.Name, err)
+				cancel()
+				return
+			}
+		}
+	}()
+	defer wg.Wait()
+
+	connMu.Lock()
+	from, err := r.loadCheckpoint(runCtx, conn)
+	connMu.Unlock()
+	if err != nil {
+		return err
+	}
+	r.checkpoint.Store(uint64(from))
+	err = r.store.SubscribeAll(runCtx, from, func(ctx context.Context, recs []eventstore.Record) error {
+		for len(recs) > 0 {
+			n := min(len(recs), r.opts.BatchSize)
+			batch := recs[:n]
+			recs = recs[n:]
+			if err := r.publish(ctx, batch); err != nil {
+				return err
+			}
+			last := batch[len(batch)-1].Position
+			connMu.Lock()
+			err := r.saveCheckpoint(ctx, conn, last)
+			connMu.Unlock()
+			if err != nil {
+				return err
+			}
+			r.checkpoint.Store(uint64(last))
+			r.pendingSince.Store(0)
+		}
+		return nil
+	})
+	select {
+	case lostErr := <-lost:
+		return lostErr
+	default:
+	}
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("relay %s: %w", r.opts.Name, err)
+	}
+	return nil
+}
+
+// acquire returns a connection that holds the relay's lock, waiting for it as long as another
+// instance holds it.
+func (r *Relay) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	conn, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("relay %s: acquire lock connection: %w", r.opts.Name, err)
+	}
+	for waiting := false; ; waiting = true {
+		var ok bool
+		err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, hashtext($2))", lockClass, r.opts.Name).Scan(&ok)
+		if err != nil {
+			conn.Release()
+			return nil, fmt.Errorf("relay %s: take lock: %w", r.opts.Name, err)
+		}
+		if ok {
+			return conn, nil
+		}
+		if !waiting {
+			r.opts.Logger.Info("relay standing by: another instance holds the lock", "relay", r.opts.Name)
+		}
+		r.ok() // a standby is healthy
+		if err := sleep(ctx, r.opts.LockPoll); err != nil {
+			conn.Release()
+			return nil, err
+		}
+	}
+}
+
+// release gives the lock back and the connection to the pool; a connection that cannot unlock is
+// closed, which releases the lock too.
+func (r *Relay) release(conn *pgxpool.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1, hashtext($2))", lockClass, r.opts.Name); err != nil {
+		_ = conn.Conn().Close(ctx)
+	}
+	conn.Release()
+}
+
+func (r *Relay) loadCheckpoint(ctx context.Context, conn *pgxpool.Conn) (eventstore.Position, error) {
+	var pos int64
+	err := conn.QueryRow(ctx, `
+		INSERT INTO relay_checkpoints (name) VALUES ($1)
+		ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+		RETURNING position`, r.opts.Name).Scan(&pos)
+	if err != nil {
+		return 0, fmt.Errorf("relay %s: load checkpoint: %w", r.opts.Name, err)
+	}
+	return eventstore.Position(uint64(pos)), nil
+}
+
+func (r *Relay) saveCheckpoint(ctx context.Context, conn *pgxpool.Conn, pos eventstore.Position) error {
+	_, err := conn.Exec(ctx, "UPDATE relay_checkpoints SET position = $2, updated_at = now() WHERE name = $1",
+		r.opts.Name, int64(uint64(pos)))
+	if err != nil {
+		return fmt.Errorf("relay %s: save checkpoint %d: %w", r.opts.Name, pos, err)
+	}
+	return nil
+}
+
+// group is the messages of one worker to one topic, in log order.
+type group struct {
+	topic string
+	msgs  []*message.Message
+}
+
+// publish publishes recs and returns once every one was published, retrying failures with
+// backoff; only ctx ends it early. The records are spread over the workers by stream, and each
+// worker publishes its records per topic in log order, so a stream's events go out in order.
+func (r *Relay) publish(ctx context.Context, recs []eventstore.Record) error {
+	r.pendingSince.Store(recs[0].RecordedAt.UnixNano())
+	lanes := make([][]group, r.opts.Workers)
+	for _, rec := range recs {
+		i := lane(rec.Stream, len(lanes))
+		topic := r.opts.Topic(rec.Stream)
+		j := 0
+		for j < len(lanes[i]) && lanes[i][j].topic != topic {
+			j++
+		}
+		if j == len(lanes[i]) {
+			lanes[i] = append(lanes[i], group{topic: topic})
+		}
+		lanes[i][j].msgs = append(lanes[i][j].msgs, bus.NewMessage(rec))
+	}
+	var wg sync.WaitGroup
+	for _, groups := range lanes {
+		if len(groups) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, g := range groups {
+				r.publishGroup(ctx, g)
+			}
+		}()
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// publishGroup publishes g until it succeeds or ctx ends.
+func (r *Relay) publishGroup(ctx context.Context, g group) {
+	backoff := r.opts.MinBackoff
+	for {
+		err := r.pub.Publish(g.topic, g.msgs...)
+		if err == nil {
+			r.published.Add(uint64(len(g.msgs)))
+			r.ok()
+			return
+		}
+		r.fail(err)
+		if sleep(ctx, jitter(backoff)) != nil {
+			return
+		}
+		backoff = min(2*backoff, r.opts.MaxBackoff)
+	}
+}
+
+func lane(stream string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(stream))
+	return int(h.Sum32() % uint32(n))
+}
+
+// jitter returns a duration between d/2 and d.
+func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
