@@ -1,0 +1,137 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/commerce-dev/commerce/infra/eventstore"
+)
+
+// horizonSQL is the first position readers of the global log may not return yet: the oldest
+// transaction id still running when the statement's snapshot was taken, shifted like positions.
+// As a scalar subquery it is computed once per statement, from that statement's snapshot.
+const horizonSQL = `(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)`
+
+const recordColumns = `position, stream_id, version, id, type, data, metadata, recorded_at`
+
+// sqlLimit maps a limit of 0 or less, "no limit", to NULL, which LIMIT takes as no limit.
+func sqlLimit(limit int) *int {
+	if limit <= 0 {
+		return nil
+	}
+	return &limit
+}
+
+// ReadStream returns up to limit events of stream with version >= from, oldest first; a limit of 0
+// or less means all of them. It sees every committed event of the stream: stream reads are not held
+// back by the log's visibility horizon.
+func (s *Store) ReadStream(ctx context.Context, stream string, from int64, limit int) ([]eventstore.Record, error) {
+	recs, err := s.query(ctx, `SELECT `+recordColumns+` FROM events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`,
+		stream, from, sqlLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s from %d: %w", stream, from, err)
+	}
+	if len(recs) == 0 {
+		return nil, s.notFound(ctx, stream)
+	}
+	return recs, nil
+}
+
+// ReadStreamBackward returns up to limit events of stream, newest first; a limit of 0 or less means
+// all of them.
+func (s *Store) ReadStreamBackward(ctx context.Context, stream string, limit int) ([]eventstore.Record, error) {
+	recs, err := s.query(ctx, `SELECT `+recordColumns+` FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT $2`,
+		stream, sqlLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s backward: %w", stream, err)
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("read stream %s backward: %w", stream, eventstore.ErrStreamNotFound)
+	}
+	return recs, nil
+}
+
+// notFound tells an empty stream (ErrStreamNotFound) from a read past a stream's end (no error).
+func (s *Store) notFound(ctx context.Context, stream string) error {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE stream_id = $1)`, stream).Scan(&exists); err != nil {
+		return fmt.Errorf("read stream %s: %w", stream, err)
+	}
+	if !exists {
+		return fmt.Errorf("read stream %s: %w", stream, eventstore.ErrStreamNotFound)
+	}
+	return nil
+}
+
+// ReadAll returns up to limit events of the global log after position from, in log order, from the
+// part of the log that is final (see the package doc); a limit of 0 or less means all of them.
+func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, limit int) ([]eventstore.Record, error) {
+	recs, err := s.query(ctx, `SELECT `+recordColumns+` FROM events WHERE position > $1 AND position < `+horizonSQL+` ORDER BY position LIMIT $2`,
+		int64(from), sqlLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("read all from %d: %w", from, err)
+	}
+	return recs, nil
+}
+
+// readLive is ReadAll for subscriptions: it also returns up to limit rows beyond the horizon, and
+// reports whether there were any: committed events that an older running transaction holds back,
+// a reason to look again soon. Both come from one snapshot, so nothing can slip between them.
+func (s *Store) readLive(ctx context.Context, from eventstore.Position, limit int) (recs []eventstore.Record, heldBack bool, err error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+`, position < `+horizonSQL+` FROM events WHERE position > $1 ORDER BY position LIMIT $2`,
+		int64(from), limit)
+	if err != nil {
+		return nil, false, fmt.Errorf("read all from %d: %w", from, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r eventstore.Record
+		var visible bool
+		if err := scanRecord(rows, &r, &visible); err != nil {
+			return nil, false, fmt.Errorf("read all from %d: %w", from, err)
+		}
+		if !visible {
+			heldBack = true
+			break
+		}
+		recs = append(recs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("read all from %d: %w", from, err)
+	}
+	return recs, heldBack, nil
+}
+
+func (s *Store) query(ctx context.Context, sql string, args ...any) ([]eventstore.Record, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var recs []eventstore.Record
+	for rows.Next() {
+		var r eventstore.Record
+		if err := scanRecord(rows, &r); err != nil {
+			return nil, err
+		}
+		recs = append(recs, r)
+	}
+	return recs, rows.Err()
+}
+
+// scanRecord scans the recordColumns of a row into r, and any further columns into extra.
+func scanRecord(rows pgx.Rows, r *eventstore.Record, extra ...any) error {
+	var position int64
+	var recorded time.Time
+	dest := append([]any{&position, &r.Stream, &r.Version, &r.ID, &r.Type, &r.Data, &r.Metadata, &recorded}, extra...)
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	r.Position = eventstore.Position(position)
+	r.RecordedAt = recorded
+	return nil
+}

@@ -1,0 +1,199 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/commerce-dev/commerce/infra/eventstore"
+)
+
+const (
+	// heldBackMin and heldBackMax bound the backoff of a subscription that saw committed events
+	// held back by an older running transaction.
+	heldBackMin = 2 * time.Millisecond
+	heldBackMax = 100 * time.Millisecond
+	// listenRetryMax bounds the wait between attempts to re-establish a lost LISTEN connection.
+	listenRetryMax = 5 * time.Second
+)
+
+// SubscribeAll calls handle with consecutive batches of the global log after position from: first
+// what is stored, then live events as their transactions end. It returns ctx.Err() when ctx ends,
+// or handle's or a read's error wrapped. It never returns an event twice or out of order, so the
+// last position of each handled batch is a safe checkpoint to restart from.
+func (s *Store) SubscribeAll(ctx context.Context, from eventstore.Position, handle func(context.Context, []eventstore.Record) error) error {
+	wake := s.addWaiter()
+	defer s.removeWaiter(wake)
+
+	listenCtx, stopListen := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.listen(listenCtx, wake)
+	}()
+	defer wg.Wait()
+	defer stopListen()
+
+	poll := time.NewTimer(s.pollInterval)
+	defer poll.Stop()
+	retry := time.NewTimer(heldBackMax)
+	defer retry.Stop()
+	backoff := heldBackMin
+	for {
+		recs, heldBack, err := s.readLive(ctx, from, s.batchSize)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("subscribe to all: %w", err)
+		}
+		if len(recs) > 0 {
+			if err := handle(ctx, recs); err != nil {
+				return fmt.Errorf("subscribe to all: handle events %d..%d: %w", recs[0].Position, recs[len(recs)-1].Position, err)
+			}
+			from = recs[len(recs)-1].Position
+			backoff = heldBackMin
+			if len(recs) == s.batchSize {
+				continue // more is stored: read on without waiting
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var recheck <-chan time.Time // nil, never ready, unless something is held back
+		if heldBack {
+			resetTimer(retry, backoff)
+			recheck = retry.C
+			backoff = min(2*backoff, heldBackMax)
+		}
+		resetTimer(poll, s.pollInterval)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		case <-recheck:
+		case <-poll.C:
+		}
+	}
+}
+
+func resetTimer(t *time.Timer, d time.Duration) {
+	t.Stop()
+	t.Reset(d)
+}
+
+// addWaiter registers a channel that appends by this Store signal.
+func (s *Store) addWaiter() chan struct{} {
+	ch := make(chan struct{}, 1)
+	s.mu.Lock()
+	s.waiters[ch] = struct{}{}
+	s.mu.Unlock()
+	return ch
+}
+
+func (s *Store) removeWaiter(ch chan struct{}) {
+	s.mu.Lock()
+	delete(s.waiters, ch)
+	s.mu.Unlock()
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+// committed is called after an append wrote events: it wakes this process's subscriptions and makes
+// sure a NOTIFY follows for other processes.
+func (s *Store) committed() {
+	s.mu.Lock()
+	for ch := range s.waiters {
+		signal(ch)
+	}
+	if s.notifying {
+		s.pending = true
+		s.mu.Unlock()
+		return
+	}
+	s.notifying = true
+	s.mu.Unlock()
+	go s.notifyLoop()
+}
+
+// notifyLoop sends NOTIFY until no append committed during the last one, then ends. One NOTIFY
+// stands for every append that committed before it was sent. The notifying transaction does not
+// wait for its commit record to reach the disk: a notification is not data, and the wait would only
+// hold back the log's horizon (NOTIFY takes a transaction id).
+func (s *Store) notifyLoop() {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// An error (the pool is closed, the database is gone) only delays other processes until
+		// their next poll; there is no one to report it to.
+		_, _ = s.pool.Exec(ctx, `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')`, notifyChannel)
+		cancel()
+		time.Sleep(s.notifyGap)
+		s.mu.Lock()
+		if !s.pending {
+			s.notifying = false
+			s.mu.Unlock()
+			return
+		}
+		s.pending = false
+		s.mu.Unlock()
+	}
+}
+
+// listen holds a dedicated connection (not from the pool, so a subscription never starves appends)
+// that LISTENs for appends of other processes and signals wake for each notification, until ctx
+// ends. When the connection fails it signals wake (a notification may have been lost) and
+// reconnects with a growing delay; the subscription's poll covers the gap.
+func (s *Store) listen(ctx context.Context, wake chan struct{}) {
+	delay := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx, wake)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			signal(wake)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			delay = min(2*delay, listenRetryMax)
+		}
+	}
+}
+
+func (s *Store) listenOnce(ctx context.Context, wake chan struct{}) error {
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return fmt.Errorf("connect to listen: %w", err)
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = conn.Close(closeCtx) // the connection is done with either way
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	// Anything appended before LISTEN took effect announced itself to no one here.
+	signal(wake)
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return nil
+			}
+			return fmt.Errorf("wait for notification: %w", err)
+		}
+		signal(wake)
+	}
+}
