@@ -121,34 +121,43 @@ func (r *Repo[S, E]) Load(ctx context.Context, id uuid.UUID) (State[S], error) {
 // returns the earlier append's result without deciding again (a command re-run after a crash
 // between its append and the storing of its idempotent result).
 func (r *Repo[S, E]) Update(ctx context.Context, id uuid.UUID, meta Meta, decide func(S) ([]E, error)) (eventstore.AppendResult, error) {
+	st, err := r.UpdateState(ctx, id, meta, decide)
+	if err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	return eventstore.AppendResult{Version: st.Version, Position: st.Position}, nil
+}
+
+// UpdateState is Update returning the aggregate's state after the append (or after the no-op).
+func (r *Repo[S, E]) UpdateState(ctx context.Context, id uuid.UUID, meta Meta, decide func(S) ([]E, error)) (State[S], error) {
 	stream := r.agg.StreamID(id)
 	meta = meta.complete()
 	md := meta.metadata().Marshal()
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return eventstore.AppendResult{}, fmt.Errorf("update %s: %w", stream, err)
+			return State[S]{}, fmt.Errorf("update %s: %w", stream, err)
 		}
 		// A command with an id reads its first attempt from the snapshot, not the cache, so that
 		// it sees its own events if an earlier run appended them after the snapshot.
 		cur, tail, err := r.load(ctx, stream, attempt > 1 || meta.CommandID == uuid.Nil)
 		if err != nil {
-			return eventstore.AppendResult{}, err
+			return State[S]{}, err
 		}
 		if res, ok := applied(meta.CommandID, stream, tail); ok {
-			return res, nil
+			return State[S]{Value: cur.state, Version: res.Version, Position: res.Position}, nil
 		}
 		events, err := decide(cur.state)
 		if err != nil {
-			return eventstore.AppendResult{}, err
+			return State[S]{}, err
 		}
 		if len(events) == 0 {
-			return eventstore.AppendResult{Version: cur.version, Position: cur.position}, nil
+			return State[S]{Value: cur.state, Version: cur.version, Position: cur.position}, nil
 		}
 		data := make([]eventstore.EventData, len(events))
 		for i, e := range events {
 			b, err := json.Marshal(e)
 			if err != nil {
-				return eventstore.AppendResult{}, fmt.Errorf("encode %s for %s: %w", e.EventType(), stream, err)
+				return State[S]{}, fmt.Errorf("encode %s for %s: %w", e.EventType(), stream, err)
 			}
 			data[i] = eventstore.EventData{ID: meta.eventID(stream, i), Type: e.EventType(), Data: b, Metadata: md}
 		}
@@ -156,18 +165,18 @@ func (r *Repo[S, E]) Update(ctx context.Context, id uuid.UUID, meta Meta, decide
 		if err == nil {
 			next := loaded[S]{state: r.fold(cur.state, events), version: res.Version, position: res.Position, snapshot: cur.snapshot}
 			r.remember(ctx, stream, next)
-			return res, nil
+			return State[S]{Value: next.state, Version: next.version, Position: next.position}, nil
 		}
 		if !errors.Is(err, eventstore.ErrWrongVersion) {
-			return eventstore.AppendResult{}, fmt.Errorf("update %s: %w", stream, err)
+			return State[S]{}, fmt.Errorf("update %s: %w", stream, err)
 		}
 		r.obs.Conflict(stream)
 		if attempt >= r.opts.MaxAttempts {
-			return eventstore.AppendResult{}, fmt.Errorf("update %s after %d attempts: %w", stream, attempt, err)
+			return State[S]{}, fmt.Errorf("update %s after %d attempts: %w", stream, attempt, err)
 		}
 		r.obs.Retry(stream, attempt+1)
 		if err := sleep(ctx, backoff(attempt)); err != nil {
-			return eventstore.AppendResult{}, fmt.Errorf("update %s: %w", stream, err)
+			return State[S]{}, fmt.Errorf("update %s: %w", stream, err)
 		}
 	}
 }

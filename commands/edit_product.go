@@ -1,0 +1,35 @@
+package commands
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/commerce-dev/commerce/domain/product"
+)
+
+// EditProduct changes a product's name and price (PATCH /products/{id}, owning SELLER).
+type EditProduct struct {
+	ProductID uuid.UUID
+	Name      string
+	Price     int64
+}
+
+// EditProductHandler handles EditProduct.
+type EditProductHandler struct{ base }
+
+// Handle edits the product; unchanged values change nothing.
+func (h *EditProductHandler) Handle(ctx context.Context, cmd EditProduct) (res Result[product.Product], err error) {
+	defer h.observe("EditProduct", &err)
+	m, at, err := h.start(ctx)
+	if err != nil {
+		return res, err
+	}
+	st, err := h.repos.Products.UpdateState(ctx, cmd.ProductID, m, func(p product.Product) ([]product.Event, error) {
+		return p.Edit(m.Actor, cmd.Name, cmd.Price, at)
+	})
+	if err != nil {
+		return res, err
+	}
+	return result(cmd.ProductID, st), nil
+}
