@@ -1,0 +1,369 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/commerce-dev/commerce/infra/eventstore"
+)
+
+// Progress is how far a rebuild is. A rebuild reports it after every batch and once at the end.
+type Progress struct {
+	Projector string
+	Done      int64               // events replayed into the shadow tables so far
+	Total     int64               // events to replay: an estimate, which grows while writes continue
+	Position  eventstore.Position // the last event replayed
+	Head      eventstore.Position // the log's head when last measured
+	Elapsed   time.Duration
+	Rate      float64       // events per second since the start
+	ETA       time.Duration // the time left at Rate
+	Swapped   bool          // the final report: the rebuilt tables serve queries now
+}
+
+// swapAttempts is how many times a rebuild tries its swap when queries on the live tables keep it
+// from taking their locks within SwapLockTimeout.
+const swapAttempts = 3
+
+// Rebuild rebuilds the projector named name (or whose base name is name) from the beginning of the
+// log without downtime: it builds the tables in a shadow schema (ShadowSchema) while the live
+// tables keep serving queries and the live runner keeps them current, replays the log into them in
+// large batches, and then, in one transaction that makes the live runners of every version of the
+// projector wait, applies the last events, drops the live tables (and those of older versions),
+// moves the shadow tables into the live schema and sets the checkpoint. progress, if not nil, is
+// called after each batch and once after the swap. Only one rebuild of a projector runs at a time
+// across processes: another one is refused with ErrRebuildRunning. On failure the live tables are
+// untouched; an *EventError names the event a projector failed at.
+func (r *Runner) Rebuild(ctx context.Context, name string, progress func(Progress)) error {
+	w, err := r.lookup(name)
+	if err != nil {
+		return err
+	}
+	return r.rebuild(ctx, w, progress)
+}
+
+func (r *Runner) rebuild(ctx context.Context, w *worker, progress func(Progress)) error {
+	conn, err := r.connect(ctx)
+	if err != nil {
+		return fmt.Errorf("rebuild %s: connect for lock: %w", w.name, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, rebuildLockClass, lockKey(w.name)).Scan(&ok); err != nil {
+		return fmt.Errorf("rebuild %s: take lock: %w", w.name, err)
+	}
+	if !ok {
+		return fmt.Errorf("rebuild %s: %w", w.name, ErrRebuildRunning)
+	}
+	t := newTracker(r, w, progress)
+	defer w.setRebuild(nil)
+	if err := t.begin(ctx); err != nil {
+		return err
+	}
+	shadow := ShadowSchema(w.name)
+	if err := r.createShadow(ctx, w.p, shadow); err != nil {
+		return err
+	}
+	pos, err := r.replay(ctx, w.p, shadow, t)
+	if err != nil {
+		return err
+	}
+	for attempt := 1; ; attempt++ {
+		var swapped eventstore.Position
+		swapped, err = r.swap(ctx, w.p, shadow, pos, t)
+		if err == nil {
+			pos = swapped
+			break
+		}
+		var pgErr *pgconn.PgError
+		if attempt == swapAttempts || !errors.As(err, &pgErr) || pgErr.Code != "55P03" { // lock_not_available
+			return err
+		}
+		r.log.Warn("rebuild swap waited too long for the live tables; trying again", "projector", w.name, "err", err)
+	}
+	r.waiter.advance(w.name, pos)
+	if _, err := r.pool.Exec(ctx, `DROP SCHEMA IF EXISTS `+quoteIdent(shadow)+` CASCADE`); err != nil {
+		r.log.Warn("drop rebuild schema", "projector", w.name, "schema", shadow, "err", err)
+	}
+	t.finish()
+	return nil
+}
+
+// createShadow creates an empty shadow schema with the projector's tables.
+func (r *Runner) createShadow(ctx context.Context, p Projector, schema string) error {
+	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DROP SCHEMA IF EXISTS `+quoteIdent(schema)+` CASCADE`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA `+quoteIdent(schema)); err != nil {
+			return err
+		}
+		if err := setSearchPath(ctx, tx, schema); err != nil {
+			return err
+		}
+		return p.Setup(ctx, tx)
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild %s: create schema %s: %w", p.Name(), schema, err)
+	}
+	return nil
+}
+
+// replay applies the whole log, as far as it can read, to the shadow tables, one transaction per
+// batch. The shadow tables are thrown away if anything fails, so their commits need not wait for
+// the disk.
+func (r *Runner) replay(ctx context.Context, p Projector, schema string, t *tracker) (eventstore.Position, error) {
+	var pos eventstore.Position
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for res := range readAhead(rctx, r.store, 0, r.opts.RebuildBatch) {
+		if res.err != nil {
+			return 0, fmt.Errorf("rebuild %s: read the log after %d: %w", p.Name(), pos, res.err)
+		}
+		if len(res.recs) == 0 {
+			break
+		}
+		err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+			if err := setSearchPath(ctx, tx, schema); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit TO off`); err != nil {
+				return err
+			}
+			return applyAll(ctx, tx, p, res.recs)
+		})
+		if err != nil {
+			return 0, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+		}
+		pos = res.recs[len(res.recs)-1].Position
+		t.add(ctx, len(res.recs), pos)
+	}
+	return pos, nil
+}
+
+// swap applies the events after pos to the shadow tables and makes them the live ones, in one
+// transaction. Locking the checkpoint rows of every version first makes their live runners wait,
+// here or in other processes, and then find the new checkpoint and go on from there.
+func (r *Runner) swap(ctx context.Context, p Projector, schema string, pos eventstore.Position, t *tracker) (eventstore.Position, error) {
+	name := p.Name()
+	all, err := loadCheckpoints(ctx, r.pool, "")
+	if err != nil {
+		return 0, err
+	}
+	older := olderVersions(all, name)
+	tx, err := r.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("rebuild %s: begin swap: %w", name, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = %d`, r.opts.SwapLockTimeout.Milliseconds())); err != nil {
+		return 0, fmt.Errorf("rebuild %s: set lock timeout: %w", name, err)
+	}
+	locked := map[string]checkpointRow{}
+	rows, err := tx.Query(ctx, `SELECT `+checkpointColumns+` FROM `+checkpointTable+`
+WHERE name = ANY($1) ORDER BY name FOR UPDATE`, append([]string{name}, older...))
+	if err != nil {
+		return 0, fmt.Errorf("rebuild %s: lock checkpoints: %w", name, err)
+	}
+	for rows.Next() {
+		c, err := scanCheckpoint(rows)
+		if err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("rebuild %s: lock checkpoints: %w", name, err)
+		}
+		locked[c.Name] = c
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("rebuild %s: lock checkpoints: %w", name, err)
+	}
+
+	// The tail: what was written since the replay read the log.
+	if err := setSearchPath(ctx, tx, schema); err != nil {
+		return 0, err
+	}
+	done := t.mark()
+	for {
+		recs, err := r.store.ReadAll(ctx, pos, r.opts.RebuildBatch)
+		if err != nil {
+			t.restore(done)
+			return 0, fmt.Errorf("rebuild %s: read the log after %d: %w", name, pos, err)
+		}
+		if len(recs) == 0 {
+			break
+		}
+		if err := applyAll(ctx, tx, p, recs); err != nil {
+			t.restore(done)
+			return 0, fmt.Errorf("rebuild %s: %w", name, err)
+		}
+		pos = recs[len(recs)-1].Position
+		t.add(ctx, len(recs), pos)
+		if len(recs) < r.opts.RebuildBatch {
+			break
+		}
+	}
+	if own, ok := locked[name]; ok && own.Position > pos {
+		t.restore(done)
+		return 0, fmt.Errorf("rebuild %s: replay ended at position %d, before the live checkpoint %d", name, pos, own.Position)
+	}
+
+	drop := append([]string(nil), p.Tables()...)
+	for _, c := range locked {
+		for _, tbl := range c.Tables {
+			if !contains(drop, tbl) {
+				drop = append(drop, tbl)
+			}
+		}
+	}
+	err = func() error {
+		if _, err := tx.Exec(ctx, `DROP TABLE IF EXISTS `+qualified(LiveSchema, drop)); err != nil {
+			return fmt.Errorf("drop live tables: %w", err)
+		}
+		for _, tbl := range p.Tables() {
+			if _, err := tx.Exec(ctx, `ALTER TABLE `+pgx.Identifier{schema, tbl}.Sanitize()+` SET SCHEMA `+quoteIdent(LiveSchema)); err != nil {
+				return fmt.Errorf("move %s into %s: %w", tbl, LiveSchema, err)
+			}
+		}
+		if len(older) > 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+checkpointTable+` WHERE name = ANY($1)`, older); err != nil {
+				return fmt.Errorf("delete checkpoints of older versions: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO `+checkpointTable+` (name, tables) VALUES ($1, $2)
+ON CONFLICT (name) DO UPDATE SET tables = EXCLUDED.tables`, name, p.Tables()); err != nil {
+			return fmt.Errorf("write checkpoint: %w", err)
+		}
+		if err := moveCheckpoint(ctx, tx, name, pos); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	}()
+	if err != nil {
+		t.restore(done)
+		return 0, fmt.Errorf("rebuild %s: swap: %w", name, err)
+	}
+	return pos, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// tracker computes a rebuild's Progress.
+type tracker struct {
+	r       *Runner
+	w       *worker
+	fn      func(Progress)
+	start   time.Time
+	counted int64 // events up to startHead, or -1 when the store cannot count
+	first   eventstore.Position
+	head0   eventstore.Position
+	headAt  time.Time
+	p       Progress
+}
+
+func newTracker(r *Runner, w *worker, fn func(Progress)) *tracker {
+	return &tracker{r: r, w: w, fn: fn, counted: -1, p: Progress{Projector: w.name}}
+}
+
+// begin measures the log: its head and, when the store can count, its number of events.
+func (t *tracker) begin(ctx context.Context) error {
+	t.start = time.Now()
+	head, err := t.r.store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("rebuild %s: read log head: %w", t.w.name, err)
+	}
+	t.head0, t.headAt, t.p.Head = head, time.Now(), head
+	if c, ok := t.r.store.(EventCounter); ok {
+		n, err := c.CountEvents(ctx, 0, head)
+		if err != nil {
+			return fmt.Errorf("rebuild %s: count events: %w", t.w.name, err)
+		}
+		t.counted, t.p.Total = n, n
+	}
+	t.report()
+	return nil
+}
+
+// add records n more events replayed, up to pos.
+func (t *tracker) add(ctx context.Context, n int, pos eventstore.Position) {
+	if t.p.Done == 0 {
+		t.first = pos
+	}
+	t.p.Done += int64(n)
+	t.p.Position = pos
+	if time.Since(t.headAt) > time.Second {
+		if head, err := t.r.store.Head(ctx); err == nil {
+			t.p.Head, t.headAt = head, time.Now()
+		}
+	}
+	t.p.Head = max(t.p.Head, pos)
+	// Events per unit of position so far: positions are not dense, but they fill evenly enough
+	// to estimate how many events lie between here and the head.
+	var density float64
+	if pos > t.first {
+		density = float64(t.p.Done) / float64(pos-t.first)
+	}
+	if t.counted >= 0 {
+		t.p.Total = t.counted + int64(float64(t.p.Head-min(t.p.Head, t.head0))*density)
+	} else {
+		t.p.Total = t.p.Done + int64(float64(t.p.Head-pos)*density)
+	}
+	t.p.Total = max(t.p.Total, t.p.Done)
+	t.report()
+}
+
+func (t *tracker) mark() Progress { return t.p }
+
+func (t *tracker) restore(p Progress) {
+	t.p = p
+	t.report()
+}
+
+// finish reports the swap.
+func (t *tracker) finish() {
+	t.p.Total = t.p.Done
+	t.p.Swapped = true
+	t.report()
+}
+
+func (t *tracker) report() {
+	t.p.Elapsed = time.Since(t.start)
+	if s := t.p.Elapsed.Seconds(); s > 0 {
+		t.p.Rate = float64(t.p.Done) / s
+	}
+	t.p.ETA = 0
+	if t.p.Rate > 0 && t.p.Total > t.p.Done {
+		t.p.ETA = time.Duration(float64(t.p.Total-t.p.Done) / t.p.Rate * float64(time.Second))
+	}
+	p := t.p
+	if p.Swapped {
+		t.w.setRebuild(nil)
+	} else {
+		t.w.setRebuild(&p)
+	}
+	if t.fn != nil {
+		t.fn(p)
+	}
+}
+
+// logProgress returns a progress callback that logs a rebuild every ten seconds and at its end.
+func (r *Runner) logProgress(name string) func(Progress) {
+	var last time.Time
+	return func(p Progress) {
+		if !p.Swapped && time.Since(last) < 10*time.Second {
+			return
+		}
+		last = time.Now()
+		r.log.Info("projection rebuild", "projector", name, "done", p.Done, "total", p.Total,
+			"rate", int64(p.Rate), "eta", p.ETA.Round(time.Second), "swapped", p.Swapped)
+	}
+}

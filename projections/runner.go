@@ -1,0 +1,559 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/commerce-dev/commerce/infra/eventstore"
+)
+
+// Options tune a Runner. The zero value gives the defaults.
+type Options struct {
+	// CatchUpBatch is the number of events read and applied per transaction while a projector
+	// catches up with the log. Default 2000.
+	CatchUpBatch int
+	// RebuildBatch is the same while a rebuild replays the log into its shadow schema. Default 5000.
+	RebuildBatch int
+	// RetryMin and RetryMax bound the backoff between attempts at a failing batch, and between
+	// attempts to (re)start a projector after an infrastructure error. Defaults 100 ms and 30 s.
+	RetryMin, RetryMax time.Duration
+	// CheckEvery is how often an active runner checks that its advisory-lock connection is alive
+	// and measures its lag. Default 5 s.
+	CheckEvery time.Duration
+	// WaitPoll is how long WaitFor's listener waits for a notification before reading the
+	// checkpoints from the database instead. Default 1 s.
+	WaitPoll time.Duration
+	// SwapLockTimeout bounds how long a rebuild's swap waits for queries on the live tables before
+	// it gives up and tries again. Default 10 s.
+	SwapLockTimeout time.Duration
+	// Metrics receives the runner's measurements; nil discards them.
+	Metrics Metrics
+	// Logger receives failures, takeovers and rebuild progress; nil uses slog.Default().
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.CatchUpBatch <= 0 {
+		o.CatchUpBatch = 2000
+	}
+	if o.RebuildBatch <= 0 {
+		o.RebuildBatch = 5000
+	}
+	if o.RetryMin <= 0 {
+		o.RetryMin = 100 * time.Millisecond
+	}
+	if o.RetryMax < o.RetryMin {
+		o.RetryMax = max(30*time.Second, o.RetryMin)
+	}
+	if o.CheckEvery <= 0 {
+		o.CheckEvery = 5 * time.Second
+	}
+	if o.WaitPoll <= 0 {
+		o.WaitPoll = time.Second
+	}
+	if o.SwapLockTimeout <= 0 {
+		o.SwapLockTimeout = 10 * time.Second
+	}
+	if o.Metrics == nil {
+		o.Metrics = nopMetrics{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Runner keeps projectors' read models up to date with the global log. Run follows the log;
+// WaitFor waits for a checkpoint; Rebuild and List serve the admin commands. A process that only
+// answers queries creates a Runner for WaitFor and List without calling Run.
+type Runner struct {
+	pool       *pgxpool.Pool
+	store      eventstore.Store
+	projectors []Projector
+	workers    map[string]*worker
+	opts       Options
+	log        *slog.Logger
+	waiter     *waiter
+}
+
+// NewRunner returns a runner of projectors that reads the log from store and writes the read models
+// and checkpoints through pool. Projector names must be unique.
+func NewRunner(pool *pgxpool.Pool, store eventstore.Store, projectors []Projector, opts Options) (*Runner, error) {
+	opts = opts.withDefaults()
+	r := &Runner{
+		pool:       pool,
+		store:      store,
+		projectors: slices.Clone(projectors),
+		workers:    map[string]*worker{},
+		opts:       opts,
+		log:        opts.Logger,
+	}
+	for _, p := range projectors {
+		name := p.Name()
+		if name == "" {
+			return nil, errors.New("new projection runner: a projector has an empty name")
+		}
+		if _, dup := r.workers[name]; dup {
+			return nil, fmt.Errorf("new projection runner: two projectors are named %q", name)
+		}
+		if len(p.Tables()) == 0 {
+			return nil, fmt.Errorf("new projection runner: projector %s owns no tables", name)
+		}
+		r.workers[name] = &worker{p: p, name: name, metrics: opts.Metrics, state: StateStopped}
+	}
+	r.waiter = newWaiter(pool, opts.WaitPoll, opts.Logger)
+	return r, nil
+}
+
+// Names returns the names of the runner's projectors, in the order they were given.
+func (r *Runner) Names() []string {
+	names := make([]string, len(r.projectors))
+	for i, p := range r.projectors {
+		names[i] = p.Name()
+	}
+	return names
+}
+
+// Close stops WaitFor's listener. Waits in progress end with ErrBehind.
+func (r *Runner) Close() {
+	r.waiter.close()
+}
+
+// lookup finds a projector by its name, or by its base name ("catalog" finds "catalog.v2").
+func (r *Runner) lookup(name string) (*worker, error) {
+	if w, ok := r.workers[name]; ok {
+		return w, nil
+	}
+	for _, p := range r.projectors {
+		if BaseName(p.Name()) == name {
+			return r.workers[p.Name()], nil
+		}
+	}
+	return nil, fmt.Errorf("projector %q: %w", name, ErrUnknownProjector)
+}
+
+// Run follows the log for every projector until ctx ends, then returns nil. Each projector runs
+// where its advisory lock is held: in this process, or in another one while this one stands by
+// and takes over when the other's session ends. Run sets up each projector's tables when it
+// starts, and rebuilds a projector whose version changed (see Rebuild). Failures are retried with
+// backoff and reported through Status, List, the Metrics and the Logger; Run never skips an event.
+func (r *Runner) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, p := range r.projectors {
+		w := r.workers[p.Name()]
+		wg.Go(func() { r.runWorker(ctx, w) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// runWorker keeps one projector going until ctx ends or a newer version replaces it.
+func (r *Runner) runWorker(ctx context.Context, w *worker) {
+	delay := r.opts.RetryMin
+	for {
+		started := time.Now()
+		err := r.lead(ctx, w)
+		if ctx.Err() != nil {
+			w.setState(StateStopped)
+			return
+		}
+		if errors.Is(err, errSuperseded) {
+			w.setState(StateStopped)
+			r.log.Warn("projection stopped: a newer version replaced it", "projector", w.name)
+			return
+		}
+		w.fail(err)
+		r.log.Error("projection runner stopped, restarting", "projector", w.name, "err", err, "retry_in", delay)
+		if time.Since(started) > r.opts.RetryMax {
+			delay = r.opts.RetryMin
+		}
+		if !sleep(ctx, delay) {
+			w.setState(StateStopped)
+			return
+		}
+		delay = min(2*delay, r.opts.RetryMax)
+	}
+}
+
+// lead waits for the projector's advisory lock, then sets it up and follows the log while the lock
+// is held. It returns when ctx ends, the lock's connection fails, or following fails.
+func (r *Runner) lead(ctx context.Context, w *worker) error {
+	conn, err := r.connect(ctx)
+	if err != nil {
+		return fmt.Errorf("connect for lock of %s: %w", w.name, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	w.setState(StateStandby)
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, $2)`, liveLockClass, lockKey(w.name)); err != nil {
+		return fmt.Errorf("take lock of %s: %w", w.name, err)
+	}
+	r.log.Info("projection runner active", "projector", w.name)
+	w.setState(StateRunning)
+
+	lctx, cancel := context.WithCancelCause(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel(nil)
+	wg.Go(func() { r.watch(lctx, cancel, conn, w) })
+
+	err = r.prepare(lctx, w)
+	if err == nil {
+		err = r.follow(lctx, w)
+	}
+	if cause := context.Cause(lctx); ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
+}
+
+// errLockLost ends a runner whose advisory-lock connection stopped answering: another process may
+// hold the lock by now.
+var errLockLost = errors.New("advisory lock connection lost")
+
+// watch checks the lock connection and measures the lag every CheckEvery until ctx ends; a dead
+// connection cancels ctx with errLockLost.
+func (r *Runner) watch(ctx context.Context, cancel context.CancelCauseFunc, conn *pgx.Conn, w *worker) {
+	t := time.NewTicker(r.opts.CheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, pcancel := context.WithTimeout(ctx, r.opts.CheckEvery)
+		err := conn.Ping(pctx)
+		pcancel()
+		if err != nil && ctx.Err() == nil {
+			cancel(fmt.Errorf("%w: %w", errLockLost, err))
+			return
+		}
+		head, err := r.store.Head(ctx)
+		if err != nil {
+			continue
+		}
+		w.setHead(head)
+		if counter, ok := r.store.(EventCounter); ok {
+			pos := w.info().Position
+			if n, err := counter.CountEvents(ctx, pos, max(head, pos)); err == nil {
+				w.metrics.Lag(w.name, uint64(max(head, pos)-pos), n)
+			}
+		}
+	}
+}
+
+// connect opens a connection outside the pool, for an advisory lock or LISTEN, which hold a session
+// for a long time. The server probes it every few seconds so that a peer that vanished releases its
+// locks in seconds, not hours.
+func (r *Runner) connect(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, r.pool.Config().ConnConfig)
+	if err != nil {
+		return nil, err
+	}
+	_, _ = conn.Exec(ctx, `SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3`)
+	return conn, nil
+}
+
+// prepare readies the live tables of the projector: set up (creating what a new release added), built
+// from scratch for a new projector, or rebuilt for a new version while the old version's tables keep
+// serving.
+func (r *Runner) prepare(ctx context.Context, w *worker) error {
+	rows, err := loadCheckpoints(ctx, r.pool, "")
+	if err != nil {
+		return err
+	}
+	if _, ok := rows[w.name]; ok {
+		return r.setupLive(ctx, w.p)
+	}
+	if len(olderVersions(rows, w.name)) > 0 {
+		r.log.Info("projection version changed: rebuilding", "projector", w.name)
+		return r.rebuild(ctx, w, r.logProgress(w.name))
+	}
+	return r.createLive(ctx, w.p)
+}
+
+// olderVersions returns the names of the rows that are other versions of name.
+func olderVersions(rows map[string]checkpointRow, name string) []string {
+	var out []string
+	for n := range rows {
+		if n != name && BaseName(n) == BaseName(name) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// setupLive runs Setup in the live schema for a projector that has a checkpoint.
+func (r *Runner) setupLive(ctx context.Context, p Projector) error {
+	return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		if _, ok, err := lockCheckpoint(ctx, tx, p.Name()); err != nil {
+			return err
+		} else if !ok {
+			return errSuperseded
+		}
+		if err := setSearchPath(ctx, tx, LiveSchema); err != nil {
+			return err
+		}
+		if err := p.Setup(ctx, tx); err != nil {
+			return fmt.Errorf("set up %s: %w", p.Name(), err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE `+checkpointTable+` SET tables = $2 WHERE name = $1`, p.Name(), p.Tables()); err != nil {
+			return fmt.Errorf("record tables of %s: %w", p.Name(), err)
+		}
+		return nil
+	})
+}
+
+// createLive starts a projector that has no checkpoint and no older version: tables left behind
+// without a checkpoint are dropped (their position is unknown), then created empty at position 0.
+func (r *Runner) createLive(ctx context.Context, p Projector) error {
+	return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO `+checkpointTable+` (name, tables) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`,
+			p.Name(), p.Tables())
+		if err != nil {
+			return fmt.Errorf("create checkpoint of %s: %w", p.Name(), err)
+		}
+		if tag.RowsAffected() == 1 {
+			if _, err := tx.Exec(ctx, `DROP TABLE IF EXISTS `+qualified(LiveSchema, p.Tables())); err != nil {
+				return fmt.Errorf("drop tables of %s without checkpoint: %w", p.Name(), err)
+			}
+		}
+		if err := setSearchPath(ctx, tx, LiveSchema); err != nil {
+			return err
+		}
+		if err := p.Setup(ctx, tx); err != nil {
+			return fmt.Errorf("set up %s: %w", p.Name(), err)
+		}
+		return nil
+	})
+}
+
+// qualified lists tables in schema for a DROP TABLE statement.
+func qualified(schema string, tables []string) string {
+	out := make([]byte, 0, 64)
+	for i, t := range tables {
+		if i > 0 {
+			out = append(out, ", "...)
+		}
+		out = append(out, pgx.Identifier{schema, t}.Sanitize()...)
+	}
+	return string(out)
+}
+
+// follow applies the log to the live tables from the checkpoint: in large batches while it catches
+// up, then as the store's subscription delivers events.
+func (r *Runner) follow(ctx context.Context, w *worker) error {
+	var p int64
+	if err := r.pool.QueryRow(ctx, `SELECT position FROM `+checkpointTable+` WHERE name = $1`, w.name).Scan(&p); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errSuperseded
+		}
+		return fmt.Errorf("read checkpoint of %s: %w", w.name, err)
+	}
+	pos := eventstore.Position(p)
+	w.committed(pos, 0, 0)
+	r.waiter.advance(w.name, pos)
+	if head, err := r.store.Head(ctx); err == nil {
+		w.setHead(head)
+	}
+
+	rctx, cancel := context.WithCancel(ctx)
+	for res := range readAhead(rctx, r.store, pos, r.opts.CatchUpBatch) {
+		if res.err != nil {
+			cancel()
+			return fmt.Errorf("catch up %s: %w", w.name, res.err)
+		}
+		if len(res.recs) == 0 {
+			break
+		}
+		if err := r.applyLive(ctx, w, res.recs); err != nil {
+			cancel()
+			return err
+		}
+		pos = res.recs[len(res.recs)-1].Position
+	}
+	cancel()
+	err := r.store.SubscribeAll(ctx, pos, func(ctx context.Context, recs []eventstore.Record) error {
+		if len(recs) == 0 {
+			return nil
+		}
+		w.setHead(recs[len(recs)-1].Position)
+		return r.applyLive(ctx, w, recs)
+	})
+	if err != nil {
+		return fmt.Errorf("follow %s: %w", w.name, err)
+	}
+	return nil
+}
+
+// readResult is one batch of readAhead.
+type readResult struct {
+	recs []eventstore.Record
+	err  error
+}
+
+// readAhead reads the log after from in batches of limit on its own goroutine, up to two batches
+// ahead of the consumer, so that reading overlaps applying. The channel closes after the first
+// batch shorter than limit (the head, as far as the reader could see), an error, or when ctx ends;
+// a consumer that stops early cancels ctx.
+func readAhead(ctx context.Context, store eventstore.Store, from eventstore.Position, limit int) <-chan readResult {
+	ch := make(chan readResult, 1)
+	go func() {
+		defer close(ch)
+		for {
+			recs, err := store.ReadAll(ctx, from, limit)
+			select {
+			case ch <- readResult{recs, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(recs) < limit {
+				return
+			}
+			from = recs[len(recs)-1].Position
+		}
+	}()
+	return ch
+}
+
+// applyLive applies recs to the live tables, retrying with backoff until it succeeds or ctx ends.
+// When one event is to blame, the events before it are committed, and the runner stays at that
+// event, reporting it, until it applies.
+func (r *Runner) applyLive(ctx context.Context, w *worker, recs []eventstore.Record) error {
+	delay := r.opts.RetryMin
+	for {
+		start := time.Now()
+		pos, n, err := r.commitLive(ctx, w.p, recs)
+		if err == nil {
+			w.committed(pos, n, time.Since(start))
+			r.waiter.advance(w.name, pos)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, errSuperseded) {
+			return err
+		}
+		var ee *EventError
+		if errors.As(err, &ee) {
+			if i := indexOf(recs, ee.Record.Position); i > 0 {
+				start := time.Now()
+				if pos, n, perr := r.commitLive(ctx, w.p, recs[:i]); perr == nil {
+					w.committed(pos, n, time.Since(start))
+					r.waiter.advance(w.name, pos)
+					recs = recs[i:]
+				}
+			}
+		}
+		w.fail(err)
+		if head, herr := r.store.Head(ctx); herr == nil {
+			w.setHead(head)
+		}
+		if rerr := recordFailure(ctx, r.pool, w.name, err); rerr != nil {
+			r.log.Error("projection failure not recorded", "projector", w.name, "err", rerr)
+		}
+		r.log.Error("projection failed, retrying", "projector", w.name, "err", err, "retry_in", delay)
+		if !sleep(ctx, delay) {
+			return ctx.Err()
+		}
+		delay = min(2*delay, r.opts.RetryMax)
+	}
+}
+
+// indexOf returns the index of the record at pos in recs, or -1.
+func indexOf(recs []eventstore.Record, pos eventstore.Position) int {
+	for i, rec := range recs {
+		if rec.Position == pos {
+			return i
+		}
+	}
+	return -1
+}
+
+// commitLive applies the records after the checkpoint to the live tables and moves the checkpoint,
+// in one transaction. It returns the checkpoint after the commit and the number of events applied.
+func (r *Runner) commitLive(ctx context.Context, p Projector, recs []eventstore.Record) (eventstore.Position, int, error) {
+	tx, err := r.pool.Begin(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("begin batch of %s: %w", p.Name(), err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	cp, ok, err := lockCheckpoint(ctx, tx, p.Name())
+	if err != nil {
+		return 0, 0, err
+	}
+	if !ok {
+		return 0, 0, errSuperseded
+	}
+	todo := after(recs, cp)
+	if len(todo) == 0 {
+		return cp, 0, nil
+	}
+	if err := setSearchPath(ctx, tx, LiveSchema); err != nil {
+		return 0, 0, err
+	}
+	if err := applyAll(ctx, tx, p, todo); err != nil {
+		return 0, 0, err
+	}
+	last := todo[len(todo)-1].Position
+	if err := moveCheckpoint(ctx, tx, p.Name(), last); err != nil {
+		return 0, 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, 0, fmt.Errorf("commit batch of %s at %d: %w", p.Name(), last, err)
+	}
+	return last, len(todo), nil
+}
+
+// after returns the records of recs past pos: the ones a checkpoint at pos has not applied yet.
+func after(recs []eventstore.Record, pos eventstore.Position) []eventstore.Record {
+	for i, rec := range recs {
+		if rec.Position > pos {
+			return recs[i:]
+		}
+	}
+	return nil
+}
+
+// applyAll applies recs in tx: in one round trip when p is a BatchApplier, else one by one. A
+// failure is an *EventError that names the event.
+func applyAll(ctx context.Context, tx pgx.Tx, p Projector, recs []eventstore.Record) error {
+	if b, ok := p.(BatchApplier); ok {
+		if err := b.ApplyBatch(ctx, tx, recs); err != nil {
+			var ee *EventError
+			if errors.As(err, &ee) {
+				return err
+			}
+			return fmt.Errorf("apply batch of %s from position %d: %w", p.Name(), recs[0].Position, err)
+		}
+		return nil
+	}
+	for _, rec := range recs {
+		if err := p.Apply(ctx, tx, rec); err != nil {
+			return &EventError{Record: rec, Err: err}
+		}
+	}
+	return nil
+}
+
+// sleep waits d or until ctx ends; it reports whether the whole d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
