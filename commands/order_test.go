@@ -1,0 +1,178 @@
+package commands_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/commerce-dev/commerce/commands"
+	"github.com/commerce-dev/commerce/domain"
+	"github.com/commerce-dev/commerce/domain/order"
+	"github.com/commerce-dev/commerce/domain/product"
+)
+
+var address = order.Address{Receiver: "Kim", Address1: "1 Main St", Zipcode: "12345", Phone: "01012345678", ReceiveType: "DOOR"}
+
+func TestPlaceOrder(t *testing.T) {
+	e := newEnv(t, commands.Config{})
+	item := e.item()
+	s1, s2 := seller(), seller()
+	a := e.onSale(s1, item, "A", 1200, 30)
+	b := e.onSale(s2, item, "B", 500, 20)
+	u := user()
+	res, err := e.h.PlaceOrder.Handle(as(u), commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{
+		{ProductID: a.ID, Quantity: 2}, {ProductID: b.ID, Quantity: 1},
+	}})
+	if err != nil {
+		t.Fatalf("PlaceOrder: %v", err)
+	}
+	o := res.State
+	wantLines := []order.Line{
+		{Number: 1, ProductID: a.ID, SellerID: s1.ID, ProductName: "A", UnitPrice: 1200, Quantity: 2},
+		{Number: 2, ProductID: b.ID, SellerID: s2.ID, ProductName: "B", UnitPrice: 500, Quantity: 1},
+	}
+	if o.ID != res.ID || o.UserID != u.ID || o.Status != order.StatusPending || o.Total != 2900 || len(o.Lines) != 2 ||
+		o.Lines[0] != wantLines[0] || o.Lines[1] != wantLines[1] {
+		t.Fatalf("PlaceOrder state = %+v, want user %s, PENDING, total 2900, lines %+v", o, u.ID, wantLines)
+	}
+	recs := e.stream(order.StreamID(res.ID))
+	if len(recs) != 1 || recs[0].Type != order.TypePlaced || recs[0].Position != res.Position {
+		t.Fatalf("order stream = %+v, want one order.placed at position %d", recs, res.Position)
+	}
+
+	registered, err := e.h.CreateProduct.Handle(as(s1), commands.CreateProduct{ItemID: item.ID, Name: "C", Price: 10, Stock: 5})
+	if err != nil {
+		t.Fatalf("CreateProduct: %v", err)
+	}
+	e.refused("PlaceOrder with a product not on sale", &domain.Error{Kind: domain.Invalid, Code: commands.CodeProductNotOnSale}, func() error {
+		_, err := e.h.PlaceOrder.Handle(as(u), commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{
+			{ProductID: a.ID, Quantity: 1}, {ProductID: registered.ID, Quantity: 1},
+		}})
+		return err
+	})
+	e.refused("PlaceOrder with an unknown product", &domain.Error{Kind: domain.Invalid, Code: commands.CodeUnknownProduct}, func() error {
+		_, err := e.h.PlaceOrder.Handle(as(u), commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{{ProductID: uuid.New(), Quantity: 1}}})
+		return err
+	})
+	e.refused("PlaceOrder with quantity 101", &domain.Error{Kind: domain.Invalid, Code: domain.CodeValidation}, func() error {
+		_, err := e.h.PlaceOrder.Handle(as(u), commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{{ProductID: a.ID, Quantity: 101}}})
+		return err
+	})
+	e.refused("PlaceOrder with one product twice", domain.ErrInvalid, func() error {
+		_, err := e.h.PlaceOrder.Handle(as(u), commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{
+			{ProductID: a.ID, Quantity: 1}, {ProductID: a.ID, Quantity: 1},
+		}})
+		return err
+	})
+	e.refused("PlaceOrder without lines", domain.ErrInvalid, func() error {
+		_, err := e.h.PlaceOrder.Handle(as(u), commands.PlaceOrder{Address: address})
+		return err
+	})
+	e.refused("PlaceOrder by a seller", domain.ErrForbidden, func() error {
+		_, err := e.h.PlaceOrder.Handle(as(s1), commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{{ProductID: a.ID, Quantity: 1}}})
+		return err
+	})
+	// A sold-out product refuses the order too.
+	if _, err := e.h.ChangeProductStatus.Handle(as(s2), commands.ChangeProductStatus{ProductID: b.ID, Status: product.StatusSoldOut}); err != nil {
+		t.Fatalf("ChangeProductStatus SOLD_OUT: %v", err)
+	}
+	e.refused("PlaceOrder with a sold-out product", &domain.Error{Kind: domain.Invalid, Code: commands.CodeProductNotOnSale}, func() error {
+		_, err := e.h.PlaceOrder.Handle(as(u), commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{{ProductID: b.ID, Quantity: 1}}})
+		return err
+	})
+}
+
+// placed places and confirms a one-line order of a new product of seller s for user u.
+func (e *env) placed(s, u domain.Actor) uuid.UUID {
+	e.t.Helper()
+	p := e.onSale(s, e.item(), "P", 100, 10)
+	res, err := e.h.PlaceOrder.Handle(as(u), commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{{ProductID: p.ID, Quantity: 1}}})
+	if err != nil {
+		e.t.Fatalf("PlaceOrder: %v", err)
+	}
+	e.confirm(res.ID)
+	return res.ID
+}
+
+func TestOrderLineTransitions(t *testing.T) {
+	e := newEnv(t, commands.Config{})
+	s, u := seller(), user()
+	id := e.placed(s, u)
+	line := func(res commands.Result[order.Order], err error) order.Line {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("line command: %v", err)
+		}
+		l, _ := res.State.Line(1)
+		return l
+	}
+	if l := line(e.h.AcceptLine.Handle(as(s), commands.AcceptLine{OrderID: id, Line: 1})); l.Status != order.LineAccept {
+		t.Fatalf("after AcceptLine line is %s, want ACCEPT", l.Status)
+	}
+	e.refused("AcceptLine twice", &domain.Error{Kind: domain.Conflict, Code: order.CodeTransition}, func() error {
+		_, err := e.h.AcceptLine.Handle(as(s), commands.AcceptLine{OrderID: id, Line: 1})
+		return err
+	})
+	e.refused("ShipLine by another seller", domain.ErrNotFound, func() error {
+		_, err := e.h.ShipLine.Handle(as(seller()), commands.ShipLine{OrderID: id, Line: 1})
+		return err
+	})
+	e.refused("ShipLine of line 2 of a one-line order", domain.ErrNotFound, func() error {
+		_, err := e.h.ShipLine.Handle(as(s), commands.ShipLine{OrderID: id, Line: 2})
+		return err
+	})
+	e.refused("DeliverLine before shipping", domain.ErrConflict, func() error {
+		_, err := e.h.DeliverLine.Handle(as(s), commands.DeliverLine{OrderID: id, Line: 1})
+		return err
+	})
+	if l := line(e.h.ShipLine.Handle(as(s), commands.ShipLine{OrderID: id, Line: 1})); l.Delivery != order.DeliveryShipping {
+		t.Fatalf("after ShipLine delivery is %s, want DELIVERY", l.Delivery)
+	}
+	e.refused("RequestCancel of a shipped line", domain.ErrConflict, func() error {
+		_, err := e.h.RequestCancel.Handle(as(u), commands.RequestCancel{OrderID: id, Line: 1})
+		return err
+	})
+	if l := line(e.h.DeliverLine.Handle(as(e.super), commands.DeliverLine{OrderID: id, Line: 1})); l.Delivery != order.DeliveryComplete {
+		t.Fatalf("after DeliverLine delivery is %s, want COMPLETE", l.Delivery)
+	}
+
+	// Reject, and cancel then confirm, on other orders.
+	rejected := e.placed(s, u)
+	if l := line(e.h.RejectLine.Handle(as(s), commands.RejectLine{OrderID: rejected, Line: 1, Reason: "no"})); l.Status != order.LineReject {
+		t.Fatalf("after RejectLine line is %s, want REJECT", l.Status)
+	}
+	cancelled := e.placed(s, u)
+	e.refused("RequestCancel by another user", domain.ErrNotFound, func() error {
+		_, err := e.h.RequestCancel.Handle(as(user()), commands.RequestCancel{OrderID: cancelled, Line: 1})
+		return err
+	})
+	e.refused("ConfirmCancel of a line nobody asked to cancel", domain.ErrConflict, func() error {
+		_, err := e.h.ConfirmCancel.Handle(as(s), commands.ConfirmCancel{OrderID: cancelled, Line: 1})
+		return err
+	})
+	if l := line(e.h.RequestCancel.Handle(as(u), commands.RequestCancel{OrderID: cancelled, Line: 1})); l.Status != order.LineCanceling {
+		t.Fatalf("after RequestCancel line is %s, want CANCELING", l.Status)
+	}
+	if l := line(e.h.ConfirmCancel.Handle(as(s), commands.ConfirmCancel{OrderID: cancelled, Line: 1})); l.Status != order.LineCancel {
+		t.Fatalf("after ConfirmCancel line is %s, want CANCEL", l.Status)
+	}
+	e.refused("AcceptLine of an unknown order", domain.ErrNotFound, func() error {
+		_, err := e.h.AcceptLine.Handle(as(s), commands.AcceptLine{OrderID: uuid.New(), Line: 1})
+		return err
+	})
+	open := e.placed(s, u)
+	e.refused("RejectLine with a 501-character reason", domain.ErrInvalid, func() error {
+		_, err := e.h.RejectLine.Handle(as(s), commands.RejectLine{OrderID: open, Line: 1, Reason: strings.Repeat("x", 501)})
+		return err
+	})
+	p := e.onSale(s, e.item(), "Q", 100, 10)
+	pending, err := e.h.PlaceOrder.Handle(as(u), commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{{ProductID: p.ID, Quantity: 1}}})
+	if err != nil {
+		t.Fatalf("PlaceOrder: %v", err)
+	}
+	e.refused("AcceptLine of a PENDING order", domain.ErrConflict, func() error {
+		_, err := e.h.AcceptLine.Handle(as(s), commands.AcceptLine{OrderID: pending.ID, Line: 1})
+		return err
+	})
+}
