@@ -19,9 +19,18 @@ func TestReviewCommands(t *testing.T) {
 		return err
 	})
 	for _, step := range []func() error{
-		func() error { _, err := e.h.AcceptLine.Handle(as(s), commands.AcceptLine{OrderID: id, Line: 1}); return err },
-		func() error { _, err := e.h.ShipLine.Handle(as(s), commands.ShipLine{OrderID: id, Line: 1}); return err },
-		func() error { _, err := e.h.DeliverLine.Handle(as(s), commands.DeliverLine{OrderID: id, Line: 1}); return err },
+		func() error {
+			_, err := e.h.AcceptLine.Handle(as(s), commands.AcceptLine{OrderID: id, Line: 1})
+			return err
+		},
+		func() error {
+			_, err := e.h.ShipLine.Handle(as(s), commands.ShipLine{OrderID: id, Line: 1})
+			return err
+		},
+		func() error {
+			_, err := e.h.DeliverLine.Handle(as(s), commands.DeliverLine{OrderID: id, Line: 1})
+			return err
+		},
 	} {
 		if err := step(); err != nil {
 			t.Fatalf("line step: %v", err)
