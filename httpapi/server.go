@@ -1,0 +1,182 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/commerce-dev/commerce/infra/auth"
+)
+
+// bodyLimit is the largest request body (API.md): larger is 413.
+const bodyLimit = 1 << 20
+
+// Config is the server's configuration; zero fields take the defaults below.
+type Config struct {
+	// CORSOrigins are the origins allowed to call the API from a browser; empty disables CORS.
+	CORSOrigins []string
+	// RateLimit is the sustained rate of login, refresh and sign-up requests per client address,
+	// per second (default 20).
+	RateLimit float64
+	// RateBurst is the burst of those requests per client address (default 40).
+	RateBurst int
+	// ReadTimeout bounds reading a request (default 10 s).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing a response (default 30 s).
+	WriteTimeout time.Duration
+	// IdleTimeout closes idle keep-alive connections (default 60 s).
+	IdleTimeout time.Duration
+	// ProxyHeader is the header holding the client address behind a proxy, such as
+	// X-Forwarded-For; empty means the peer address. It is trusted only from TrustedProxies.
+	ProxyHeader string
+	// TrustedProxies are the proxy addresses or CIDRs whose ProxyHeader is believed.
+	TrustedProxies []string
+}
+
+func (c Config) withDefaults() Config {
+	if c.RateLimit == 0 {
+		c.RateLimit = 20
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = 40
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 10 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 30 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	return c
+}
+
+// Check is a dependency /readyz pings: the database, the event store, the bus.
+type Check struct {
+	// Name names the dependency in the answer.
+	Name string
+	// Ping returns nil when the dependency answers.
+	Ping func(ctx context.Context) error
+}
+
+// Deps is what the server needs; cmd/commerce builds it. Route groups add their dependencies
+// (command handlers, read models) here.
+type Deps struct {
+	// Log receives the access log and every 500's cause; nil discards.
+	Log *slog.Logger
+	// Auth keeps accounts and checks tokens.
+	Auth *auth.Service
+	// Ready are pinged by /readyz.
+	Ready []Check
+	// Metrics is the registry /metrics serves. The server registers its HTTP metrics on it;
+	// others register theirs (commands, projections, relay). Nil: a new registry with the Go
+	// and process collectors.
+	Metrics *prometheus.Registry
+	// Config configures CORS, rate limits and timeouts.
+	Config Config
+}
+
+// Server holds the dependencies the handlers use. Handlers are its methods.
+type Server struct {
+	log     *slog.Logger
+	auth    *auth.Service
+	ready   []Check
+	cfg     Config
+	api     huma.API
+	limit   *limiter
+	metrics *httpMetrics
+}
+
+// New returns the fiber app serving every route of API.md under /api/v1 and the operations
+// endpoints at the root.
+func New(deps Deps) *fiber.App {
+	cfg := deps.Config.withDefaults()
+	log := deps.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	reg := deps.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	s := &Server{
+		log:     log,
+		auth:    deps.Auth,
+		ready:   deps.Ready,
+		cfg:     cfg,
+		limit:   newLimiter(cfg.RateLimit, cfg.RateBurst),
+		metrics: newHTTPMetrics(reg),
+	}
+	app := fiber.New(fiber.Config{
+		AppName:                 "commerce",
+		BodyLimit:               bodyLimit,
+		ReadTimeout:             cfg.ReadTimeout,
+		WriteTimeout:            cfg.WriteTimeout,
+		IdleTimeout:             cfg.IdleTimeout,
+		ErrorHandler:            s.handleError,
+		Immutable:               true,
+		DisableStartupMessage:   true,
+		ProxyHeader:             cfg.ProxyHeader,
+		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
+		TrustedProxies:          cfg.TrustedProxies,
+	})
+	app.Use(requestID, s.observe, recoverPanic)
+	if len(cfg.CORSOrigins) > 0 {
+		app.Use(cors.New(cors.Config{
+			AllowOrigins:  strings.Join(cfg.CORSOrigins, ","),
+			AllowMethods:  "GET,POST,PUT,PATCH,DELETE,OPTIONS",
+			AllowHeaders:  "Authorization,Content-Type,Idempotency-Key,X-Request-ID",
+			ExposeHeaders: "Location,Retry-After,X-Request-ID,X-Event-Position",
+			MaxAge:        600,
+		}))
+	}
+
+	hc := humaConfig()
+	hc.Transformers = append(hc.Transformers, s.logHumaErrors)
+	s.api = humafiber.New(app, hc)
+	s.api.UseMiddleware(s.authenticate)
+	s.registerOperations(app, s.api, reg)
+	s.routes(huma.NewGroup(s.api, "/api/v1"))
+	return app
+}
+
+// routes registers every route group under /api/v1: one line per group.
+func (s *Server) routes(api huma.API) {
+	for _, register := range []func(huma.API){
+		s.registerAuth,
+		s.registerUsers,
+		s.registerAddresses,
+		s.registerSellers,
+		s.registerAdminUsers,
+	} {
+		register(api)
+	}
+}
+
+func humaConfig() huma.Config {
+	c := huma.DefaultConfig("commerce", "1.0.0")
+	// /openapi.json and /docs are served by registerOperations (Swagger UI from the binary);
+	// no $schema links in bodies.
+	c.OpenAPIPath, c.DocsPath, c.SchemasPath = "", "", ""
+	c.CreateHooks = nil
+	c.Info.Description = "The commerce shop's API (API.md). Every response body is the envelope " +
+		"{result, data, pagination}. Token errors answer 401 with result_code 4000 (no token), " +
+		"4001 (bad signature), 4002 (expired or logged out), 4003 (malformed), 4004 (no subject), " +
+		"and 403 with 4005 (role not allowed). A SUPERVISOR may call every route."
+	c.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		securityScheme: {Type: "http", Scheme: "bearer", BearerFormat: "JWT",
+			Description: "An access token from POST /api/v1/auth/login."},
+	}
+	c.OnAddOperation = append(c.OnAddOperation, checkOperation)
+	return c
+}
