@@ -310,9 +310,6 @@ func (s *inventory) Check(t *rapid.T) {
 	}
 	for _, oid := range s.orders {
 		o := s.ord[oid]
-		if got := order.Fold(s.ordHist[oid]...); !reflect.DeepEqual(got, o) {
-			t.Fatalf("order %s: Fold(history) = %+v, evolved state %+v", oid, got, o)
-		}
 		for _, l := range o.Lines {
 			open := false
 			switch o.Status {
@@ -355,6 +352,20 @@ func (s *inventory) Check(t *rapid.T) {
 			t.Fatalf("product %s is %s (auto %t) with stock %d after the seller set %s, want %s (auto %t)",
 				id, p.Status, p.AutoSoldOut, p.Stock, s.set[id], wantStatus, wantAuto)
 		}
+	}
+}
+
+// Replay checks, at the end of a run, that folding every stream's events rebuilds the state the
+// run evolved step by step, that the state survives JSON (snapshots), and that no order released
+// stock twice.
+func (s *inventory) Replay(t *rapid.T) {
+	for _, oid := range s.orders {
+		if got := order.Fold(s.ordHist[oid]...); !reflect.DeepEqual(got, s.ord[oid]) {
+			t.Fatalf("order %s: Fold(history) = %+v, evolved state %+v", oid, got, s.ord[oid])
+		}
+	}
+	for _, id := range s.products {
+		p := s.prod[id]
 		if got := product.Fold(s.prodHist[id]...); !reflect.DeepEqual(got, p) {
 			t.Fatalf("product %s: Fold(history) = %+v, evolved state %+v", id, got, p)
 		}
@@ -388,9 +399,10 @@ func TestInventoryKeepsStockConsistent(t *testing.T) {
 		}
 		names := slices.Sorted(maps.Keys(actions))
 		s.Check(t)
-		for range rapid.IntRange(1, 250).Draw(t, "steps") {
+		for range rapid.IntRange(1, 200).Draw(t, "steps") {
 			actions[rapid.SampledFrom(names).Draw(t, "action")](t)
 			s.Check(t)
 		}
+		s.Replay(t)
 	})
 }
