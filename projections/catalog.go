@@ -30,7 +30,7 @@ func (*Catalog) Name() string { return "catalog.v1" }
 
 // Tables returns the catalog's tables.
 func (*Catalog) Tables() []string {
-	return []string{"categories", "brands", "items", "products", "product_ratings"}
+	return []string{"categories", "brands", "items", "products", "product_ratings", "catalog_counts"}
 }
 
 // catalogVisible is the predicate of the public catalog's partial indexes; readmodels repeats it
@@ -85,11 +85,25 @@ CREATE INDEX IF NOT EXISTS products_seller_idx ON products (seller_id, created_a
 CREATE INDEX IF NOT EXISTS products_item_idx ON products (item_id);
 CREATE INDEX IF NOT EXISTS products_category_all_idx ON products (category_id);
 CREATE INDEX IF NOT EXISTS products_brand_all_idx ON products (brand_id);
+-- The public catalog: one index per sort, alone and after the category or brand filter, so that
+-- a page is the first rows of one index range and a count is an index-only scan.
 CREATE INDEX IF NOT EXISTS products_catalog_newest_idx ON products (created_at DESC, id DESC) WHERE ` + catalogVisible + `;
 CREATE INDEX IF NOT EXISTS products_catalog_price_idx ON products (price, id) WHERE ` + catalogVisible + `;
 CREATE INDEX IF NOT EXISTS products_catalog_rating_idx ON products (avg_rating DESC, review_count DESC, id) WHERE ` + catalogVisible + `;
-CREATE INDEX IF NOT EXISTS products_catalog_category_idx ON products (category_id, created_at DESC, id DESC) WHERE ` + catalogVisible + `;
-CREATE INDEX IF NOT EXISTS products_catalog_brand_idx ON products (brand_id, created_at DESC, id DESC) WHERE ` + catalogVisible + `;
+CREATE INDEX IF NOT EXISTS products_catalog_category_newest_idx ON products (category_id, created_at DESC, id DESC) WHERE ` + catalogVisible + `;
+CREATE INDEX IF NOT EXISTS products_catalog_category_price_idx ON products (category_id, price, id) WHERE ` + catalogVisible + `;
+CREATE INDEX IF NOT EXISTS products_catalog_category_rating_idx ON products (category_id, avg_rating DESC, review_count DESC, id) WHERE ` + catalogVisible + `;
+CREATE INDEX IF NOT EXISTS products_catalog_brand_newest_idx ON products (brand_id, created_at DESC, id DESC) WHERE ` + catalogVisible + `;
+CREATE INDEX IF NOT EXISTS products_catalog_brand_price_idx ON products (brand_id, price, id) WHERE ` + catalogVisible + `;
+CREATE INDEX IF NOT EXISTS products_catalog_brand_rating_idx ON products (brand_id, avg_rating DESC, review_count DESC, id) WHERE ` + catalogVisible + `;
+-- The number of visible products of each category and brand: the catalog's total for a page
+-- without a search or price filter is a sum over a few rows instead of a count of every product.
+CREATE TABLE IF NOT EXISTS catalog_counts (
+	category_id uuid NOT NULL,
+	brand_id    uuid NOT NULL,
+	visible     bigint NOT NULL,
+	PRIMARY KEY (category_id, brand_id)
+);
 CREATE TABLE IF NOT EXISTS product_ratings (
 	review_id  uuid PRIMARY KEY,
 	product_id uuid NOT NULL,
@@ -145,16 +159,27 @@ UPDATE products SET brand_name = $2 WHERE brand_id = $1`
 VALUES ($1, $2, $3, $4, $5, $6, $6)`
 	sqlItemEdited = `WITH i AS (UPDATE items SET category_id = $2, brand_id = $3, name = $4, description = $5, updated_at = $6 WHERE id = $1)
 UPDATE products SET item_name = $4 WHERE item_id = $1 AND item_name <> $4`
-	sqlProductCreated = `INSERT INTO products (id, seller_id, item_id, item_name, category_id, category_name,
-	brand_id, brand_name, name, price, stock, status, created_at, updated_at)
-VALUES ($1, $2, $3, coalesce((SELECT name FROM items WHERE id = $3), ''),
-	$4, coalesce((SELECT name FROM categories WHERE id = $4), ''),
-	$5, coalesce((SELECT name FROM brands WHERE id = $5), ''),
-	$6, $7, $8, $9, $10, $10)`
-	sqlProductEdited        = `UPDATE products SET name = $2, price = $3, updated_at = $4 WHERE id = $1`
-	sqlProductStatusChanged = `UPDATE products SET status = $2, updated_at = $3 WHERE id = $1`
-	sqlProductStock         = `UPDATE products SET stock = $2, updated_at = $3 WHERE id = $1`
-	sqlRatingWritten        = `WITH r AS (INSERT INTO product_ratings (review_id, product_id, rating) VALUES ($1, $2, $3))
+	sqlProductCreated = `WITH p AS (
+	INSERT INTO products (id, seller_id, item_id, item_name, category_id, category_name,
+		brand_id, brand_name, name, price, stock, status, created_at, updated_at)
+	VALUES ($1, $2, $3, coalesce((SELECT name FROM items WHERE id = $3), ''),
+		$4, coalesce((SELECT name FROM categories WHERE id = $4), ''),
+		$5, coalesce((SELECT name FROM brands WHERE id = $5), ''),
+		$6, $7, $8, $9, $10, $10))
+INSERT INTO catalog_counts AS c (category_id, brand_id, visible)
+SELECT $4, $5, 1 WHERE $9::text IN ('SELL', 'SOLD_OUT')
+ON CONFLICT (category_id, brand_id) DO UPDATE SET visible = c.visible + 1`
+	sqlProductEdited = `UPDATE products SET name = $2, price = $3, updated_at = $4 WHERE id = $1`
+	// A status change that shows or hides the product moves its category and brand's count; the
+	// CTE reads the status before the update.
+	sqlProductStatusChanged = `WITH old AS (SELECT status, category_id, brand_id FROM products WHERE id = $1),
+p AS (UPDATE products SET status = $2, updated_at = $3 WHERE id = $1)
+INSERT INTO catalog_counts AS c (category_id, brand_id, visible)
+SELECT category_id, brand_id, CASE WHEN $2::text IN ('SELL', 'SOLD_OUT') THEN 1 ELSE -1 END FROM old
+WHERE ($2::text IN ('SELL', 'SOLD_OUT')) <> (old.status IN ('SELL', 'SOLD_OUT'))
+ON CONFLICT (category_id, brand_id) DO UPDATE SET visible = c.visible + EXCLUDED.visible`
+	sqlProductStock  = `UPDATE products SET stock = $2, updated_at = $3 WHERE id = $1`
+	sqlRatingWritten = `WITH r AS (INSERT INTO product_ratings (review_id, product_id, rating) VALUES ($1, $2, $3))
 UPDATE products SET rating_sum = rating_sum + $3, review_count = review_count + 1,
 	avg_rating = round((rating_sum + $3)::numeric / (review_count + 1), 2)
 WHERE id = $2`

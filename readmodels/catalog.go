@@ -104,8 +104,11 @@ type CatalogFilter struct {
 // catalogVisible must stay word for word the predicate of the catalog projector's partial indexes.
 const catalogVisible = `status IN ('SELL', 'SOLD_OUT')`
 
+// productColumns are the columns of a Product. They keep the table's names unchanged, because an
+// ORDER BY name picks a selected column of that name first: a cast of avg_rating here would make
+// the rating sort sort the cast instead of walking the rating index.
 const productColumns = `id, name, price, stock, status, seller_id, item_id, item_name, category_id, category_name,
-	brand_id, brand_name, avg_rating::float8, review_count, created_at, updated_at`
+	brand_id, brand_name, avg_rating, review_count, created_at, updated_at`
 
 func scanProduct(row pgx.Row) (Product, error) {
 	var p Product
@@ -137,22 +140,41 @@ func (r *Reader) ListCatalog(ctx context.Context, f CatalogFilter) (List[Product
 	}
 	q := &query{}
 	q.and(catalogVisible)
+	counted := &query{} // the same filter over catalog_counts, when it has no search or price
 	if s := strings.TrimSpace(f.Q); s != "" {
 		q.and("name ILIKE " + q.arg("%"+escapeLike(s)+"%"))
-	}
-	if f.CategoryID != uuid.Nil {
-		q.and("category_id = " + q.arg(f.CategoryID))
-	}
-	if f.BrandID != uuid.Nil {
-		q.and("brand_id = " + q.arg(f.BrandID))
+		counted = nil
 	}
 	if f.MinPrice > 0 {
 		q.and("price >= " + q.arg(f.MinPrice))
+		counted = nil
 	}
 	if f.MaxPrice > 0 {
 		q.and("price <= " + q.arg(f.MaxPrice))
+		counted = nil
 	}
-	return list(ctx, r.db, "catalog", q, "readmodel.products", productColumns, order, f.Page, scanProduct)
+	if f.CategoryID != uuid.Nil {
+		q.and("category_id = " + q.arg(f.CategoryID))
+		if counted != nil {
+			counted.and("category_id = " + counted.arg(f.CategoryID))
+		}
+	}
+	if f.BrandID != uuid.Nil {
+		q.and("brand_id = " + q.arg(f.BrandID))
+		if counted != nil {
+			counted.and("brand_id = " + counted.arg(f.BrandID))
+		}
+	}
+	if counted == nil {
+		return list(ctx, r.db, "catalog", q, "readmodel.products", productColumns, order, f.Page, scanProduct)
+	}
+	// Without a search or price filter the total comes from the per category and brand counts the
+	// projector keeps, instead of counting up to every visible product.
+	var total int64
+	if err := r.db.QueryRow(ctx, "SELECT coalesce(sum(visible), 0)::bigint FROM readmodel.catalog_counts"+counted.whereClause(), counted.args...).Scan(&total); err != nil {
+		return List[Product]{}, fmt.Errorf("count catalog: %w", err)
+	}
+	return readPage(ctx, r.db, "catalog", q, "readmodel.products", productColumns, order, f.Page, total, scanProduct)
 }
 
 // FindCatalogProduct returns a product of the public catalog; one that is not on SELL or

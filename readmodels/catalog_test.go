@@ -66,6 +66,7 @@ func productIDs(l readmodels.List[readmodels.Product]) []uuid.UUID {
 }
 
 func TestListCatalog(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	s := newShop(w)
 	// Reviews of red: 5 and 4, then 4 edited to 2 (avg 3.5); of blue: 5; of bag: 1, deleted.
@@ -129,6 +130,7 @@ func TestListCatalog(t *testing.T) {
 }
 
 func TestListCatalogRejectsBadFilters(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	for _, f := range []readmodels.CatalogFilter{
 		{Sort: "cheapest"},
@@ -143,6 +145,7 @@ func TestListCatalogRejectsBadFilters(t *testing.T) {
 }
 
 func TestCatalogProductVisibility(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	s := newShop(w)
 	ctx := context.Background()
@@ -181,6 +184,7 @@ func TestCatalogProductVisibility(t *testing.T) {
 }
 
 func TestCatalogFollowsProductEvents(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	s := newShop(w)
 	ctx := context.Background()
@@ -212,6 +216,7 @@ func TestCatalogFollowsProductEvents(t *testing.T) {
 }
 
 func TestCategoriesBrandsItems(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	s := newShop(w)
 	ctx := context.Background()

@@ -54,6 +54,7 @@ func orderIDs(l readmodels.List[readmodels.Order]) []uuid.UUID {
 }
 
 func TestFindOrder(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	b := newOrderBook(w)
 	ctx := context.Background()
@@ -110,6 +111,7 @@ func TestFindOrder(t *testing.T) {
 }
 
 func TestListOrders(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	b := newOrderBook(w)
 	ctx := context.Background()
@@ -169,6 +171,7 @@ func TestListOrders(t *testing.T) {
 }
 
 func TestListSellerLines(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	b := newOrderBook(w)
 	ctx := context.Background()

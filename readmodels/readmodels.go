@@ -100,21 +100,27 @@ func (q *query) whereClause() string {
 	return " WHERE " + strings.Join(q.where, " AND ")
 }
 
-// list runs a count and a page query built from q: from is the FROM clause (with joins), cols the
-// selected columns, order the ORDER BY clause; scan reads one row.
+// list counts the rows that q selects from from (a FROM clause, with joins) and reads one page
+// of them: cols are the selected columns, order the ORDER BY clause; scan reads one row.
 func list[T any](ctx context.Context, db DB, what string, q *query, from, cols, order string, page Page, scan func(pgx.Row) (T, error)) (List[T], error) {
-	page = page.normalized()
-	out := List[T]{Items: []T{}, Page: page}
-	where := q.whereClause()
-	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+from+where, q.args...).Scan(&out.Total); err != nil {
-		return out, fmt.Errorf("count %s: %w", what, err)
+	var total int64
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+from+q.whereClause(), q.args...).Scan(&total); err != nil {
+		return List[T]{}, fmt.Errorf("count %s: %w", what, err)
 	}
-	if out.Total <= int64(page.offset()) {
+	return readPage(ctx, db, what, q, from, cols, order, page, total, scan)
+}
+
+// readPage reads one page of the rows q selects, of total rows in all.
+func readPage[T any](ctx context.Context, db DB, what string, q *query, from, cols, order string, page Page, total int64, scan func(pgx.Row) (T, error)) (List[T], error) {
+	page = page.normalized()
+	out := List[T]{Items: []T{}, Page: page, Total: total}
+	if total <= int64(page.offset()) {
 		return out, nil
 	}
-	args := append(q.args[:len(q.args):len(q.args)], page.Size, page.offset())
-	sql := fmt.Sprintf("SELECT %s FROM %s%s ORDER BY %s LIMIT $%d OFFSET $%d", cols, from, where, order, len(args)-1, len(args))
-	rows, err := db.Query(ctx, sql, args...)
+	// LIMIT and OFFSET are written into the statement, not passed as arguments: a plan made for an
+	// unknown limit expects to read a tenth of the rows and prefers sorting them to walking an index.
+	sql := fmt.Sprintf("SELECT %s FROM %s%s ORDER BY %s LIMIT %d OFFSET %d", cols, from, q.whereClause(), order, page.Size, page.offset())
+	rows, err := db.Query(ctx, sql, q.args...)
 	if err != nil {
 		return out, fmt.Errorf("list %s: %w", what, err)
 	}

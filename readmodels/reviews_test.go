@@ -14,6 +14,7 @@ import (
 )
 
 func TestReviews(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	p1, p2, u1, u2 := uuid.New(), uuid.New(), uuid.New(), uuid.New()
