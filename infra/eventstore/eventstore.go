@@ -191,7 +191,8 @@ type Store interface {
 	ReadAll(ctx context.Context, from Position, limit int) ([]Record, error)
 	// SubscribeAll calls handle with consecutive batches of the global log after position from:
 	// first what is stored, then live events as they are committed. It returns ctx.Err() when ctx
-	// ends, or handle's error wrapped.
+	// ends, or handle's error wrapped, or the store's error once it has stayed unreachable for a
+	// while (adapters retry until then).
 	SubscribeAll(ctx context.Context, from Position, handle func(context.Context, []Record) error) error
 	// Head returns the position of the last event readers can see, 0 for an empty log.
 	Head(ctx context.Context) (Position, error)

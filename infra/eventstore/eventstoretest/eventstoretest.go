@@ -208,6 +208,7 @@ func testExpectedVersions(t *testing.T, s eventstore.Store) {
 		{"exact version behind", 3, eventstore.Exact(2), true},
 		{"exact version ahead", 3, eventstore.Exact(4), true},
 		{"exact version on a new stream", 0, eventstore.Exact(1), true},
+		{"negative exact version", 1, eventstore.Exact(-1), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

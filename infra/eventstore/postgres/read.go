@@ -10,10 +10,25 @@ import (
 	"github.com/commerce-dev/commerce/infra/eventstore"
 )
 
-// horizonSQL is the first position readers of the global log may not return yet: the oldest
-// transaction id still running when the statement's snapshot was taken, shifted like positions.
-// As a scalar subquery it is computed once per statement, from that statement's snapshot.
-const horizonSQL = `(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)`
+// horizonSQL is the first position readers of the global log may not return yet, shifted like
+// positions: the oldest transaction id that was still running when the statement's snapshot was
+// taken (pg_snapshot_xip) and is not known to belong to another database, or, when there is none,
+// the first id not yet handed out (pg_snapshot_xmax). As a scalar subquery it is computed once per
+// statement, from that statement's snapshot.
+//
+// A transaction id is assigned by one backend, connected to one database for its whole life, and a
+// transaction cannot write to another database's tables. So a running id that
+// pg_stat_get_activity shows as the backend_xid of a backend in another database (a field every
+// role can see) can be passed over; an id it does not show (the transaction has just ended, or it
+// is prepared) counts, which only delays. Without this, any long transaction anywhere on the
+// server, say a migration or a bulk load in another database, would hold every subscription back.
+const horizonSQL = `(SELECT (coalesce(
+	(SELECT min(x) FROM pg_snapshot_xip(s) x WHERE xid(x) NOT IN (
+		SELECT a.backend_xid FROM pg_stat_get_activity(NULL) a
+		WHERE a.backend_xid IS NOT NULL
+		  AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))),
+	pg_snapshot_xmax(s))::text::bigint) << 20
+FROM pg_current_snapshot() s)`
 
 const recordColumns = `position, stream_id, version, id, type, data, metadata, recorded_at`
 

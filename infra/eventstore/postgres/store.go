@@ -22,20 +22,25 @@
 // plain "position > checkpoint" reader is wrong: it can read the events of transaction 11 while 10
 // is still open, move its checkpoint past 10<<20, and never see 10's events when they commit a
 // moment later. Readers of the global log (ReadAll, SubscribeAll, Head) therefore return only rows
-// with position < xmin<<20, where xmin is pg_snapshot_xmin(pg_current_snapshot()) of the reading
-// statement: the oldest transaction id still running when its snapshot was taken. Every
-// transaction with a smaller id had finished by then (committed, so its rows are in the snapshot,
-// or aborted, so it has none), and no transaction can be given a smaller id later. So the part of
-// the log below the horizon is final: nothing can ever appear in it again, and a reader that has
-// delivered everything up to position P below the horizon can checkpoint P and never look back. A
-// late transaction holds xmin at or below its own id until it ends, and with it every row behind
-// it, including rows of later transactions that committed first; they all become visible together
-// when it ends, in position order.
+// with position < horizon<<20, where the horizon is computed from the reading statement's own
+// snapshot (pg_current_snapshot()): its xmin, the oldest transaction id still running when the
+// snapshot was taken. Every transaction with a smaller id had finished by then (committed, so its
+// rows are in the snapshot, or aborted, so it has none), and no transaction can be given a smaller
+// id later. So the part of the log below the horizon is final: nothing can ever appear in it
+// again, and a reader that has delivered everything up to position P below the horizon can
+// checkpoint P and never look back. A late transaction holds the horizon at or below its own id
+// until it ends, and with it every row behind it, including rows of later transactions that
+// committed first; they all become visible together when it ends, in position order.
 //
-// The price is latency, not correctness: the oldest running transaction on the whole server (in
-// any database, since transaction ids are cluster-wide) holds the horizon back, so keep
-// transactions short. Stream reads (ReadStream, ReadStreamBackward) are not held back: they return
-// every committed event of the stream, which is what loading an aggregate needs.
+// Transaction ids are cluster-wide, so the plain xmin would let a long transaction in any database
+// of the server hold the log back. The horizon is therefore the oldest running id of the snapshot
+// (pg_snapshot_xip) that is not visibly the transaction of a backend in another database (see
+// horizonSQL for why that is safe), or xmax when none is left.
+//
+// The price is latency, not correctness: the oldest running transaction in this database holds the
+// log back, whatever tables it writes, so keep transactions short (batch long rebuilds and bulk
+// loads). Stream reads (ReadStream, ReadStreamBackward) are not held back: they return every
+// committed event of the stream, which is what loading an aggregate needs.
 //
 // # Live subscriptions
 //

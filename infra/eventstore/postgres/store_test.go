@@ -94,6 +94,7 @@ func deliveredOnceInOrder(got, want []uuid.UUID) error {
 // is read by a naive reader; when the first commits, the subscription still delivers both, once and
 // in position order, while the naive reader has skipped the first for good.
 func TestLateCommit(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	// A poll interval longer than the test: only wake-ups and the re-check of held-back events can
 	// deliver anything.
@@ -169,6 +170,7 @@ func TestLateCommit(t *testing.T) {
 // TestNotifyWakesOtherProcesses: a subscription on one Store learns of appends made through another
 // (as by another process) by NOTIFY, long before its poll.
 func TestNotifyWakesOtherProcesses(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	reader := New(pool, WithPollInterval(time.Hour))
 	writer := New(pool)
@@ -192,6 +194,7 @@ func TestNotifyWakesOtherProcesses(t *testing.T) {
 
 // TestAnyAppendsRace: appends with Any to one stream never fail because of each other.
 func TestAnyAppendsRace(t *testing.T) {
+	t.Parallel()
 	s := New(pgtest.New(t))
 	ctx := t.Context()
 	const writers, each = 16, 10
@@ -228,6 +231,7 @@ func TestAnyAppendsRace(t *testing.T) {
 // TestEventIDsAreGlobal: an id stored in one stream cannot be appended to another (nor again to the
 // same stream at another version); nothing of such an append is written.
 func TestEventIDsAreGlobal(t *testing.T) {
+	t.Parallel()
 	s := New(pgtest.New(t))
 	ctx := t.Context()
 	e := event(1)
@@ -259,6 +263,7 @@ func TestEventIDsAreGlobal(t *testing.T) {
 
 // TestInputPostgresRefuses: JSON that encoding/json accepts but jsonb does not is ErrInvalid.
 func TestInputPostgresRefuses(t *testing.T) {
+	t.Parallel()
 	s := New(pgtest.New(t))
 	e := event(1)
 	e.Data = json.RawMessage(`{"s":"\u0000"}`)
@@ -272,6 +277,7 @@ func TestInputPostgresRefuses(t *testing.T) {
 
 // TestPositions: positions are the transaction id shifted, plus the index in the append.
 func TestPositions(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t)
 	s := New(pool)
 	ctx := t.Context()

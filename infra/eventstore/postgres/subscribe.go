@@ -19,12 +19,18 @@ const (
 	heldBackMax = 100 * time.Millisecond
 	// listenRetryMax bounds the wait between attempts to re-establish a lost LISTEN connection.
 	listenRetryMax = 5 * time.Second
+	// A subscription retries a failed read after a growing delay, and gives up (returns the
+	// error) after maxReadFailures failures in a row, about half a minute.
+	readRetryMin    = 50 * time.Millisecond
+	readRetryMax    = 5 * time.Second
+	maxReadFailures = 10
 )
 
 // SubscribeAll calls handle with consecutive batches of the global log after position from: first
 // what is stored, then live events as their transactions end. It returns ctx.Err() when ctx ends,
-// or handle's or a read's error wrapped. It never returns an event twice or out of order, so the
-// last position of each handled batch is a safe checkpoint to restart from.
+// handle's error wrapped, or a read's error once reads have failed for about half a minute (it
+// retries them until then). It never delivers an event twice or out of order, so the last position
+// of each handled batch is a safe checkpoint to restart from.
 func (s *Store) SubscribeAll(ctx context.Context, from eventstore.Position, handle func(context.Context, []eventstore.Record) error) error {
 	wake := s.addWaiter()
 	defer s.removeWaiter(wake)
@@ -44,14 +50,25 @@ func (s *Store) SubscribeAll(ctx context.Context, from eventstore.Position, hand
 	retry := time.NewTimer(heldBackMax)
 	defer retry.Stop()
 	backoff := heldBackMin
+	failures := 0
 	for {
 		recs, heldBack, err := s.readLive(ctx, from, s.batchSize)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("subscribe to all: %w", err)
+			failures++
+			if failures == maxReadFailures {
+				return fmt.Errorf("subscribe to all: %d reads in a row failed: %w", failures, err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(min(readRetryMin<<failures, readRetryMax)):
+			}
+			continue
 		}
+		failures = 0
 		if len(recs) > 0 {
 			if err := handle(ctx, recs); err != nil {
 				return fmt.Errorf("subscribe to all: handle events %d..%d: %w", recs[0].Position, recs[len(recs)-1].Position, err)
