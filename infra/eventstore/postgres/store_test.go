@@ -167,6 +167,45 @@ func TestLateCommit(t *testing.T) {
 	}
 }
 
+// TestOtherDatabasesDoNotHoldTheLogBack: a transaction open in another database of the server does
+// not delay the log (its id is older than the append's, so a plain xmin horizon would).
+func TestOtherDatabasesDoNotHoldTheLogBack(t *testing.T) {
+	t.Parallel()
+	s := New(pgtest.New(t))
+	other := pgtest.New(t)
+	ctx := t.Context()
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatalf("begin in the other database: %v", err)
+	}
+	defer tx.Rollback(context.Background())
+	var xid int64
+	if err := tx.QueryRow(ctx, `SELECT pg_current_xact_id()::text::bigint`).Scan(&xid); err != nil {
+		t.Fatalf("take a transaction id in the other database: %v", err)
+	}
+	res, err := s.Append(ctx, "s", eventstore.NoStream, event(1))
+	if err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	if got := int64(res.Position >> positionBits); got <= xid {
+		t.Fatalf("append got transaction id %d, not after the open one %d", got, xid)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h, err := s.Head(ctx)
+		if err != nil {
+			t.Fatalf("Head() = %v", err)
+		}
+		if h == res.Position {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Head() = %d 10 s after the append at %d, while a transaction in another database is open", h, res.Position)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestNotifyWakesOtherProcesses: a subscription on one Store learns of appends made through another
 // (as by another process) by NOTIFY, long before its poll.
 func TestNotifyWakesOtherProcesses(t *testing.T) {
