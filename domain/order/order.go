@@ -29,11 +29,16 @@ type LineStatus string
 
 // The statuses of a line.
 const (
-	LineOrder     LineStatus = "ORDER"
-	LineAccept    LineStatus = "ACCEPT"
-	LineReject    LineStatus = "REJECT"
+	// LineOrder is a confirmed line waiting for its seller.
+	LineOrder LineStatus = "ORDER"
+	// LineAccept is a line the seller will ship.
+	LineAccept LineStatus = "ACCEPT"
+	// LineReject is a line the seller refused; its stock went back.
+	LineReject LineStatus = "REJECT"
+	// LineCanceling is a line the user asked to cancel, waiting for the seller.
 	LineCanceling LineStatus = "CANCELING"
-	LineCancel    LineStatus = "CANCEL"
+	// LineCancel is a cancelled line; its stock went back.
+	LineCancel LineStatus = "CANCEL"
 )
 
 // DeliveryStatus is where a line's parcel is.
@@ -41,8 +46,11 @@ type DeliveryStatus string
 
 // The delivery statuses of a line.
 const (
-	DeliveryReady    DeliveryStatus = "READY"
+	// DeliveryReady means not shipped yet.
+	DeliveryReady DeliveryStatus = "READY"
+	// DeliveryShipping means on its way ("DELIVERY" in the API).
 	DeliveryShipping DeliveryStatus = "DELIVERY"
+	// DeliveryComplete means delivered.
 	DeliveryComplete DeliveryStatus = "COMPLETE"
 )
 

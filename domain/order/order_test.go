@@ -243,6 +243,7 @@ func TestLineTransitions(t *testing.T) {
 			wantErr: errTransition},
 		{name: "a canceling line cannot be shipped", given: history(placed, confirmed, accepted1, canceling), when: ship(s1, 1),
 			wantErr: errTransition},
+		{name: "another seller cannot ship", given: history(placed, confirmed, accepted1), when: ship(s2, 1), wantErr: errLineNotFound},
 		// deliver
 		{name: "the seller marks a shipped line delivered", given: history(placed, confirmed, accepted1, shipped1),
 			when: deliver(s1, 1), want: []order.Event{delivered}},
@@ -250,6 +251,8 @@ func TestLineTransitions(t *testing.T) {
 			wantErr: errTransition},
 		{name: "a delivered line cannot be delivered again", given: history(placed, confirmed, accepted1, shipped1, delivered),
 			when: deliver(s1, 1), wantErr: errTransition},
+		{name: "another seller cannot deliver", given: history(placed, confirmed, accepted1, shipped1), when: deliver(s2, 1),
+			wantErr: errLineNotFound},
 		// request cancel
 		{name: "the buyer asks to cancel an ORDER line", given: history(placed, confirmed), when: cancel(user, 1),
 			want: []order.Event{canceling}},
