@@ -113,7 +113,7 @@ var envVars = []envVar{
 	{"JWT_SECRET_USER", "", "HS256 secret for USER tokens (development: generated into SECRETS_FILE)", func(c *config, v string) error { c.SecretUser = v; return nil }},
 	{"JWT_SECRET_SELLER", "", "HS256 secret for SELLER tokens (development: generated)", func(c *config, v string) error { c.SecretSeller = v; return nil }},
 	{"JWT_SECRET_SUPERVISOR", "", "HS256 secret for SUPERVISOR tokens (development: generated)", func(c *config, v string) error { c.SecretSuper = v; return nil }},
-	{"SECRETS_FILE", ".data/dev-secrets.env", "development only: where missing JWT secrets are generated and kept", func(c *config, v string) error { c.SecretsFile = v; return nil }},
+	{"SECRETS_FILE", ".data/dev-secrets.json", "development only: where missing JWT secrets are generated and kept", func(c *config, v string) error { c.SecretsFile = v; return nil }},
 	{"ACCESS_TOKEN_TTL", "1h", "access token lifetime", durationVar(func(c *config) *time.Duration { return &c.AccessTTL })},
 	{"REFRESH_TOKEN_TTL", "12h", "refresh token lifetime", durationVar(func(c *config) *time.Duration { return &c.RefreshTTL })},
 	{"CORS_ORIGINS", "", "comma-separated origins allowed by CORS; empty: none", func(c *config, v string) error {

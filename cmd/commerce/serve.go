@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/commerce-dev/commerce/httpapi"
+	"github.com/commerce-dev/commerce/infra/bus"
+	"github.com/commerce-dev/commerce/infra/relay"
+)
+
+// serve runs the roles of this process (ROLES: api, projector, relay, saga) until SIGINT or
+// SIGTERM, then stops accepting requests, drains those in flight and the workers, and returns nil.
+func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	a, err := openApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+
+	b := bus.New(bus.Config{Brokers: cfg.KafkaBrokers, Logger: log})
+	defer b.Close()
+
+	// Workers run until workCtx ends; shutdown cancels it after the HTTP server has drained.
+	workCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWorkers()
+	var wg sync.WaitGroup
+	worker := func(name string, run func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(workCtx); err != nil && workCtx.Err() == nil {
+				log.Error("worker stopped", "worker", name, "err", err)
+			}
+		}()
+	}
+
+	ready := []httpapi.Check{
+		{Name: "database", Ping: a.pool.Ping},
+		{Name: "eventstore", Ping: a.store.Ping},
+		{Name: "bus", Ping: b.Ping},
+	}
+	if cfg.hasRole("saga") {
+		worker("fulfilment", func(ctx context.Context) error { return runFulfilment(ctx, a, b) })
+	}
+	if cfg.hasRole("relay") {
+		r := relay.New(a.store, a.pool, b.Publisher(), relay.Options{Logger: log})
+		a.metrics.WatchRelay(r)
+		ready = append(ready, httpapi.Check{Name: "relay", Ping: func(context.Context) error { return r.Ready() }})
+		worker("relay", r.Run)
+	}
+	if cfg.hasRole("projector") {
+		worker("projections", a.runner.Run)
+	}
+	worker("token-purge", func(ctx context.Context) error { return a.auth.Run(ctx, 10*time.Minute) })
+
+	var serveErr error
+	if cfg.hasRole("api") {
+		app := httpapi.New(a.httpDeps(ready))
+		errc := make(chan error, 1)
+		go func() { errc <- app.Listen(cfg.HTTPAddr) }()
+		log.Info("serving", "addr", cfg.HTTPAddr, "roles", cfg.Roles, "eventstore", cfg.EventStore, "kafka", len(cfg.KafkaBrokers) > 0)
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down: draining requests")
+			if err := app.ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil {
+				serveErr = fmt.Errorf("drain HTTP server: %w", err)
+			}
+		case err := <-errc:
+			serveErr = fmt.Errorf("serve HTTP on %s: %w", cfg.HTTPAddr, err)
+		}
+	} else {
+		log.Info("running workers", "roles", cfg.Roles)
+		<-ctx.Done()
+	}
+
+	log.Info("shutting down: stopping workers")
+	stopWorkers()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(cfg.ShutdownTimeout):
+		serveErr = errors.Join(serveErr, errors.New("workers did not stop within SHUTDOWN_TIMEOUT"))
+	}
+	log.Info("stopped")
+	return serveErr
+}
+
+// httpDeps is what the HTTP server needs from the wired process.
+func (a *app) httpDeps(ready []httpapi.Check) httpapi.Deps {
+	return httpapi.Deps{
+		Log:     a.log,
+		Auth:    a.auth,
+		Ready:   ready,
+		Metrics: a.metrics.Registry,
+		Config: httpapi.Config{
+			CORSOrigins: a.cfg.CORSOrigins,
+			RateLimit:   a.cfg.RateLimit,
+			RateBurst:   a.cfg.RateBurst,
+		},
+	}
+}
