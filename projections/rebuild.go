@@ -59,6 +59,11 @@ func (r *Runner) rebuild(ctx context.Context, w *worker, progress func(Progress)
 	if !ok {
 		return fmt.Errorf("rebuild %s: %w", w.name, ErrRebuildRunning)
 	}
+	rows, err := loadCheckpoints(ctx, r.pool, "")
+	if err != nil {
+		return fmt.Errorf("rebuild %s: %w", w.name, err)
+	}
+	_, hadRow := rows[w.name]
 	t := newTracker(r, w, progress)
 	defer w.setRebuild(nil)
 	if err := t.begin(ctx); err != nil {
@@ -74,7 +79,7 @@ func (r *Runner) rebuild(ctx context.Context, w *worker, progress func(Progress)
 	}
 	for attempt := 1; ; attempt++ {
 		var swapped eventstore.Position
-		swapped, err = r.swap(ctx, w.p, shadow, pos, t)
+		swapped, err = r.swap(ctx, w.p, shadow, pos, hadRow, t)
 		if err == nil {
 			pos = swapped
 			break
@@ -148,7 +153,10 @@ func (r *Runner) replay(ctx context.Context, p Projector, schema string, t *trac
 // swap applies the events after pos to the shadow tables and makes them the live ones, in one
 // transaction. Locking the checkpoint rows of every version first makes their live runners wait,
 // here or in other processes, and then find the new checkpoint and go on from there.
-func (r *Runner) swap(ctx context.Context, p Projector, schema string, pos eventstore.Position, t *tracker) (eventstore.Position, error) {
+//
+// hadRow says whether the projector had a checkpoint when the rebuild began: if it has none now, a
+// newer version replaced it meanwhile, and swapping it back in would undo that.
+func (r *Runner) swap(ctx context.Context, p Projector, schema string, pos eventstore.Position, hadRow bool, t *tracker) (eventstore.Position, error) {
 	name := p.Name()
 	all, err := loadCheckpoints(ctx, r.pool, "")
 	if err != nil {
@@ -179,6 +187,10 @@ WHERE name = ANY($1) ORDER BY name FOR UPDATE`, append([]string{name}, older...)
 	}
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("rebuild %s: lock checkpoints: %w", name, err)
+	}
+
+	if _, ok := locked[name]; hadRow && !ok {
+		return 0, fmt.Errorf("rebuild %s: %w", name, errSuperseded)
 	}
 
 	// The tail: what was written since the replay read the log.
