@@ -202,7 +202,10 @@ func (r *Relay) runOnce(ctx context.Context) error {
 	}
 	defer r.release(conn)
 	r.active.Store(true)
-	defer r.active.Store(false)
+	defer func() {
+		r.active.Store(false)
+		r.pendingSince.Store(0)
+	}()
 	r.opts.Logger.Info("relay active", "relay", r.opts.Name)
 
 	runCtx, cancel := context.WithCancel(ctx)
@@ -272,15 +275,15 @@ func (r *Relay) runOnce(ctx context.Context) error {
 }
 
 // acquire returns a connection that holds the relay's lock, waiting for it as long as another
-// instance holds it.
+// instance holds it. A standby takes a pool connection only for each attempt.
 func (r *Relay) acquire(ctx context.Context) (*pgxpool.Conn, error) {
-	conn, err := r.pool.Acquire(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("relay %s: acquire lock connection: %w", r.opts.Name, err)
-	}
 	for waiting := false; ; waiting = true {
+		conn, err := r.pool.Acquire(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("relay %s: acquire lock connection: %w", r.opts.Name, err)
+		}
 		var ok bool
-		err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, hashtext($2))", lockClass, r.opts.Name).Scan(&ok)
+		err = conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, hashtext($2))", lockClass, r.opts.Name).Scan(&ok)
 		if err != nil {
 			conn.Release()
 			return nil, fmt.Errorf("relay %s: take lock: %w", r.opts.Name, err)
@@ -288,12 +291,12 @@ func (r *Relay) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 		if ok {
 			return conn, nil
 		}
+		conn.Release()
 		if !waiting {
 			r.opts.Logger.Info("relay standing by: another instance holds the lock", "relay", r.opts.Name)
 		}
 		r.ok() // a standby is healthy
 		if err := sleep(ctx, r.opts.LockPoll); err != nil {
-			conn.Release()
 			return nil, err
 		}
 	}
