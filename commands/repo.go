@@ -103,7 +103,7 @@ func NewRepo[S any, E Event](store eventstore.Store, agg Aggregate[S, E], opts O
 // Load returns the aggregate's current state. A stream without events is the zero state at
 // version 0, not an error.
 func (r *Repo[S, E]) Load(ctx context.Context, id uuid.UUID) (State[S], error) {
-	l, _, err := r.load(ctx, r.agg.StreamID(id), true)
+	l, err := r.load(ctx, r.agg.StreamID(id), true, nil)
 	if err != nil {
 		return State[S]{}, err
 	}
@@ -139,12 +139,13 @@ func (r *Repo[S, E]) UpdateState(ctx context.Context, id uuid.UUID, meta Meta, d
 		}
 		// A command with an id reads its first attempt from the snapshot, not the cache, so that
 		// it sees its own events if an earlier run appended them after the snapshot.
-		cur, tail, err := r.load(ctx, stream, attempt > 1 || meta.CommandID == uuid.Nil)
+		find := newCommandFinder(meta.CommandID, stream)
+		cur, err := r.load(ctx, stream, attempt > 1 || find == nil, find)
 		if err != nil {
 			return State[S]{}, err
 		}
-		if res, ok := applied(meta.CommandID, stream, tail); ok {
-			return State[S]{Value: cur.state, Version: res.Version, Position: res.Position}, nil
+		if find != nil && find.found {
+			return State[S]{Value: cur.state, Version: find.res.Version, Position: find.res.Position}, nil
 		}
 		events, err := decide(cur.state)
 		if err != nil {
@@ -181,29 +182,46 @@ func (r *Repo[S, E]) UpdateState(ctx context.Context, id uuid.UUID, meta Meta, d
 	}
 }
 
-// applied finds the events of command in tail, the events a load has just read, and returns the
-// result of the append that wrote them.
-func applied(command uuid.UUID, stream string, tail []eventstore.Record) (eventstore.AppendResult, bool) {
-	if command == uuid.Nil {
-		return eventstore.AppendResult{}, false
-	}
-	first := commandEventID(command, stream, 0)
-	for i, rec := range tail {
-		if rec.ID != first {
-			continue
-		}
-		res := eventstore.AppendResult{Version: rec.Version, Position: rec.Position}
-		for j := i + 1; j < len(tail) && tail[j].ID == commandEventID(command, stream, j-i); j++ {
-			res = eventstore.AppendResult{Version: tail[j].Version, Position: tail[j].Position}
-		}
-		return res, true
-	}
-	return eventstore.AppendResult{}, false
+// commandFinder looks for a command's events among the records a load reads: the first event id
+// the command would have written, then the ones after it.
+type commandFinder struct {
+	command uuid.UUID
+	stream  string
+	first   uuid.UUID
+	next    int // index of the next event id to match after a found first event; 0 when not extending
+	found   bool
+	res     eventstore.AppendResult
 }
 
-// load returns the stream's current state and the records it read to get there: the cached state
-// or the latest snapshot, plus the events after it. Without useCache it starts from the snapshot.
-func (r *Repo[S, E]) load(ctx context.Context, stream string, useCache bool) (loaded[S], []eventstore.Record, error) {
+func newCommandFinder(command uuid.UUID, stream string) *commandFinder {
+	if command == uuid.Nil {
+		return nil
+	}
+	return &commandFinder{command: command, stream: stream, first: commandEventID(command, stream, 0)}
+}
+
+func (f *commandFinder) see(rec eventstore.Record) {
+	if f == nil {
+		return
+	}
+	if f.next > 0 {
+		if rec.ID == commandEventID(f.command, f.stream, f.next) {
+			f.res = eventstore.AppendResult{Version: rec.Version, Position: rec.Position}
+			f.next++
+			return
+		}
+		f.next = 0
+	}
+	if !f.found && rec.ID == f.first {
+		f.found, f.next = true, 1
+		f.res = eventstore.AppendResult{Version: rec.Version, Position: rec.Position}
+	}
+}
+
+// load returns the stream's current state: the cached state or the latest snapshot, plus the
+// events after it. Without useCache it starts from the snapshot. find, if not nil, sees every
+// record read.
+func (r *Repo[S, E]) load(ctx context.Context, stream string, useCache bool, find *commandFinder) (loaded[S], error) {
 	var cur loaded[S]
 	ok := false
 	if useCache {
@@ -212,38 +230,42 @@ func (r *Repo[S, E]) load(ctx context.Context, stream string, useCache bool) (lo
 	if !ok {
 		cur = r.fromSnapshot(ctx, stream)
 	}
-	var tail []eventstore.Record
-	var events []E
+	read := false
+	events := make([]E, 0, 16)
 	for from := cur.version + 1; ; {
 		recs, err := r.store.ReadStream(ctx, stream, from, pageSize)
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
 			break
 		}
 		if err != nil {
-			return loaded[S]{}, nil, fmt.Errorf("read %s from version %d: %w", stream, from, err)
+			return loaded[S]{}, fmt.Errorf("read %s from version %d: %w", stream, from, err)
 		}
+		if len(recs) == 0 {
+			break
+		}
+		events = events[:0]
 		for _, rec := range recs {
 			e, err := r.agg.Decode(rec.Type, rec.Data)
 			if err != nil {
-				return loaded[S]{}, nil, fmt.Errorf("load %s at version %d: %w", stream, rec.Version, err)
+				return loaded[S]{}, fmt.Errorf("load %s at version %d: %w", stream, rec.Version, err)
 			}
 			events = append(events, e)
+			find.see(rec)
 		}
-		tail = append(tail, recs...)
+		last := recs[len(recs)-1]
+		cur.state = r.fold(cur.state, events)
+		cur.version, cur.position = last.Version, last.Position
+		read = true
 		if len(recs) < pageSize {
 			break
 		}
-		from = recs[len(recs)-1].Version + 1
+		from = last.Version + 1
 	}
-	if len(tail) > 0 {
-		last := tail[len(tail)-1]
-		cur.state = r.fold(cur.state, events)
-		cur.version, cur.position = last.Version, last.Position
-	}
-	if len(tail) > 0 || !ok {
+	// An empty stream is not cached: lookups of unknown ids must not push out real states.
+	if cur.version > 0 && (read || !ok) {
 		r.remember(ctx, stream, cur)
 	}
-	return cur, tail, nil
+	return cur, nil
 }
 
 func (r *Repo[S, E]) fold(s S, events []E) S {
