@@ -99,6 +99,11 @@ type Server struct {
 // New returns the fiber app serving every route of API.md under /api/v1 and the operations
 // endpoints at the root.
 func New(deps Deps) *fiber.App {
+	app, _ := build(deps)
+	return app
+}
+
+func build(deps Deps) (*fiber.App, *Server) {
 	cfg := deps.Config.withDefaults()
 	log := deps.Log
 	if log == nil {
@@ -147,7 +152,7 @@ func New(deps Deps) *fiber.App {
 	s.api.UseMiddleware(s.authenticate)
 	s.registerOperations(app, s.api, reg)
 	s.routes(huma.NewGroup(s.api, "/api/v1"))
-	return app
+	return app, s
 }
 
 // routes registers every route group under /api/v1: one line per group.

@@ -30,6 +30,8 @@ type app struct {
 	repos    *commands.Repos
 	handlers *commands.Handlers
 	idem     *commands.Idempotency
+	fulfil   *commands.Fulfilment
+	outcomes *commands.Outcomes
 	runner   *projections.Runner
 	auth     *auth.Service
 }
@@ -73,6 +75,8 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	a.repos = commands.NewRepos(a.store, commandCfg)
 	a.handlers = commands.NewHandlers(a.repos, commandCfg)
 	a.idem = commands.NewIdempotency(idempotency.New(pool))
+	a.fulfil = commands.NewFulfilment(a.repos, commands.FulfilmentConfig{Observer: a.metrics.Fulfilment()})
+	a.outcomes = commands.NewOutcomes(a.store, a.repos)
 	a.runner, err = projections.NewRunner(pool, a.store, projectors(), projections.Options{
 		Metrics: a.metrics.Projections(),
 		Logger:  log,

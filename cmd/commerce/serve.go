@@ -45,7 +45,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		{Name: "bus", Ping: b.Ping},
 	}
 	if cfg.hasRole("saga") {
-		worker("fulfilment", func(ctx context.Context) error { return runFulfilment(ctx, a, b) })
+		worker("fulfilment", func(ctx context.Context) error { return b.RunFulfilment(ctx, a.fulfil) })
+	}
+	if cfg.hasRole("api") {
+		worker("order-outcomes", a.outcomes.Run)
 	}
 	if cfg.hasRole("relay") {
 		r := relay.New(a.store, a.pool, b.Publisher(), relay.Options{Logger: log})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/commerce-dev/commerce/commands"
 	"github.com/commerce-dev/commerce/domain"
+	"github.com/commerce-dev/commerce/domain/order"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 	"github.com/commerce-dev/commerce/infra/relay"
 	"github.com/commerce-dev/commerce/projections"
@@ -32,6 +33,8 @@ type Metrics struct {
 	lagPos     *prometheus.GaugeVec
 	projFailed *prometheus.CounterVec
 	projState  *prometheus.GaugeVec
+	settled    *prometheus.CounterVec
+	stockBatch prometheus.Histogram
 }
 
 // New registers every collector on a fresh registry.
@@ -74,14 +77,24 @@ func New() *Metrics {
 		projState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "commerce_projection_state", Help: "1 for each projector's current state in this process.",
 		}, []string{"projector", "state"}),
+		settled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "commerce_orders_settled_total", Help: "Orders the fulfilment process manager settled, by status and reject reason.",
+		}, []string{"status", "reason"}),
+		stockBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "commerce_stock_batch_requests", Help: "Stock requests carried by each product append of the fulfilment group commit.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+		}),
 	}
 	reg.MustRegister(m.commands, m.conflicts, m.retries, m.snapshots, m.applied, m.batchTime,
-		m.checkpoint, m.lagEvents, m.lagPos, m.projFailed, m.projState)
+		m.checkpoint, m.lagEvents, m.lagPos, m.projFailed, m.projState, m.settled, m.stockBatch)
 	return m
 }
 
 // Commands returns the observer the command handlers report to.
 func (m *Metrics) Commands() commands.Observer { return commandObserver{m} }
+
+// Fulfilment returns the observer of the order-fulfilment process manager.
+func (m *Metrics) Fulfilment() commands.FulfilmentObserver { return fulfilmentObserver{m} }
 
 // Projections returns the metrics sink of the projection runner.
 func (m *Metrics) Projections() projections.Metrics { return projectionMetrics{m} }
@@ -149,6 +162,14 @@ func (o commandObserver) Retry(stream string, _ int) {
 func (o commandObserver) SnapshotFailed(stream string, _ error) {
 	o.m.snapshots.WithLabelValues(domain.AggregateType(stream)).Inc()
 }
+
+type fulfilmentObserver struct{ m *Metrics }
+
+func (o fulfilmentObserver) Settled(status order.Status, reason string) {
+	o.m.settled.WithLabelValues(string(status), reason).Inc()
+}
+
+func (o fulfilmentObserver) StockBatch(requests int) { o.m.stockBatch.Observe(float64(requests)) }
 
 type projectionMetrics struct{ m *Metrics }
 
