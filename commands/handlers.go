@@ -48,12 +48,16 @@ const ProductSnapshotSchema = 1
 // Repos are the repositories of every aggregate kind. Share one Repos between the handlers and the
 // order-fulfilment process manager so that they share the caches.
 type Repos struct {
+	// Categories, Brands and Items are the catalog's streams.
 	Categories *Repo[catalog.Category, catalog.Event]
 	Brands     *Repo[catalog.Brand, catalog.Event]
 	Items      *Repo[catalog.Item, catalog.Event]
-	Products   *Repo[product.Product, product.Event]
-	Orders     *Repo[order.Order, order.Event]
-	Reviews    *Repo[review.Review, review.Event]
+	// Products are the inventory streams, snapshotted every Config.SnapshotEvery events.
+	Products *Repo[product.Product, product.Event]
+	// Orders are the order streams.
+	Orders *Repo[order.Order, order.Event]
+	// Reviews are the review streams, one per order line (ReviewID).
+	Reviews *Repo[review.Review, review.Event]
 }
 
 // NewRepos returns the repositories of every aggregate on store. Products get snapshots (their
