@@ -1,0 +1,144 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/commerce-dev/commerce/domain"
+	"github.com/commerce-dev/commerce/domain/order"
+	"github.com/commerce-dev/commerce/infra/eventstore"
+)
+
+// Outcomes tells callers when an order is settled (ORDER or REJECT), without polling: Run follows
+// the global log from its head and wakes the callers of AwaitSettled waiting for an order when its
+// order.confirmed or order.rejected goes by. POST /orders?wait= and the benchmark use it.
+type Outcomes struct {
+	store  eventstore.Store
+	orders *Repo[order.Order, order.Event]
+
+	startOnce sync.Once
+	started   chan struct{} // closed once Run follows the log
+
+	mu      sync.Mutex
+	waiters map[uuid.UUID]map[chan outcome]struct{}
+}
+
+type outcome struct {
+	status order.Status
+	reason string
+}
+
+// NewOutcomes returns an Outcomes that reads orders through repos. Start its Run before calling
+// AwaitSettled.
+func NewOutcomes(store eventstore.Store, repos *Repos) *Outcomes {
+	return &Outcomes{store: store, orders: repos.Orders, started: make(chan struct{}), waiters: make(map[uuid.UUID]map[chan outcome]struct{})}
+}
+
+// Run follows the log from its current head until ctx ends (it returns nil then). A failed read
+// is retried from the last position seen, so no outcome is missed.
+func (w *Outcomes) Run(ctx context.Context) error {
+	var from eventstore.Position
+	for {
+		head, err := w.store.Head(ctx)
+		if err == nil {
+			from = head
+			break
+		}
+		if sleep(ctx, time.Second) != nil {
+			return nil
+		}
+	}
+	w.startOnce.Do(func() { close(w.started) })
+	for {
+		err := w.store.SubscribeAll(ctx, from, func(_ context.Context, recs []eventstore.Record) error {
+			for _, rec := range recs {
+				w.see(rec)
+			}
+			from = recs[len(recs)-1].Position
+			return nil
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		_ = err // the store is unreachable: try again from the last position seen
+		if sleep(ctx, time.Second) != nil {
+			return nil
+		}
+	}
+}
+
+// see wakes the waiters of the order rec settles, if any.
+func (w *Outcomes) see(rec eventstore.Record) {
+	if rec.Type != order.TypeConfirmed && rec.Type != order.TypeRejected {
+		return
+	}
+	e, err := order.Decode(rec.Type, rec.Data)
+	if err != nil {
+		return
+	}
+	var id uuid.UUID
+	var out outcome
+	switch e := e.(type) {
+	case order.Confirmed:
+		id, out = e.OrderID, outcome{status: order.StatusOrder}
+	case order.Rejected:
+		id, out = e.OrderID, outcome{status: order.StatusReject, reason: e.Reason}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for ch := range w.waiters[id] {
+		select {
+		case ch <- out:
+		default:
+		}
+	}
+}
+
+// AwaitSettled returns the order's status and reject reason once it is ORDER or REJECT, at once
+// when it already is. When ctx ends first it returns PENDING and ctx's error. An unknown order is
+// a NotFound error.
+func (w *Outcomes) AwaitSettled(ctx context.Context, orderID uuid.UUID) (order.Status, string, error) {
+	select {
+	case <-w.started:
+	case <-ctx.Done():
+		return order.StatusPending, "", fmt.Errorf("await order %s: %w", orderID, ctx.Err())
+	}
+	ch := make(chan outcome, 1)
+	w.mu.Lock()
+	if w.waiters[orderID] == nil {
+		w.waiters[orderID] = make(map[chan outcome]struct{})
+	}
+	w.waiters[orderID][ch] = struct{}{}
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		delete(w.waiters[orderID], ch)
+		if len(w.waiters[orderID]) == 0 {
+			delete(w.waiters, orderID)
+		}
+		w.mu.Unlock()
+	}()
+
+	// Registered first, read second: an outcome committed before the read is in the stream, one
+	// committed after it comes by the log, which Run follows from a head read before.
+	st, err := w.orders.Load(ctx, orderID)
+	if err != nil {
+		return order.StatusPending, "", fmt.Errorf("await order %s: %w", orderID, err)
+	}
+	switch {
+	case !st.Value.Exists():
+		return "", "", domain.NotFoundf(order.CodeNotFound, "order %s not found", orderID)
+	case st.Value.Status != order.StatusPending:
+		return st.Value.Status, st.Value.RejectReason, nil
+	}
+	select {
+	case out := <-ch:
+		return out.status, out.reason, nil
+	case <-ctx.Done():
+		return order.StatusPending, "", fmt.Errorf("await order %s: %w", orderID, ctx.Err())
+	}
+}

@@ -1,0 +1,504 @@
+package commands_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/commerce-dev/commerce/commands"
+	"github.com/commerce-dev/commerce/domain"
+	"github.com/commerce-dev/commerce/domain/order"
+	"github.com/commerce-dev/commerce/domain/product"
+	"github.com/commerce-dev/commerce/infra/bus"
+	"github.com/commerce-dev/commerce/infra/eventstore"
+	"github.com/commerce-dev/commerce/infra/eventstore/postgres"
+	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
+	"github.com/commerce-dev/commerce/infra/relay"
+	"github.com/commerce-dev/commerce/infra/snapshot"
+)
+
+// rig is the write side with the whole fulfilment loop on one database: command handlers, the
+// relay publishing the log to a bus, the process manager consuming it, and the outcome waiter.
+type rig struct {
+	t        *testing.T
+	ctx      context.Context
+	pool     *pgxpool.Pool
+	store    *postgres.Store
+	repos    *commands.Repos
+	h        *commands.Handlers
+	bus      *bus.Bus
+	outcomes *commands.Outcomes
+	seller   domain.Actor
+	itemID   uuid.UUID
+}
+
+func newRig(t *testing.T, brokers []string) *rig {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pool := pgtest.New(t)
+	r := &rig{t: t, ctx: ctx, pool: pool, store: postgres.New(pool), seller: domain.Actor{ID: uuid.New(), Role: domain.RoleSeller}}
+	cfg := commands.Config{Snapshots: snapshot.New(pool), SnapshotEvery: 10}
+	r.repos = commands.NewRepos(r.store, cfg)
+	r.h = commands.NewHandlers(r.repos, cfg)
+	r.bus = bus.New(bus.Config{Brokers: brokers})
+	r.outcomes = commands.NewOutcomes(r.store, r.repos)
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		r.bus.Close()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.outcomes.Run(ctx)
+	}()
+	r.go_(&wg, func(ctx context.Context) {
+		rl := relay.New(r.store, pool, r.bus.Publisher(), relay.Options{
+			Workers: 16, LockPoll: 50 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
+		rl.Run(ctx)
+	})
+
+	super := commands.WithMeta(context.Background(), commands.Meta{Actor: domain.Actor{ID: uuid.New(), Role: domain.RoleSupervisor}})
+	c, err := r.h.CreateCategory.Handle(super, commands.CreateCategory{Name: "Shoes"})
+	if err != nil {
+		t.Fatalf("CreateCategory: %v", err)
+	}
+	b, err := r.h.CreateBrand.Handle(super, commands.CreateBrand{Name: "Acme"})
+	if err != nil {
+		t.Fatalf("CreateBrand: %v", err)
+	}
+	i, err := r.h.CreateItem.Handle(super, commands.CreateItem{CategoryID: c.ID, BrandID: b.ID, Name: "Runner", Description: "a shoe"})
+	if err != nil {
+		t.Fatalf("CreateItem: %v", err)
+	}
+	r.itemID = i.ID
+	return r
+}
+
+// go_ runs fn in the background until the test ends.
+func (r *rig) go_(wg *sync.WaitGroup, fn func(ctx context.Context)) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		fn(r.ctx)
+	}()
+}
+
+// fulfil runs a process manager on the bus until the returned stop is called or the test ends.
+// wrap, when set, wraps its handler.
+func (r *rig) fulfil(repos *commands.Repos, cfg commands.FulfilmentConfig, wrap func(bus.Handler) bus.Handler) (stop func()) {
+	f := commands.NewFulfilment(repos, cfg)
+	var h bus.Handler = f
+	if wrap != nil {
+		h = wrap(f)
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := r.bus.RunFulfilment(ctx, h); err != nil {
+			r.t.Errorf("RunFulfilment: %v", err)
+		}
+	}()
+	stop = func() {
+		cancel()
+		<-done
+	}
+	r.t.Cleanup(stop)
+	return stop
+}
+
+func (r *rig) sellerCtx() context.Context {
+	return commands.WithMeta(context.Background(), commands.Meta{Actor: r.seller})
+}
+
+// product creates a product on sale with stock.
+func (r *rig) product(name string, stock int) uuid.UUID {
+	r.t.Helper()
+	return r.productID(uuid.New(), name, stock)
+}
+
+// productID creates the product id on sale with stock.
+func (r *rig) productID(id uuid.UUID, name string, stock int) uuid.UUID {
+	r.t.Helper()
+	p, err := r.h.CreateProduct.Handle(r.sellerCtx(), commands.CreateProduct{ProductID: id, ItemID: r.itemID, Name: name, Price: 1000, Stock: stock})
+	if err != nil {
+		r.t.Fatalf("CreateProduct: %v", err)
+	}
+	if _, err := r.h.ChangeProductStatus.Handle(r.sellerCtx(), commands.ChangeProductStatus{ProductID: p.ID, Status: product.StatusSell}); err != nil {
+		r.t.Fatalf("ChangeProductStatus SELL: %v", err)
+	}
+	return p.ID
+}
+
+// place places an order of a new user; a refusal is returned as the error.
+func (r *rig) place(lines ...commands.PlaceOrderLine) (uuid.UUID, error) {
+	ctx := commands.WithMeta(context.Background(), commands.Meta{Actor: domain.Actor{ID: uuid.New(), Role: domain.RoleUser}})
+	res, err := r.h.PlaceOrder.Handle(ctx, commands.PlaceOrder{
+		Address: order.Address{Receiver: "Kim", Address1: "1 Main St"},
+		Lines:   lines,
+	})
+	return res.ID, err
+}
+
+// stock returns the product's current state, read from its stream alone.
+func (r *rig) stock(id uuid.UUID) product.Product {
+	r.t.Helper()
+	recs, err := r.store.ReadStream(context.Background(), product.StreamID(id), 1, 0)
+	if err != nil {
+		r.t.Fatalf("read product %s: %v", id, err)
+	}
+	var events []product.Event
+	for _, rec := range recs {
+		e, err := product.Decode(rec.Type, rec.Data)
+		if err != nil {
+			r.t.Fatalf("decode %s: %v", rec.Type, err)
+		}
+		events = append(events, e)
+	}
+	return product.Fold(events...)
+}
+
+// events returns the types of a stream's events.
+func (r *rig) events(stream string) []string {
+	r.t.Helper()
+	recs, err := r.store.ReadStream(context.Background(), stream, 1, 0)
+	if err != nil {
+		r.t.Fatalf("read %s: %v", stream, err)
+	}
+	types := make([]string, len(recs))
+	for i, rec := range recs {
+		types[i] = rec.Type
+	}
+	return types
+}
+
+// settle waits for every order's outcome.
+func (r *rig) settle(ids []uuid.UUID, within time.Duration) map[uuid.UUID]order.Status {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	out := make(map[uuid.UUID]order.Status, len(ids))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, len(ids))
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, reason, err := r.outcomes.AwaitSettled(ctx, id)
+			if err != nil {
+				errs <- fmt.Errorf("AwaitSettled(%s) = %s, %v", id, status, err)
+				return
+			}
+			if status == order.StatusReject && reason != commands.ReasonOutOfStock && reason != commands.ReasonNotOnSale {
+				errs <- fmt.Errorf("order %s rejected with reason %q, want OUT_OF_STOCK or NOT_ON_SALE", id, reason)
+			}
+			mu.Lock()
+			out[id] = status
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		r.t.Error(err)
+	}
+	if r.t.Failed() {
+		r.t.FailNow()
+	}
+	return out
+}
+
+// eventually waits for cond, failing with what() when it does not hold in time.
+func eventually(t *testing.T, within time.Duration, cond func() bool, what func() string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", within, what())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// headline is the original system's test: 200 concurrent orders of [A×2, B×1] on stocks 30 and
+// 20. Exactly 15 orders end ORDER; every other one ends REJECT or is refused at placement because
+// A is sold out; A ends at 0 and SOLD_OUT, B at 5. It returns the confirmed orders and the products.
+func headline(t *testing.T, r *rig, settleWithin time.Duration) (confirmed []uuid.UUID, a, b uuid.UUID) {
+	t.Helper()
+	a, b = r.product("A", 30), r.product("B", 20)
+	var mu sync.Mutex
+	var placed []uuid.UUID
+	refused := 0
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, err := r.place(commands.PlaceOrderLine{ProductID: a, Quantity: 2}, commands.PlaceOrderLine{ProductID: b, Quantity: 1})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				placed = append(placed, id)
+			case errors.Is(err, &domain.Error{Kind: domain.Invalid, Code: commands.CodeProductNotOnSale}):
+				refused++
+			default:
+				t.Errorf("PlaceOrder = %v, want success or %s", err, commands.CodeProductNotOnSale)
+			}
+		}()
+	}
+	wg.Wait()
+	outcomes := r.settle(placed, settleWithin)
+	rejected := 0
+	for id, s := range outcomes {
+		switch s {
+		case order.StatusOrder:
+			confirmed = append(confirmed, id)
+		case order.StatusReject:
+			rejected++
+		}
+	}
+	if len(confirmed) != 15 || len(confirmed)+rejected+refused != 200 {
+		t.Fatalf("200 orders: %d ORDER, %d REJECT, %d refused at placement; want 15 ORDER and the other 185 REJECT or refused",
+			len(confirmed), rejected, refused)
+	}
+	pa, pb := r.stock(a), r.stock(b)
+	if pa.Stock != 0 || pa.Status != product.StatusSoldOut || len(pa.Reservations) != 15 {
+		t.Fatalf("product A: stock %d, %s, %d reservations; want 0, SOLD_OUT, 15", pa.Stock, pa.Status, len(pa.Reservations))
+	}
+	if pb.Stock != 5 || len(pb.Reservations) != 15 {
+		t.Fatalf("product B: stock %d, %d reservations; want 5, 15", pb.Stock, len(pb.Reservations))
+	}
+	for _, id := range confirmed {
+		if pa.Reservations[id] != 2 || pb.Reservations[id] != 1 {
+			t.Fatalf("confirmed order %s reserves A×%d, B×%d; want A×2, B×1", id, pa.Reservations[id], pb.Reservations[id])
+		}
+	}
+	return confirmed, a, b
+}
+
+// lineChanges has sellers reject, cancel and deliver lines of confirmed orders, and waits for the
+// process manager to give the stock back (or spend it) exactly once: 3 A lines rejected (+6 on A,
+// which comes back on sale), 2 B lines cancelled (+2 on B), 1 A line delivered (reservation
+// committed).
+func lineChanges(t *testing.T, r *rig, confirmed []uuid.UUID, a, b uuid.UUID) {
+	t.Helper()
+	ctx := r.sellerCtx()
+	user := func(id uuid.UUID) context.Context {
+		st, err := r.repos.Orders.Load(context.Background(), id)
+		if err != nil {
+			t.Fatalf("load order %s: %v", id, err)
+		}
+		return commands.WithMeta(context.Background(), commands.Meta{Actor: domain.Actor{ID: st.Value.UserID, Role: domain.RoleUser}})
+	}
+	lineOf := func(id, productID uuid.UUID) int {
+		st, err := r.repos.Orders.Load(context.Background(), id)
+		if err != nil {
+			t.Fatalf("load order %s: %v", id, err)
+		}
+		for _, l := range st.Value.Lines {
+			if l.ProductID == productID {
+				return l.Number
+			}
+		}
+		t.Fatalf("order %s has no line of product %s", id, productID)
+		return 0
+	}
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	for _, id := range confirmed[:3] {
+		_, err := r.h.RejectLine.Handle(ctx, commands.RejectLine{OrderID: id, Line: lineOf(id, a), Reason: "damaged"})
+		must("RejectLine", err)
+	}
+	for _, id := range confirmed[3:5] {
+		_, err := r.h.RequestCancel.Handle(user(id), commands.RequestCancel{OrderID: id, Line: lineOf(id, b)})
+		must("RequestCancel", err)
+		_, err = r.h.ConfirmCancel.Handle(ctx, commands.ConfirmCancel{OrderID: id, Line: lineOf(id, b)})
+		must("ConfirmCancel", err)
+	}
+	id := confirmed[5]
+	_, err := r.h.AcceptLine.Handle(ctx, commands.AcceptLine{OrderID: id, Line: lineOf(id, a)})
+	must("AcceptLine", err)
+	_, err = r.h.ShipLine.Handle(ctx, commands.ShipLine{OrderID: id, Line: lineOf(id, a)})
+	must("ShipLine", err)
+	_, err = r.h.DeliverLine.Handle(ctx, commands.DeliverLine{OrderID: id, Line: lineOf(id, a)})
+	must("DeliverLine", err)
+
+	var pa, pb product.Product
+	eventually(t, 30*time.Second, func() bool {
+		pa, pb = r.stock(a), r.stock(b)
+		return len(pa.Reservations) == 11 && len(pb.Reservations) == 13
+	}, func() string {
+		return fmt.Sprintf("A has %d reservations, B %d; want 11 and 13", len(pa.Reservations), len(pb.Reservations))
+	})
+	if pa.Stock != 6 || pa.Status != product.StatusSell || pb.Stock != 7 {
+		t.Fatalf("after 3 A lines rejected and 2 B lines cancelled: A stock %d %s, B stock %d; want A 6 SELL, B 7",
+			pa.Stock, pa.Status, pb.Stock)
+	}
+	if _, ok := pa.Reservations[id]; ok {
+		t.Fatalf("A still holds the reservation of delivered order %s", id)
+	}
+}
+
+func TestFulfilmentHeadlineInProcess(t *testing.T) {
+	r := newRig(t, nil)
+	r.fulfil(r.repos, commands.FulfilmentConfig{}, nil)
+	confirmed, a, b := headline(t, r, 60*time.Second)
+	lineChanges(t, r, confirmed, a, b)
+}
+
+// TestFulfilmentEveryMessageTwice delivers every message twice, the copies at once: the final
+// state is the same as with one delivery.
+func TestFulfilmentEveryMessageTwice(t *testing.T) {
+	r := newRig(t, nil)
+	r.fulfil(r.repos, commands.FulfilmentConfig{}, func(h bus.Handler) bus.Handler {
+		return bus.HandlerFunc(func(ctx context.Context, rec eventstore.Record) error {
+			errs := make(chan error, 2)
+			for range 2 {
+				go func() { errs <- h.Handle(ctx, rec) }()
+			}
+			return errors.Join(<-errs, <-errs)
+		})
+	})
+	confirmed, a, b := headline(t, r, 60*time.Second)
+	lineChanges(t, r, confirmed, a, b)
+	for _, id := range confirmed {
+		if n := count(r.events(order.StreamID(id)), order.TypeConfirmed); n != 1 {
+			t.Fatalf("order %s has %d order.confirmed events, want 1", id, n)
+		}
+	}
+}
+
+func count(types []string, typ string) int {
+	n := 0
+	for _, t := range types {
+		if t == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// TestFulfilmentCrashAndRestart stops the process manager in the middle of an order (after a
+// line's reservation, before the confirm; after the reject, before the release) and starts a new
+// one with fresh caches: each order settles once and the stock is exact.
+func TestFulfilmentCrashAndRestart(t *testing.T) {
+	r := newRig(t, nil)
+	// A sorts before B, so A is reserved first and B's shortage comes after A's reservation.
+	ida, idb := uuid.New(), uuid.New()
+	if ida.String() > idb.String() {
+		ida, idb = idb, ida
+	}
+	a, b := r.productID(ida, "A", 10), r.productID(idb, "B", 2)
+
+	for _, tc := range []struct {
+		name   string
+		step   commands.FulfilmentStep
+		qtyB   int
+		status order.Status
+	}{
+		{"crash after a reservation", commands.StepLineReserved, 1, order.StatusOrder},
+		{"crash after the reject", commands.StepRejected, 5, order.StatusReject},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			beforeA, beforeB := r.stock(a), r.stock(b)
+			crashed := make(chan struct{})
+			var once sync.Once
+			stop := r.fulfil(r.repos, commands.FulfilmentConfig{Hook: func(_ context.Context, step commands.FulfilmentStep, _ uuid.UUID) error {
+				if step != tc.step {
+					return nil
+				}
+				once.Do(func() { close(crashed) })
+				return errors.New("crash")
+			}}, nil)
+			id, err := r.place(commands.PlaceOrderLine{ProductID: a, Quantity: 2}, commands.PlaceOrderLine{ProductID: b, Quantity: tc.qtyB})
+			if err != nil {
+				t.Fatalf("PlaceOrder: %v", err)
+			}
+			select {
+			case <-crashed:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the process manager never reached the crash")
+			}
+			stop()
+
+			// A new process: fresh repositories (no cache), no hook.
+			cfg := commands.Config{Snapshots: snapshot.New(r.pool), SnapshotEvery: 10}
+			stop = r.fulfil(commands.NewRepos(r.store, cfg), commands.FulfilmentConfig{}, nil)
+			defer stop()
+			if got := r.settle([]uuid.UUID{id}, 30*time.Second)[id]; got != tc.status {
+				t.Fatalf("order settled %s, want %s", got, tc.status)
+			}
+			want := map[string]int{order.TypeConfirmed: 0, order.TypeRejected: 0}
+			if tc.status == order.StatusOrder {
+				want[order.TypeConfirmed] = 1
+			} else {
+				want[order.TypeRejected] = 1
+			}
+			types := r.events(order.StreamID(id))
+			for typ, n := range want {
+				if got := count(types, typ); got != n {
+					t.Fatalf("order stream %v has %d %s, want %d", types, got, typ, n)
+				}
+			}
+			var pa, pb product.Product
+			eventually(t, 30*time.Second, func() bool {
+				pa, pb = r.stock(a), r.stock(b)
+				if tc.status == order.StatusOrder {
+					return pa.Stock == beforeA.Stock-2 && pb.Stock == beforeB.Stock-1 && pa.Reservations[id] == 2 && pb.Reservations[id] == 1
+				}
+				return pa.Stock == beforeA.Stock && pb.Stock == beforeB.Stock && len(pa.Reservations) == len(beforeA.Reservations)
+			}, func() string {
+				return fmt.Sprintf("A %d (was %d), B %d (was %d), reservations A %v B %v", pa.Stock, beforeA.Stock, pb.Stock, beforeB.Stock, pa.Reservations, pb.Reservations)
+			})
+		})
+	}
+}
+
+// TestFulfilmentKafka runs the headline through Kafka, with Kafka down at the start: the relay
+// and the process manager start first, the orders are placed, and only then does the broker come
+// up on the address they were given. Nothing is lost and everything settles.
+func TestFulfilmentKafka(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	_, portText, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portText)
+
+	r := newRig(t, []string{addr})
+	r.fulfil(r.repos, commands.FulfilmentConfig{}, nil)
+	started := make(chan struct{})
+	go func() {
+		// The broker comes up while the orders are being placed and settled.
+		time.Sleep(2 * time.Second)
+		defer close(started)
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.SeedTopics(8, bus.Topics()...))
+		if err != nil {
+			t.Errorf("start kfake: %v", err)
+			return
+		}
+		t.Cleanup(c.Close)
+	}()
+	confirmed, a, b := headline(t, r, 90*time.Second)
+	<-started
+	lineChanges(t, r, confirmed, a, b)
+}
