@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"strings"
 	"sync"
 	"testing"
@@ -9,9 +10,8 @@ import (
 	"github.com/google/uuid"
 )
 
-func TestSignUpMeProfileAndPublicView(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testSignUpMeProfileAndPublicView(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	addr := email("Kim")
 	resp := e.expect(req{method: "POST", path: "/api/v1/users", body: map[string]string{
 		"name": "Kim Minsu", "email": strings.ToUpper(addr), "password": password, "phone": "01012345678"}}, 201)
@@ -99,9 +99,8 @@ func TestSignUpMeProfileAndPublicView(t *testing.T) {
 	}
 }
 
-func TestSignUpValidation(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testSignUpValidation(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	valid := func() map[string]any {
 		return map[string]any{"name": "Kim", "email": email("v"), "password": password, "phone": "01012345678"}
 	}
@@ -170,9 +169,8 @@ func addressBody() map[string]any {
 		"phone": "01012345678", "receive_type": "DOOR", "receive_message": "At the door"}
 }
 
-func TestAddresses(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testAddresses(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	u, other := e.user(), e.user()
 	tok := u.tokens.AccessToken
 
@@ -228,9 +226,8 @@ func TestAddresses(t *testing.T) {
 	e.expect(req{method: "POST", path: "/api/v1/users/me/addresses", token: tok, body: addressBody()}, 201)
 }
 
-func TestAddressValidation(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testAddressValidation(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	tok := e.user().tokens.AccessToken
 	for _, field := range []string{"receiver", "address1", "address2", "zipcode", "receive_message"} {
 		for _, v := range []any{"", "  \t", nil} {
@@ -263,9 +260,8 @@ func TestAddressValidation(t *testing.T) {
 }
 
 // The limit holds under concurrency: the database trigger counts under a row lock.
-func TestAddressLimitConcurrent(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testAddressLimitConcurrent(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	tok := e.user().tokens.AccessToken
 	const n = 8
 	statuses := make([]int, n)
@@ -352,9 +348,8 @@ func TestAdminUsersPagination(t *testing.T) {
 	e.expect(req{method: "GET", path: "/api/v1/admin/users/" + uuid.NewString(), token: sup}, 404)
 }
 
-func TestLogin(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testLogin(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	u := e.user()
 	s := e.seller()
 	bad := []map[string]string{

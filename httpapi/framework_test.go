@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"net"
 	"net/http"
 	"strconv"
@@ -17,9 +18,8 @@ import (
 	"github.com/commerce-dev/commerce/infra/auth"
 )
 
-func TestUnknownRouteAndMethod(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testUnknownRouteAndMethod(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	r := e.expect(req{method: "GET", path: "/api/v1/no/such/route"}, 404)
 	if r.env.Result.Message != "Not Found" || string(r.env.Data) != "null" || r.env.Pagination != nil {
 		t.Fatalf("unknown route: %s", r)
@@ -33,9 +33,8 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 
 // The body limit is enforced while reading the request, before any handler: over a real
 // connection, as clients send it.
-func TestBodyOverOneMiBIs413(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testBodyOverOneMiBIs413(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -63,9 +62,8 @@ func TestBodyOverOneMiBIs413(t *testing.T) {
 	}
 }
 
-func TestRequestID(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testRequestID(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	r := e.do(req{method: "GET", path: "/healthz", header: map[string]string{"X-Request-ID": "abc-123"}})
 	if r.header.Get("X-Request-Id") != "abc-123" {
 		t.Fatalf("X-Request-ID not echoed: %v", r.header)
@@ -90,9 +88,8 @@ func TestRequestID(t *testing.T) {
 	}
 }
 
-func TestPanicIs500InEnvelopeLoggedOnce(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testPanicIs500InEnvelopeLoggedOnce(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	e.app.Get("/boom", func(*fiber.Ctx) error { panic("kaboom") })
 	r := e.do(req{method: "GET", path: "/boom", header: map[string]string{"X-Request-ID": "panic-1"}})
 	if r.status != 500 || r.env.Result.Code != 500 || strings.Contains(string(r.body), "kaboom") {
@@ -110,9 +107,8 @@ func TestPanicIs500InEnvelopeLoggedOnce(t *testing.T) {
 	e.expect(req{method: "GET", path: "/healthz"}, 200) // the server lives on
 }
 
-func TestRateLimit(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, func(d *httpapi.Deps, _ *auth.Config) {
+func testRateLimit(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool, func(d *httpapi.Deps, _ *auth.Config) {
 		d.Config.RateLimit, d.Config.RateBurst = 0.5, 3
 		d.Config.ProxyHeader, d.Config.TrustedProxies = "X-Forwarded-For", []string{"0.0.0.0", "127.0.0.1"}
 	})
@@ -144,9 +140,8 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
-func TestCORS(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, func(d *httpapi.Deps, _ *auth.Config) { d.Config.CORSOrigins = []string{"https://shop.example"} })
+func testCORS(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool, func(d *httpapi.Deps, _ *auth.Config) { d.Config.CORSOrigins = []string{"https://shop.example"} })
 	pre := func(origin string) response {
 		return e.do(req{method: "OPTIONS", path: "/api/v1/users/me", header: map[string]string{
 			"Origin": origin, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "Authorization"}})
@@ -165,11 +160,10 @@ func TestCORS(t *testing.T) {
 	}
 }
 
-func TestHealthAndReadiness(t *testing.T) {
-	t.Parallel()
+func testHealthAndReadiness(t *testing.T, pool *pgxpool.Pool) {
 	busDown := errors.New("bus: connection refused")
 	var busErr error
-	e := newEnv(t, func(d *httpapi.Deps, _ *auth.Config) {
+	e := newEnvOn(t, pool, func(d *httpapi.Deps, _ *auth.Config) {
 		d.Ready = []httpapi.Check{
 			{Name: "database", Ping: func(context.Context) error { return nil }},
 			{Name: "bus", Ping: func(context.Context) error { return busErr }},
@@ -192,10 +186,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 }
 
-func TestReadyWhenEveryCheckAnswers(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	pool := e.pool
+func testReadyWhenEveryCheckAnswers(t *testing.T, pool *pgxpool.Pool) {
 	ready := newEnvOn(t, pool, func(d *httpapi.Deps, _ *auth.Config) {
 		d.Ready = []httpapi.Check{{Name: "database", Ping: pool.Ping}}
 	})
@@ -205,9 +196,8 @@ func TestReadyWhenEveryCheckAnswers(t *testing.T) {
 	}
 }
 
-func TestMetrics(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testMetrics(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	e.expect(req{method: "GET", path: "/api/v1/users/00000000-0000-0000-0000-000000000001"}, 404)
 	e.expect(req{method: "GET", path: "/api/v1/what/ever"}, 404)
 	r := e.do(req{method: "GET", path: "/metrics"})
@@ -227,9 +217,8 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-func TestSwaggerUIFromTheBinary(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testSwaggerUIFromTheBinary(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	r := e.do(req{method: "GET", path: "/docs"})
 	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") || !strings.Contains(string(r.body), "swagger-ui-bundle.js") {
 		t.Fatalf("/docs: %d %v", r.status, r.header)
@@ -248,9 +237,8 @@ func TestSwaggerUIFromTheBinary(t *testing.T) {
 	e.expect(req{method: "GET", path: "/docs/..%2fserver.go"}, 404)
 }
 
-func TestOpenAPIDocument(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testOpenAPIDocument(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	r := e.do(req{method: "GET", path: "/openapi.json"})
 	if r.status != 200 {
 		t.Fatalf("/openapi.json: %d", r.status)
@@ -323,9 +311,8 @@ func TestOpenAPIDocument(t *testing.T) {
 
 // TestOpenAPICoversEveryRoute fails when a route answers in the fiber app but is missing from
 // /openapi.json, or the document lists an operation no route serves.
-func TestOpenAPICoversEveryRoute(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testOpenAPICoversEveryRoute(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	var doc struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
 	}

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"github.com/jackc/pgx/v5/pgxpool"
 	"testing"
 
 	"github.com/google/uuid"
@@ -9,9 +10,8 @@ import (
 // Each account route with each role: refused roles get 403 with 4005, no token 401 with 4000,
 // allowed ones get past the check (whatever the handler then answers). The SUPERVISOR passes
 // every check.
-func TestRolesPerRoute(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testRolesPerRoute(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	s, sup := e.seller(), e.supervisor()
 	id := uuid.NewString()
 	const (

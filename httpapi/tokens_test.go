@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"strings"
 	"testing"
 	"time"
@@ -48,9 +49,8 @@ func editPayload(t *testing.T, token string, change func(jwt.MapClaims)) string 
 	return strings.Join(parts, ".")
 }
 
-func TestTokenTampering(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testTokenTampering(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	u := e.user()
 	good := u.tokens.AccessToken
 	me := func(token string) req { return req{method: "GET", path: "/api/v1/users/me", token: token} }
@@ -119,9 +119,8 @@ func TestTokenTampering(t *testing.T) {
 	e.expect(req{method: "GET", path: "/api/v1/users/me", header: map[string]string{"Authorization": "bearer " + good}}, 200)
 }
 
-func TestLogoutRevokesAtOnce(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testLogoutRevokesAtOnce(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	u := e.user()
 	second := e.login(u.email, password, "USER") // another session of the same user
 
@@ -157,9 +156,8 @@ func TestLogoutRevokesAtOnce(t *testing.T) {
 	}
 }
 
-func TestRefreshRotationAndReuse(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+func testRefreshRotationAndReuse(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
 	u := e.user()
 	refresh := func(token string) req {
 		return req{method: "POST", path: "/api/v1/auth/refresh", body: map[string]string{"refresh_token": token}}
@@ -203,9 +201,8 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 
 // A revocation made by another process is seen once the cached answer is older than the
 // cache's TTL; one made by this process at once.
-func TestRevocationAcrossProcesses(t *testing.T) {
-	t.Parallel()
-	a := newEnv(t)
+func testRevocationAcrossProcesses(t *testing.T, pool *pgxpool.Pool) {
+	a := newEnvOn(t, pool)
 	b := newEnvOn(t, a.pool, func(_ *httpapi.Deps, c *auth.Config) { c.RevocationCacheTTL = 200 * time.Millisecond })
 	u := a.user()
 	me := req{method: "GET", path: "/api/v1/users/me", token: u.tokens.AccessToken}
