@@ -71,7 +71,7 @@ func (s *Server) registerAuth(api huma.API) {
 	huma.Register(api, op(huma.Operation{
 		OperationID: "logout", Method: http.MethodPost, Path: "/auth/logout", Tags: []string{"auth"},
 		Summary:     "Log out",
-		Description: "The access token, and the refresh token when given, are refused (4002) until they expire.",
+		Description: "The access token is refused (4002) from now on; with the session's refresh_token, every token of that login session is.",
 	}, anyRole), s.logout)
 }
 

@@ -126,6 +126,12 @@ func testRateLimit(t *testing.T, pool *pgxpool.Pool) {
 	login.header = from("10.0.0.2")
 	e.expect(login, 401)
 	e.expect(req{method: "GET", path: "/healthz", header: from("10.0.0.1")}, 200)
+	// Without trusted proxies the header is not believed: it cannot pick a fresh bucket.
+	untrusting := newEnvOn(t, pool, func(d *httpapi.Deps, _ *auth.Config) {
+		d.Config.RateLimit, d.Config.RateBurst, d.Config.ProxyHeader = 0.5, 1, "X-Forwarded-For"
+	})
+	untrusting.expect(req{method: "POST", path: "/api/v1/auth/login", body: `{}`, header: from("10.0.0.5")}, 400)
+	untrusting.expect(req{method: "POST", path: "/api/v1/auth/login", body: `{}`, header: from("10.0.0.6")}, 429)
 	// Sign-up and refresh are limited too.
 	for _, rq := range []req{
 		{method: "POST", path: "/api/v1/users", body: `{}`, header: from("10.0.0.3")},

@@ -243,3 +243,12 @@ func (s *Server) rateLimited(o huma.Operation) huma.Operation {
 	})
 	return o
 }
+
+// trustedProxyHeader is the proxy header fiber may read the client address from: none unless
+// the proxies are known, since fiber believes the header from anyone when no proxy is listed.
+func trustedProxyHeader(cfg Config) string {
+	if len(cfg.TrustedProxies) == 0 {
+		return ""
+	}
+	return cfg.ProxyHeader
+}

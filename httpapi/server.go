@@ -35,7 +35,8 @@ type Config struct {
 	// IdleTimeout closes idle keep-alive connections (default 60 s).
 	IdleTimeout time.Duration
 	// ProxyHeader is the header holding the client address behind a proxy, such as
-	// X-Forwarded-For; empty means the peer address. It is trusted only from TrustedProxies.
+	// X-Forwarded-For. It is used only with TrustedProxies, and believed only from them; else the
+	// client address is the peer address (so a client cannot pick its rate-limit bucket).
 	ProxyHeader string
 	// TrustedProxies are the proxy addresses or CIDRs whose ProxyHeader is believed.
 	TrustedProxies []string
@@ -131,7 +132,7 @@ func build(deps Deps) (*fiber.App, *Server) {
 		ErrorHandler:            s.handleError,
 		Immutable:               true,
 		DisableStartupMessage:   true,
-		ProxyHeader:             cfg.ProxyHeader,
+		ProxyHeader:             trustedProxyHeader(cfg),
 		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
 		TrustedProxies:          cfg.TrustedProxies,
 	})

@@ -149,6 +149,16 @@ func testLogoutRevokesAtOnce(t *testing.T, pool *pgxpool.Pool) {
 	e.expect(req{method: "GET", path: "/api/v1/users/me", token: third.AccessToken}, 200)
 	e.expect(req{method: "GET", path: "/api/v1/users/me", token: other.tokens.AccessToken}, 200)
 
+	// With the refresh token, logout ends the whole session: an earlier access token of the same
+	// login is refused too.
+	first := e.login(u.email, password, "USER")
+	r := e.expect(req{method: "POST", path: "/api/v1/auth/refresh", body: map[string]string{"refresh_token": first.RefreshToken}}, 200)
+	var rotated tokens
+	r.decode(t, &rotated)
+	e.expect(req{method: "POST", path: "/api/v1/auth/logout", token: rotated.AccessToken,
+		body: map[string]string{"refresh_token": rotated.RefreshToken}}, 200)
+	e.expect(req{method: "GET", path: "/api/v1/users/me", token: first.AccessToken}, 401, 4002)
+
 	// Every role may log out.
 	for _, a := range []account{e.seller(), e.supervisor()} {
 		e.expect(req{method: "POST", path: "/api/v1/auth/logout", token: a.tokens.AccessToken}, 200)

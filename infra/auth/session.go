@@ -119,10 +119,10 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 	return pair, nil
 }
 
-// Logout revokes the access token of p and, when refreshToken is not empty, that refresh token,
-// until they expire. An expired refresh token is ignored (it is refused anyway); one that does not
-// verify or is another account's is a validation error on the field refresh_token, and nothing is
-// revoked.
+// Logout revokes the access token of p and, when refreshToken is not empty, that refresh token's
+// whole session (the login it came from: every refresh and access token issued since), until they
+// expire. An expired refresh token is ignored (it is refused anyway); one that does not verify or
+// is another account's is a validation error on the field refresh_token, and nothing is revoked.
 func (s *Service) Logout(ctx context.Context, p Principal, refreshToken string) error {
 	rows := []revocation{{id: p.TokenID, kind: revokeToken, expiresAt: p.ExpiresAt}}
 	if refreshToken != "" {
@@ -133,7 +133,9 @@ func (s *Service) Logout(ctx context.Context, p Principal, refreshToken string) 
 			f := domain.Fields{"refresh_token": "is not a valid refresh token of this account"}
 			return f.Err()
 		default:
-			rows = append(rows, revocation{id: r.TokenID, kind: revokeToken, expiresAt: r.ExpiresAt})
+			rows = append(rows,
+				revocation{id: r.TokenID, kind: revokeToken, expiresAt: r.ExpiresAt},
+				revocation{id: r.Session, kind: revokeSession, expiresAt: s.cfg.Now().Add(s.cfg.RefreshTTL)})
 		}
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error { return insertRevocations(ctx, tx, rows) })
