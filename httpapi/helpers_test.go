@@ -17,7 +17,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/commerce-dev/commerce/domain"
 	"github.com/commerce-dev/commerce/httpapi"
 	"github.com/commerce-dev/commerce/infra/auth"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
@@ -272,5 +271,3 @@ func (e *env) supervisor() account {
 	}
 	return account{id: id, email: addr, tokens: e.login(addr, password, "SUPERVISOR")}
 }
-
-func (a account) actor(role domain.Role) domain.Actor { return domain.Actor{ID: a.id, Role: role} }
