@@ -232,6 +232,9 @@ func newError(status int, msg string, errs ...error) huma.StatusError {
 		e.cause = errors.Join(append([]error{errors.New(msg)}, nonNil...)...)
 		return e
 	}
+	if status == http.StatusUnsupportedMediaType {
+		msg = "the body must be application/json"
+	}
 	return errorEnvelope(status, status, msg)
 }
 

@@ -95,7 +95,6 @@ func serveDoc(c *fiber.Ctx, name string) error {
 	}
 	c.Set(fiber.HeaderContentType, ct)
 	c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
-	c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'")
 	return c.Send(data)
 }
 
