@@ -46,6 +46,11 @@
 //     New. RequestID(ctx) is the correlation id for commands.
 //   - Register a literal path before a parameter path that could match it (/users/me before
 //     /users/{id}): fiber matches in registration order.
+//   - Responses without data return ok[*Empty](nil) (data: null). Use a data type either as T
+//     or as *T in responses, never both: huma names both Envelope<T> and panics at start.
+//   - Tests go over HTTP on a real database: helpers_test.go has newEnv/newEnvOn (a server on
+//     pgtest), env.user(), env.seller(), env.supervisor() (fresh accounts with tokens) and
+//     env.expect(req, status[, result_code]).
 //
 // openapi_test.go fails when a fiber route is missing from /openapi.json or the reverse.
 package httpapi
