@@ -25,6 +25,16 @@ type Progress struct {
 	Swapped   bool          // the final report: the rebuilt tables serve queries now
 }
 
+// IndexDeferrer is implemented by projectors whose tables have indexes that only queries use. A
+// rebuild drops them from the shadow tables right after Setup and creates them again, as Setup
+// defined them, after the replay and before the swap: building an index once is much cheaper than
+// maintaining it through every event of the log. An index the projector's own statements find rows
+// by must not be listed, or the replay would scan whole tables.
+type IndexDeferrer interface {
+	// DeferredIndexes names the indexes (without a schema) a rebuild may build after the replay.
+	DeferredIndexes() []string
+}
+
 // swapAttempts is how many times a rebuild tries its swap when queries on the live tables keep it
 // from taking their locks within SwapLockTimeout.
 const swapAttempts = 3
@@ -70,11 +80,15 @@ func (r *Runner) rebuild(ctx context.Context, w *worker, progress func(Progress)
 		return err
 	}
 	shadow := ShadowSchema(w.name)
-	if err := r.createShadow(ctx, w.p, shadow); err != nil {
+	deferred, err := r.createShadow(ctx, w.p, shadow)
+	if err != nil {
 		return err
 	}
 	pos, err := r.replay(ctx, w.p, shadow, t)
 	if err != nil {
+		return err
+	}
+	if err := r.createIndexes(ctx, w.p, deferred); err != nil {
 		return err
 	}
 	for attempt := 1; ; attempt++ {
@@ -98,9 +112,10 @@ func (r *Runner) rebuild(ctx context.Context, w *worker, progress func(Progress)
 	return nil
 }
 
-// createShadow creates an empty shadow schema with the projector's tables.
-func (r *Runner) createShadow(ctx context.Context, p Projector, schema string) error {
-	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+// createShadow creates an empty shadow schema with the projector's tables, without the indexes
+// the projector lets a rebuild defer; it returns their definitions.
+func (r *Runner) createShadow(ctx context.Context, p Projector, schema string) (deferred []string, err error) {
+	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DROP SCHEMA IF EXISTS `+quoteIdent(schema)+` CASCADE`); err != nil {
 			return err
 		}
@@ -110,10 +125,49 @@ func (r *Runner) createShadow(ctx context.Context, p Projector, schema string) e
 		if err := setSearchPath(ctx, tx, schema); err != nil {
 			return err
 		}
-		return p.Setup(ctx, tx)
+		if err := p.Setup(ctx, tx); err != nil {
+			return err
+		}
+		d, ok := p.(IndexDeferrer)
+		if !ok {
+			return nil
+		}
+		for _, index := range d.DeferredIndexes() {
+			var def string
+			err := tx.QueryRow(ctx, `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = $2`, schema, index).Scan(&def)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("deferred index %s: Setup did not create it", index)
+			}
+			if err != nil {
+				return fmt.Errorf("read definition of index %s: %w", index, err)
+			}
+			if _, err := tx.Exec(ctx, `DROP INDEX `+pgx.Identifier{schema, index}.Sanitize()); err != nil {
+				return fmt.Errorf("defer index %s: %w", index, err)
+			}
+			deferred = append(deferred, def)
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("rebuild %s: create schema %s: %w", p.Name(), schema, err)
+		return nil, fmt.Errorf("rebuild %s: create schema %s: %w", p.Name(), schema, err)
+	}
+	return deferred, nil
+}
+
+// createIndexes creates the indexes createShadow deferred (their definitions name the shadow
+// schema), one transaction each, with room to sort in memory.
+func (r *Runner) createIndexes(ctx context.Context, p Projector, defs []string) error {
+	for _, def := range defs {
+		err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, def)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("rebuild %s: %s: %w", p.Name(), def, err)
+		}
 	}
 	return nil
 }

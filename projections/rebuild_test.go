@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -251,4 +252,53 @@ func TestRebuildRefusals(t *testing.T) {
 		t.Fatalf("Rebuild after the failed one: %v", err)
 	}
 	e.verifyExactlyOnce(c, LiveSchema, last)
+}
+
+// deferringCounter lets a rebuild build its stream index after the replay.
+type deferringCounter struct {
+	*counter
+	indexes []string
+}
+
+func (c deferringCounter) DeferredIndexes() []string { return c.indexes }
+
+func TestRebuildDefersIndexes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := newCounter("counter.v1")
+	p := deferringCounter{counter: c, indexes: []string{"counter_events_stream_idx"}}
+	r := e.runner(e.pool, Options{}, p)
+	last := e.appendEvents(streams("d", 3), 300, 10, "test.counted.v1")
+	e.head(last)
+
+	var indexDuringReplay *bool
+	c.setBefore(func(ctx context.Context, tx pgx.Tx, _ eventstore.Record) error {
+		if indexDuringReplay == nil {
+			var ok bool
+			err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'counter_events_stream_idx')`).Scan(&ok)
+			indexDuringReplay = &ok
+			return err
+		}
+		return nil
+	})
+	if err := r.Rebuild(context.Background(), "counter.v1", nil); err != nil {
+		t.Fatalf("Rebuild: %v", err)
+	}
+	if indexDuringReplay == nil || *indexDuringReplay {
+		t.Fatalf("the deferred index existed during the replay (or nothing was replayed)")
+	}
+	var def string
+	if err := e.pool.QueryRow(context.Background(), `SELECT indexdef FROM pg_indexes WHERE schemaname = 'readmodel' AND indexname = 'counter_events_stream_idx'`).Scan(&def); err != nil {
+		t.Fatalf("the deferred index is not on the live table after the swap: %v", err)
+	}
+	if def != "CREATE INDEX counter_events_stream_idx ON readmodel.counter_events USING btree (stream)" {
+		t.Fatalf("index after the swap = %q, want Setup's definition on readmodel.counter_events", def)
+	}
+	e.verifyExactlyOnce(c, LiveSchema, last)
+
+	bad := deferringCounter{counter: newCounter("other.v1"), indexes: []string{"no_such_idx"}}
+	r2 := e.runner(e.pool, Options{}, bad)
+	if err := r2.Rebuild(context.Background(), "other.v1", nil); err == nil || !strings.Contains(err.Error(), "no_such_idx") {
+		t.Fatalf("Rebuild deferring an index Setup does not create = %v, want an error naming it", err)
+	}
 }
