@@ -241,11 +241,9 @@ func (r *Runner) watch(ctx context.Context, cancel context.CancelCauseFunc, conn
 			continue
 		}
 		w.setHead(head)
-		if counter, ok := r.store.(EventCounter); ok {
-			pos := w.info().Position
-			if n, err := counter.CountEvents(ctx, pos, max(head, pos)); err == nil {
-				w.metrics.Lag(w.name, uint64(max(head, pos)-pos), n)
-			}
+		pos := w.info().Position
+		if n, err := r.lagEvents(ctx, pos, head); err == nil {
+			w.metrics.Lag(w.name, uint64(max(head, pos)-pos), n)
 		}
 	}
 }

@@ -42,8 +42,7 @@ type Metrics interface {
 	// moved to and how long its transaction took.
 	Applied(projector string, events int, checkpoint eventstore.Position, took time.Duration)
 	// Lag is called whenever the runner learns the log's head: the distance from the checkpoint
-	// to the head in positions (which are not dense), and in events, or -1 when the store cannot
-	// count them cheaply.
+	// to the head in positions (which are not dense), and in events, or -1 when not known.
 	Lag(projector string, positions uint64, events int64)
 	// Failed is called for every failed attempt; errors.As(err, **EventError) finds the event
 	// when one is to blame.
@@ -61,8 +60,8 @@ func (nopMetrics) StateChanged(string, State)                              {}
 
 // EventCounter is implemented by event stores that can count the events in a stretch of the log
 // cheaply. The runner uses it for the lag in events and for a rebuild's total; without it the lag
-// is in positions only and a rebuild estimates its total from how densely the events it has read
-// fill the positions.
+// is counted by reading up to 10,000 events, and a rebuild estimates its total from how densely
+// the events it has read fill the positions.
 type EventCounter interface {
 	// CountEvents returns the number of events with after < position <= upTo.
 	CountEvents(ctx context.Context, after, upTo eventstore.Position) (int64, error)
@@ -81,7 +80,7 @@ type Info struct {
 	Position  eventstore.Position // the checkpoint: the last event applied
 	Head      eventstore.Position // the log's last position, when known
 	Lag       uint64              // Head - Position, in positions (not a count of events)
-	LagEvents int64               // events after the checkpoint, or -1 when not known
+	LagEvents int64               // events after the checkpoint; -1 when not known (Status, or over 10,000 without an EventCounter)
 	State     State
 	Standbys  int       // runners of other processes waiting to take over (List only)
 	UpdatedAt time.Time // when the checkpoint last moved (List only)
@@ -263,7 +262,6 @@ WHERE locktype = 'advisory' AND objsubid = 2
 	if err != nil {
 		return nil, fmt.Errorf("read log head: %w", err)
 	}
-	counter, _ := r.store.(EventCounter)
 
 	info := func(name string) (Info, error) {
 		in := Info{Name: name, Head: head, LagEvents: -1, State: StateStopped}
@@ -284,13 +282,11 @@ WHERE locktype = 'advisory' AND objsubid = 2
 		}
 		in.Head = max(head, in.Position)
 		in.Lag = uint64(in.Head - in.Position)
-		if counter != nil {
-			n, err := counter.CountEvents(ctx, in.Position, in.Head)
-			if err != nil {
-				return in, fmt.Errorf("count lag of %s: %w", name, err)
-			}
-			in.LagEvents = n
+		n, err := r.lagEvents(ctx, in.Position, in.Head)
+		if err != nil {
+			return in, fmt.Errorf("count lag of %s: %w", name, err)
 		}
+		in.LagEvents = n
 		key := int64(uint32(lockKey(name)))
 		in.Standbys = waiting[key]
 		if ls := locks[key]; ls != nil {
@@ -327,6 +323,34 @@ WHERE locktype = 'advisory' AND objsubid = 2
 		out = append(out, in)
 	}
 	return out, nil
+}
+
+// lagCountLimit is the most events lagEvents reads to count a lag when the store cannot count.
+const lagCountLimit = 10_000
+
+// lagEvents counts the events after pos up to head: with the store's EventCounter, else by reading
+// up to lagCountLimit of them; -1 when there are more.
+func (r *Runner) lagEvents(ctx context.Context, pos, head eventstore.Position) (int64, error) {
+	if head <= pos {
+		return 0, nil
+	}
+	if c, ok := r.store.(EventCounter); ok {
+		return c.CountEvents(ctx, pos, head)
+	}
+	recs, err := r.store.ReadAll(ctx, pos, lagCountLimit+1)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, rec := range recs {
+		if rec.Position <= head {
+			n++
+		}
+	}
+	if n > lagCountLimit {
+		return -1, nil
+	}
+	return int64(n), nil
 }
 
 func deref(s *string) string {

@@ -98,8 +98,8 @@ func TestRunnerFailover(t *testing.T) {
 	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
-	if len(list) != 1 || list[0].State != StateRunning || list[0].Standbys != 1 {
-		t.Fatalf("List = %+v, want counter.v1 running with 1 standby", list)
+	if len(list) != 1 || list[0].State != StateRunning || list[0].Standbys != 1 || list[0].LagEvents != 0 {
+		t.Fatalf("List = %+v, want counter.v1 running with 1 standby and no lag", list)
 	}
 
 	last := e.appendEvents(ss, 300, 5, "test.counted.v1")
@@ -182,8 +182,8 @@ func TestRunnerStopsAtFailingEventAndRecovers(t *testing.T) {
 		}
 		in := list[0]
 		if in.State != StateFailing || in.FailedEvent == nil || *in.FailedEvent != (FailedEvent{Position: bad, Type: "test.poison.v1", Stream: ss[1]}) ||
-			!strings.Contains(in.Error, "poisoned") || in.Retries == 0 || in.Position != good || in.Lag == 0 {
-			t.Fatalf("List while failing = %+v, want failing at %d (test.poison.v1 in %s) with the error, retries, position %d and a lag",
+			!strings.Contains(in.Error, "poisoned") || in.Retries == 0 || in.Position != good || in.Lag == 0 || in.LagEvents != 7 {
+			t.Fatalf("List while failing = %+v, want failing at %d (test.poison.v1 in %s) with the error, retries, position %d and a lag of 7 events",
 				in, bad, ss[1], good)
 		}
 		m.mu.Lock()
