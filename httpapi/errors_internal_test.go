@@ -74,6 +74,9 @@ func TestHandlerErrorsMapToStatuses(t *testing.T) {
 			if tt.fields != nil && (env.Data == nil || !reflect.DeepEqual(env.Data.Fields, tt.fields)) {
 				t.Fatalf("fields: got %s, want %v", body, tt.fields)
 			}
+			if tt.code == 4002 && resp.Header.Get("Www-Authenticate") != `Bearer error="invalid_token"` {
+				t.Fatalf("a token error returned by a handler lacks WWW-Authenticate: %v", resp.Header)
+			}
 			if tt.status == 500 && strings.Contains(string(body), "connection reset") {
 				t.Fatalf("500 leaks its cause: %s", body)
 			}

@@ -101,9 +101,25 @@ func (s *Server) logServerError(ctx context.Context, requestID, method, path str
 		slog.Int("status", e.status), slog.String("err", cause.Error()))
 }
 
-// logHumaErrors is a huma transformer: it sees every body huma writes and logs 5xx errors once.
-func (s *Server) logHumaErrors(ctx huma.Context, _ string, v any) (any, error) {
-	if e, ok := v.(*ErrorEnvelope); ok && (e.cause != nil || e.status == http.StatusInternalServerError) {
+// finishHumaErrors is a huma transformer: it sees every body huma writes, before the body is
+// written, so it sends an error's headers (Retry-After, WWW-Authenticate; huma itself sends only
+// those of the error a handler returned, not of the envelope the error maps to) and logs a 500
+// once.
+func (s *Server) finishHumaErrors(ctx huma.Context, _ string, v any) (any, error) {
+	e, ok := v.(*ErrorEnvelope)
+	if !ok {
+		return v, nil
+	}
+	for name, values := range e.headers {
+		for i, value := range values {
+			if i == 0 {
+				ctx.SetHeader(name, value)
+			} else {
+				ctx.AppendHeader(name, value)
+			}
+		}
+	}
+	if e.cause != nil || e.status == http.StatusInternalServerError {
 		c := humafiber.Unwrap(ctx)
 		id, _ := c.Locals(requestIDKey{}).(string)
 		s.logServerError(ctx.Context(), id, c.Method(), c.Path(), e)

@@ -147,13 +147,9 @@ func actor(ctx context.Context) domain.Actor {
 	return principal(ctx).Actor
 }
 
-// writeError answers err from a huma middleware, through the same mapping as handler errors.
+// writeError answers err from a huma middleware, through the same mapping as handler errors
+// (finishHumaErrors sends its headers).
 func (s *Server) writeError(ctx huma.Context, err error) {
 	e := toEnvelope(err)
-	for name, values := range e.headers {
-		for _, v := range values {
-			ctx.AppendHeader(name, v)
-		}
-	}
 	_ = huma.WriteErr(s.api, ctx, e.status, e.Result.ResultDescription, e)
 }

@@ -148,7 +148,7 @@ func build(deps Deps) (*fiber.App, *Server) {
 	}
 
 	hc := humaConfig()
-	hc.Transformers = append(hc.Transformers, s.logHumaErrors)
+	hc.Transformers = append(hc.Transformers, s.finishHumaErrors)
 	s.api = humafiber.New(app, hc)
 	s.api.UseMiddleware(s.authenticate)
 	s.registerOperations(app, s.api, reg)
