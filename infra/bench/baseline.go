@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS baseline.products (
     stock      integer     NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS products_name ON baseline.products (name, id);
+CREATE INDEX IF NOT EXISTS products_newest ON baseline.products (created_at DESC, id DESC);
 CREATE TABLE IF NOT EXISTS baseline.orders (
     id        uuid        PRIMARY KEY,
     user_id   uuid        NOT NULL,
@@ -171,26 +171,31 @@ const catalogPages = 50
 // catalogPageSize is the number of products on a catalog page.
 const catalogPageSize = 20
 
-// QueryCatalog reads a random one of the first pages of products in stock, by name.
+// QueryCatalog reads a random one of the first pages of products, newest first, with the total
+// count that pagination shows: the same two queries the event-sourced read model answers.
 func (b *Baseline) QueryCatalog(ctx context.Context, rng *rand.Rand) error {
+	var total int64
+	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM baseline.products`).Scan(&total); err != nil {
+		return fmt.Errorf("count baseline catalog: %w", err)
+	}
 	rows, err := b.pool.Query(ctx,
-		`SELECT id, name, price, stock FROM baseline.products WHERE stock > 0 ORDER BY name, id LIMIT $1 OFFSET $2`,
+		`SELECT id, name, price, stock, created_at FROM baseline.products ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2`,
 		catalogPageSize, rng.IntN(catalogPages)*catalogPageSize)
 	if err != nil {
 		return fmt.Errorf("query baseline catalog: %w", err)
 	}
-	var id uuid.UUID
-	var name string
-	var price int64
-	var stock int
-	if _, err := pgx.ForEachRow(rows, []any{&id, &name, &price, &stock}, func() error { return nil }); err != nil {
+	if _, err := pgx.CollectRows(rows, pgx.RowToMap); err != nil {
 		return fmt.Errorf("query baseline catalog: %w", err)
 	}
 	return nil
 }
 
-// QueryUserOrders reads the user's latest orders.
+// QueryUserOrders counts the user's orders and reads the latest, with their lines.
 func (b *Baseline) QueryUserOrders(ctx context.Context, user uuid.UUID) error {
+	var total int64
+	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM baseline.orders WHERE user_id = $1`, user).Scan(&total); err != nil {
+		return fmt.Errorf("count baseline orders of %s: %w", user, err)
+	}
 	rows, err := b.pool.Query(ctx,
 		`SELECT id, status, total, lines, placed_at FROM baseline.orders WHERE user_id = $1 ORDER BY placed_at DESC, id LIMIT $2`,
 		user, catalogPageSize)

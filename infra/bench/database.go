@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strings"
 
@@ -91,4 +92,37 @@ func ReadMachine(ctx context.Context, pool *pgxpool.Pool) (Machine, error) {
 // Durable reports whether the settings make every commit wait for the disk.
 func (m Machine) Durable() bool {
 	return m.Settings["fsync"] == "on" && m.Settings["synchronous_commit"] != "off"
+}
+
+// Connect opens a pool of at most maxConns connections to url and checks that it answers.
+func Connect(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	cfg.MaxConns = int32(maxConns)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("ping database: %w", err)
+	}
+	return pool, nil
+}
+
+// Checkpoint returns a Runner.BeforeRun that makes the server write its dirty pages out
+// (CHECKPOINT), so that no path pays for the writes of the one before it. Without the privilege
+// it logs once and does nothing.
+func Checkpoint(pool *pgxpool.Pool, log *slog.Logger) func(context.Context) error {
+	var warned bool
+	return func(ctx context.Context) error {
+		_, err := pool.Exec(ctx, "CHECKPOINT")
+		if err != nil && !warned {
+			warned = true
+			log.Warn("bench: cannot CHECKPOINT between runs; runs may pay for each other's writes", "err", err)
+		}
+		return ctx.Err()
+	}
 }

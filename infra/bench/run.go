@@ -37,14 +37,18 @@ type Runner struct {
 	// BeforeRun, when set, is called before every path run; the command issues a CHECKPOINT so
 	// that no path pays for the dirty pages of the one before it.
 	BeforeRun func(ctx context.Context) error
+	// UniformProducts is the number of products of the uniform and mixed scenarios; 0 means the
+	// 10,000 the issue fixes. Tests use fewer.
+	UniformProducts int
 }
 
 // Run measures every scenario at every worker count on every path and verifies the stock after
 // each run. It returns an error only when the bench itself cannot go on (a database error while
 // setting up or reading stock, or ctx ending); orders that fail or stock that does not add up are
 // in the report (Report.Failed).
-func (r *Runner) Run(ctx context.Context) (Report, error) {
-	rep := Report{Started: time.Now(), Machine: r.Machine, Duration: r.Options.Duration.String()}
+func (r *Runner) Run(ctx context.Context) (rep Report, err error) {
+	rep = Report{Started: time.Now(), Machine: r.Machine, Duration: r.Options.Duration.String()}
+	defer rep.setRatios()
 	pair := 0
 	for _, sc := range r.Options.Scenarios {
 		workers := r.Options.Workers
@@ -80,7 +84,6 @@ func (r *Runner) Run(ctx context.Context) (Report, error) {
 			}
 		}
 	}
-	rep.setRatios()
 	return rep, nil
 }
 
@@ -208,14 +211,17 @@ type timed struct {
 	order  func(rng *rand.Rand, ids []uuid.UUID) []Line
 }
 
-func scenario(name string) timed {
+func scenario(name string, products int) timed {
 	switch name {
 	case ScenarioHot:
 		return timed{stocks: []int{hotStock}, order: func(_ *rand.Rand, ids []uuid.UUID) []Line {
 			return []Line{{ProductID: ids[0], Quantity: 1}}
 		}}
 	default: // uniform and mixed
-		stocks := make([]int, uniformCount)
+		if products <= 0 {
+			products = uniformCount
+		}
+		stocks := make([]int, products)
 		for i := range stocks {
 			stocks[i] = uniformStock
 		}
@@ -244,7 +250,7 @@ func queryWorkers(workers int) int { return max(1, workers/4) }
 // runTimed runs a timed scenario on p: workers place orders until the duration is over; in the
 // mixed scenario query workers read meanwhile and the projection lag is sampled.
 func (r *Runner) runTimed(ctx context.Context, p Path, name string, workers int) (Result, error) {
-	sc := scenario(name)
+	sc := scenario(name, r.UniformProducts)
 	ids, err := p.AddProducts(ctx, sc.stocks)
 	if err != nil {
 		return Result{}, fmt.Errorf("add products: %w", err)

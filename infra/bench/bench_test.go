@@ -1,0 +1,85 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
+)
+
+// TestTinyBench runs the seed scenario, a short hot run and a short mixed run on both paths
+// through the real components: the Postgres event store, the command handlers, the relay, the
+// in-process bus, the fulfilment, the outcome waiter, the projections and the read models.
+func TestTinyBench(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	url := pgtest.NewURL(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	esPool, err := Connect(ctx, url, 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer esPool.Close()
+	basePool, err := Connect(ctx, url, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer basePool.Close()
+	es, err := NewEventSourced(ctx, esPool, EventSourcedConfig{SnapshotEvery: 50, Logger: log})
+	if err != nil {
+		t.Fatalf("NewEventSourced: %v", err)
+	}
+	defer es.Close()
+	base, err := NewBaseline(ctx, basePool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	machine, err := ReadMachine(ctx, basePool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{
+		Paths:           []Path{es, base},
+		Options:         Options{Scenarios: []string{ScenarioSeed, ScenarioHot, ScenarioMixed}, Workers: []int{4}, Duration: 500 * time.Millisecond},
+		Machine:         machine,
+		Log:             log,
+		BeforeRun:       Checkpoint(basePool, log),
+		UniformProducts: 200,
+	}
+	rep, err := r.Run(ctx)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := es.Err(); err != nil {
+		t.Fatalf("event-sourced workers: %v", err)
+	}
+	if len(rep.Results) != 6 {
+		t.Fatalf("Run gave %d results, want 3 scenarios × 2 paths: %+v", len(rep.Results), rep.Results)
+	}
+	for _, res := range rep.Results {
+		if !res.Verified || res.Errors > 0 || res.Settled == 0 {
+			t.Errorf("%s on %s: %+v, want verified, settled orders and no errors", res.Scenario, res.Path, res)
+		}
+		if res.Scenario == ScenarioSeed && (res.Accepted != 15 || res.Rejected != 185) {
+			t.Errorf("seed on %s: %d accepted, %d rejected, want 15 and 185", res.Path, res.Accepted, res.Rejected)
+		}
+		if res.Scenario == ScenarioMixed && (res.Queries == 0 || res.CatalogP99Ms <= 0 || res.UserOrdersP99Ms <= 0) {
+			t.Errorf("mixed on %s ran no queries: %+v", res.Path, res)
+		}
+		if res.Scenario == ScenarioMixed && res.Path == PathEventSourced && res.LagSamples == 0 {
+			t.Errorf("mixed on the event-sourced path sampled no projection lag: %+v", res)
+		}
+		if res.Path == PathEventSourced && res.Ratio <= 0 {
+			t.Errorf("%s on the event-sourced path has no ratio to the baseline", res.Scenario)
+		}
+	}
+	var b strings.Builder
+	if err := rep.WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", b.String())
+}
