@@ -3,9 +3,9 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/commerce-dev/commerce/infra/eventstore"
 )
@@ -44,7 +44,7 @@ func sqlLimit(limit int) *int {
 // or less means all of them. It sees every committed event of the stream: stream reads are not held
 // back by the log's visibility horizon.
 func (s *Store) ReadStream(ctx context.Context, stream string, from int64, limit int) ([]eventstore.Record, error) {
-	recs, err := s.query(ctx, `SELECT `+recordColumns+` FROM events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`,
+	recs, err := s.query(ctx, limit, `SELECT `+recordColumns+` FROM events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`,
 		stream, from, sqlLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s from %d: %w", stream, from, err)
@@ -58,7 +58,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from int64, limit
 // ReadStreamBackward returns up to limit events of stream, newest first; a limit of 0 or less means
 // all of them.
 func (s *Store) ReadStreamBackward(ctx context.Context, stream string, limit int) ([]eventstore.Record, error) {
-	recs, err := s.query(ctx, `SELECT `+recordColumns+` FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT $2`,
+	recs, err := s.query(ctx, limit, `SELECT `+recordColumns+` FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT $2`,
 		stream, sqlLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s backward: %w", stream, err)
@@ -84,7 +84,7 @@ func (s *Store) notFound(ctx context.Context, stream string) error {
 // ReadAll returns up to limit events of the global log after position from, in log order, from the
 // part of the log that is final (see the package doc); a limit of 0 or less means all of them.
 func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, limit int) ([]eventstore.Record, error) {
-	recs, err := s.query(ctx, `SELECT `+recordColumns+` FROM events WHERE position > $1 AND position < `+horizonSQL+` ORDER BY position LIMIT $2`,
+	recs, err := s.query(ctx, limit, `SELECT `+recordColumns+` FROM events WHERE position > $1 AND position < `+horizonSQL+` ORDER BY position LIMIT $2`,
 		int64(from), sqlLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("read all from %d: %w", from, err)
@@ -102,6 +102,7 @@ func (s *Store) readLive(ctx context.Context, from eventstore.Position, limit in
 		return nil, false, fmt.Errorf("read all from %d: %w", from, err)
 	}
 	defer rows.Close()
+	recs = make([]eventstore.Record, 0, limit)
 	for rows.Next() {
 		var r eventstore.Record
 		var visible bool
@@ -121,13 +122,14 @@ func (s *Store) readLive(ctx context.Context, from eventstore.Position, limit in
 	return recs, heldBack, nil
 }
 
-func (s *Store) query(ctx context.Context, sql string, args ...any) ([]eventstore.Record, error) {
+// query runs a query of recordColumns; capacity is the number of rows expected, at most.
+func (s *Store) query(ctx context.Context, capacity int, sql string, args ...any) ([]eventstore.Record, error) {
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var recs []eventstore.Record
+	recs := make([]eventstore.Record, 0, min(max(capacity, 0), 10000))
 	for rows.Next() {
 		var r eventstore.Record
 		if err := scanRecord(rows, &r); err != nil {
@@ -138,15 +140,18 @@ func (s *Store) query(ctx context.Context, sql string, args ...any) ([]eventstor
 	return recs, rows.Err()
 }
 
-// scanRecord scans the recordColumns of a row into r, and any further columns into extra.
+// scanRecord scans the recordColumns of a row into r, and any further columns into extra. The
+// destinations are the types pgx decodes without detours: pgtype.UUID (a uuid.UUID would go through
+// its text form) and *[]byte for JSON (a json.RawMessage would go through json.Unmarshal, which
+// checks what PostgreSQL has already checked).
 func scanRecord(rows pgx.Rows, r *eventstore.Record, extra ...any) error {
 	var position int64
-	var recorded time.Time
-	dest := append([]any{&position, &r.Stream, &r.Version, &r.ID, &r.Type, &r.Data, &r.Metadata, &recorded}, extra...)
+	var id pgtype.UUID
+	dest := append([]any{&position, &r.Stream, &r.Version, &id, &r.Type, (*[]byte)(&r.Data), (*[]byte)(&r.Metadata), &r.RecordedAt}, extra...)
 	if err := rows.Scan(dest...); err != nil {
 		return err
 	}
 	r.Position = eventstore.Position(position)
-	r.RecordedAt = recorded
+	r.ID = id.Bytes
 	return nil
 }

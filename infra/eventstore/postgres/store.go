@@ -69,6 +69,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/commerce-dev/commerce/infra/eventstore"
@@ -196,12 +197,13 @@ func (s *Store) append(ctx context.Context, q querier, stream string, expected e
 	if len(events) > maxAppend {
 		return eventstore.AppendResult{}, false, fmt.Errorf("append to %s: %d events, at most %d in one append: %w", stream, len(events), maxAppend, eventstore.ErrInvalid)
 	}
-	ids := make([]uuid.UUID, len(events))
+	ids := make([]pgtype.UUID, len(events)) // binary uuids; a uuid.UUID would be sent as text
 	types := make([]string, len(events))
 	data := make([]string, len(events))
 	meta := make([]string, len(events))
 	for i, e := range events {
-		ids[i], types[i], data[i], meta[i] = e.ID, e.Type, string(e.Data), string(e.Metadata)
+		ids[i] = pgtype.UUID{Bytes: e.ID, Valid: true}
+		types[i], data[i], meta[i] = e.Type, string(e.Data), string(e.Metadata)
 	}
 	lo, hi := versionRange(expected)
 	for attempt := 0; ; attempt++ {
@@ -236,9 +238,9 @@ func (s *Store) append(ctx context.Context, q querier, stream string, expected e
 // a wrong expected version, an id used elsewhere, or (done false) an unconditional append that lost
 // a race and should try again.
 func (s *Store) resolve(ctx context.Context, q querier, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (eventstore.AppendResult, bool, error) {
-	ids := make([]uuid.UUID, len(events))
+	ids := make([]pgtype.UUID, len(events))
 	for i, e := range events {
-		ids[i] = e.ID
+		ids[i] = pgtype.UUID{Bytes: e.ID, Valid: true}
 	}
 	var current int64
 	stored := make(map[uuid.UUID]storedEvent, len(events))
@@ -254,7 +256,7 @@ SELECT NULL, NULL, coalesce(max(version), 0), 0 FROM events WHERE stream_id = $1
 			current = r.version
 			continue
 		}
-		stored[*r.id] = storedEvent{stream: *r.stream, version: r.version, position: r.position}
+		stored[r.id.Bytes] = storedEvent{stream: *r.stream, version: r.version, position: r.position}
 	}
 	if res, ok := alreadyStored(stream, expected, events, stored); ok {
 		return res, true, nil
@@ -298,7 +300,7 @@ func alreadyStored(stream string, expected eventstore.ExpectedVersion, events []
 }
 
 type conflictRow struct {
-	id       *uuid.UUID
+	id       *pgtype.UUID
 	stream   *string
 	version  int64
 	position int64
