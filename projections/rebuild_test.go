@@ -41,8 +41,8 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 	e := newEnv(t)
 	ss := streams("r", 10)
 	c := newCounter("counter.v1")
-	e.head(e.appendEvents(ss, 4000, 40, "test.counted.v1"))
-	r := e.runner(e.pool, Options{RebuildBatch: 400}, batchCounter{c})
+	e.head(e.appendEvents(ss, 2000, 40, "test.counted.v1"))
+	r := e.runner(e.pool, Options{RebuildBatch: 200}, batchCounter{c})
 	start(t, context.Background(), r)
 	head, _ := e.store.Head(context.Background())
 	waitFor(t, r, "counter.v1", head)
@@ -118,8 +118,8 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 		t.Errorf("Status after the rebuild still shows its progress")
 	}
 	final := progress[len(progress)-1]
-	if !final.Swapped || final.Done < 4000 || final.Total != final.Done || final.Rate <= 0 || final.Projector != "counter.v1" {
-		t.Fatalf("last progress = %+v, want swapped with Done >= 4000 = Total and a rate", final)
+	if !final.Swapped || final.Done < 2000 || final.Total != final.Done || final.Rate <= 0 || final.Projector != "counter.v1" {
+		t.Fatalf("last progress = %+v, want swapped with Done >= 2000 = Total and a rate", final)
 	}
 	for i := 1; i < len(progress); i++ {
 		if progress[i].Done < progress[i-1].Done || progress[i].Total < progress[i].Done {
@@ -300,5 +300,24 @@ func TestRebuildDefersIndexes(t *testing.T) {
 	r2 := e.runner(e.pool, Options{}, bad)
 	if err := r2.Rebuild(context.Background(), "other.v1", nil); err == nil || !strings.Contains(err.Error(), "no_such_idx") {
 		t.Fatalf("Rebuild deferring an index Setup does not create = %v, want an error naming it", err)
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	bar := ProgressBar(&out, "catalog.v1")
+	bar(Progress{Projector: "catalog.v1"})
+	bar(Progress{Projector: "catalog.v1", Done: 5000, Total: 20000, Rate: 50000, ETA: 300 * time.Millisecond})
+	time.Sleep(150 * time.Millisecond) // the bar redraws at most every 100 ms
+	bar(Progress{Projector: "catalog.v1", Done: 20000, Total: 20000, Swapped: true})
+	got := out.String()
+	for _, want := range []string{"rebuild catalog.v1", "20000/20000", "100%", "events"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("progress bar output %q does not contain %q", got, want)
+		}
+	}
+	if !strings.HasSuffix(got, "\n") {
+		t.Errorf("progress bar output %q does not end with a newline after the swap", got)
 	}
 }
