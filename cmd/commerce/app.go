@@ -30,6 +30,7 @@ type app struct {
 	repos    *commands.Repos
 	handlers *commands.Handlers
 	idem     *commands.Idempotency
+	idemKeys *idempotency.Store
 	fulfil   *commands.Fulfilment
 	outcomes *commands.Outcomes
 	runner   *projections.Runner
@@ -74,7 +75,8 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	}
 	a.repos = commands.NewRepos(a.store, commandCfg)
 	a.handlers = commands.NewHandlers(a.repos, commandCfg)
-	a.idem = commands.NewIdempotency(idempotency.New(pool))
+	a.idemKeys = idempotency.New(pool)
+	a.idem = commands.NewIdempotency(a.idemKeys)
 	a.fulfil = commands.NewFulfilment(a.repos, commands.FulfilmentConfig{Observer: a.metrics.Fulfilment()})
 	a.outcomes = commands.NewOutcomes(a.store, a.repos)
 	a.runner, err = projections.NewRunner(pool, a.store, projectors(), projections.Options{

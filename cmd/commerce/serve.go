@@ -60,6 +60,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		worker("projections", a.runner.Run)
 	}
 	worker("token-purge", func(ctx context.Context) error { return a.auth.Run(ctx, 10*time.Minute) })
+	worker("idempotency-purge", func(ctx context.Context) error { return a.idemKeys.Run(ctx, 10*time.Minute, log) })
 
 	var serveErr error
 	if cfg.hasRole("api") {
