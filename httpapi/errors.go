@@ -11,7 +11,9 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/commerce-dev/commerce/commands"
 	"github.com/commerce-dev/commerce/domain"
+	"github.com/commerce-dev/commerce/domain/product"
 	"github.com/commerce-dev/commerce/infra/auth"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 )
@@ -28,6 +30,15 @@ const (
 
 // errRoleNotAllowed is returned when a valid token's role may not call the operation.
 var errRoleNotAllowed = errors.New("the token's role may not use this route")
+
+// notFresh is the answer to a query whose read model did not reach its min_position within the
+// wait: 503 with Retry-After, never stale data. Return it as it is: huma takes the headers from
+// the handler's error.
+func notFresh() *ErrorEnvelope {
+	e := errorEnvelope(http.StatusServiceUnavailable, http.StatusServiceUnavailable, "the read model has not reached min_position yet; try again")
+	e.headers = http.Header{"Retry-After": {"1"}}
+	return e
+}
 
 // ErrorEnvelope is the body of every error response: API.md's envelope whose data, for a
 // validation error, names every failing field. It is also the error value handlers and
@@ -131,6 +142,19 @@ func toEnvelope(err error) *ErrorEnvelope {
 	return e
 }
 
+// codeStatus answers the business refusals whose kind alone would give another status: a restock
+// past the stock limit and a product not on sale are conflicts of the product aggregate, and an
+// order naming an unknown product or one not on sale names the failing lines, yet each refuses a
+// well-formed request (422); a reused Idempotency-Key is 422, a malformed one 400.
+var codeStatus = map[string]int{
+	product.CodeStockLimit:             http.StatusUnprocessableEntity,
+	product.CodeNotOnSale:              http.StatusUnprocessableEntity,
+	commands.CodeProductNotOnSale:      http.StatusUnprocessableEntity,
+	commands.CodeUnknownProduct:        http.StatusUnprocessableEntity,
+	commands.CodeIdempotencyKeyReused:  http.StatusUnprocessableEntity,
+	commands.CodeIdempotencyKeyInvalid: http.StatusBadRequest,
+}
+
 func domainEnvelope(de *domain.Error) *ErrorEnvelope {
 	status := http.StatusInternalServerError
 	switch de.Kind {
@@ -145,6 +169,9 @@ func domainEnvelope(de *domain.Error) *ErrorEnvelope {
 		status = http.StatusConflict
 	case domain.Forbidden:
 		status = http.StatusForbidden
+	}
+	if s, ok := codeStatus[de.Code]; ok && status != http.StatusInternalServerError {
+		status = s
 	}
 	if status == http.StatusInternalServerError {
 		e := errorEnvelope(status, status, "internal error")

@@ -13,7 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/commerce-dev/commerce/commands"
 	"github.com/commerce-dev/commerce/infra/auth"
+	"github.com/commerce-dev/commerce/infra/eventstore"
+	"github.com/commerce-dev/commerce/readmodels"
 )
 
 // bodyLimit is the largest request body (API.md): larger is 413.
@@ -84,6 +87,25 @@ type Deps struct {
 	Metrics *prometheus.Registry
 	// Config configures CORS, rate limits and timeouts.
 	Config Config
+
+	// Commands are the write side's command handlers (commands.NewHandlers).
+	Commands *commands.Handlers
+	// Idempotency runs POST /orders once per account and Idempotency-Key
+	// (commands.NewIdempotency).
+	Idempotency *commands.Idempotency
+	// Reader queries the read models (readmodels.New).
+	Reader *readmodels.Reader
+	// Positions waits for a read model to reach an event position, for ?min_position
+	// (*projections.Runner). Projectors are named by their base names: catalog, orders, reviews.
+	Positions Positions
+	// Orders waits for a placed order to be settled, for POST /orders?wait (the fulfilment
+	// process manager).
+	Orders OrderSettler
+	// Projections lists and rebuilds the projections for /admin/projections (an adapter over
+	// *projections.Runner).
+	Projections ProjectionAdmin
+	// Store is the event store /admin/streams/{stream_id} reads.
+	Store eventstore.Store
 }
 
 // Server holds the dependencies the handlers use. Handlers are its methods.
@@ -95,6 +117,14 @@ type Server struct {
 	api     huma.API
 	limit   *limiter
 	metrics *httpMetrics
+
+	commands    *commands.Handlers
+	idempotency *commands.Idempotency
+	reader      *readmodels.Reader
+	positions   Positions
+	orders      OrderSettler
+	projections ProjectionAdmin
+	store       eventstore.Store
 }
 
 // New returns the fiber app serving every route of API.md under /api/v1 and the operations
@@ -122,6 +152,14 @@ func build(deps Deps) (*fiber.App, *Server) {
 		cfg:     cfg,
 		limit:   newLimiter(cfg.RateLimit, cfg.RateBurst),
 		metrics: newHTTPMetrics(reg),
+
+		commands:    deps.Commands,
+		idempotency: deps.Idempotency,
+		reader:      deps.Reader,
+		positions:   deps.Positions,
+		orders:      deps.Orders,
+		projections: deps.Projections,
+		store:       deps.Store,
 	}
 	app := fiber.New(fiber.Config{
 		AppName:                 "commerce",
@@ -164,6 +202,12 @@ func (s *Server) routes(api huma.API) {
 		s.registerAddresses,
 		s.registerSellers,
 		s.registerAdminUsers,
+		s.registerCatalog,
+		s.registerProducts,
+		s.registerOrders,
+		s.registerSellerLines,
+		s.registerReviews,
+		s.registerAdmin,
 	} {
 		register(api)
 	}
