@@ -142,6 +142,9 @@ func (b *Baseline) place(ctx context.Context, o Order, lines []Line) (accepted b
 	return true, nil
 }
 
+// Drain returns at once: a baseline order is final when its transaction commits.
+func (b *Baseline) Drain(context.Context) error { return nil }
+
 // Stocks reads the products' stock.
 func (b *Baseline) Stocks(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]int, error) {
 	rows, err := b.pool.Query(ctx, `SELECT id, stock FROM baseline.products WHERE id = ANY($1)`, ids)

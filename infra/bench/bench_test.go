@@ -44,11 +44,11 @@ func TestTinyBench(t *testing.T) {
 	}
 	r := &Runner{
 		Paths:           []Path{es, base},
-		Options:         Options{Scenarios: []string{ScenarioSeed, ScenarioHot, ScenarioMixed}, Workers: []int{4}, Duration: 500 * time.Millisecond},
+		Options:         Options{Scenarios: []string{ScenarioSeed, ScenarioHot, ScenarioMixed}, Workers: []int{4}, Duration: 300 * time.Millisecond},
 		Machine:         machine,
 		Log:             log,
 		BeforeRun:       Checkpoint(basePool, log),
-		UniformProducts: 200,
+		UniformProducts: 50,
 	}
 	rep, err := r.Run(ctx)
 	if err != nil {

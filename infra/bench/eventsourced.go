@@ -46,6 +46,7 @@ type EventSourced struct {
 	handlers *commands.Handlers
 	obs      *countingObserver
 	bus      *bus.Bus
+	relay    *relay.Relay
 	reader   *readmodels.Reader
 	log      *slog.Logger
 	settle   func(ctx context.Context, orderID uuid.UUID) (accepted bool, err error)
@@ -92,7 +93,7 @@ func NewEventSourced(ctx context.Context, pool *pgxpool.Pool, cfg EventSourcedCo
 	wctx, cancel := context.WithCancel(context.Background())
 	e := &EventSourced{
 		pool: pool, store: store, handlers: commands.NewHandlers(repos, ccfg), obs: obs, bus: b,
-		reader: readmodels.New(pool), log: log, workerCtx: wctx, cancel: cancel,
+		reader: readmodels.New(pool), log: log, workerCtx: wctx, cancel: cancel, relay: rl,
 	}
 	e.settle = func(ctx context.Context, orderID uuid.UUID) (bool, error) {
 		ctx, cancel := context.WithTimeout(ctx, settleTimeout)
@@ -233,6 +234,32 @@ func (e *EventSourced) Place(ctx context.Context, o Order) (bool, error) {
 		return false, fmt.Errorf("place order %s: %w", o.ID, err)
 	}
 	return e.settle(ctx, o.ID)
+}
+
+// drainTimeout bounds Drain.
+const drainTimeout = 2 * time.Minute
+
+// Drain notes the head of the log and waits until the relay has published up to it. The in-process
+// bus returns a publish once the fulfilment has handled the message, so by then every order.placed
+// before the head is handled to its end, including the releases of rejected orders.
+func (e *EventSourced) Drain(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, drainTimeout)
+	defer cancel()
+	head, err := e.store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("read the log head: %w", err)
+	}
+	for e.relay.Status().Checkpoint < head {
+		if err := e.Err(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("relay at %d, head at %d: %w", e.relay.Status().Checkpoint, head, ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // Stocks folds each product's stream from its first event, without the command side's caches

@@ -38,6 +38,10 @@ type Path interface {
 	// when it was rejected for lack of stock or because a product was not on sale. An error means
 	// the outcome is unknown.
 	Place(ctx context.Context, o Order) (accepted bool, err error)
+	// Drain returns once the work the path does after an order is settled is done, so that Stocks
+	// reads final stock: the event-sourced fulfilment appends order.rejected first and releases
+	// the stock that order had reserved afterwards.
+	Drain(ctx context.Context) error
 	// Stocks returns the current stock of each product in ids.
 	Stocks(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]int, error)
 	// Counters returns the conflicts and retries counted so far.

@@ -143,6 +143,9 @@ func (t *tally) result(scenario string, p Path, workers int, elapsed time.Durati
 
 // verify reads the final stock of ids and checks it against the accepted orders.
 func verify(ctx context.Context, p Path, ids []uuid.UUID, stocks []int, accepted []Order, res *Result) (map[uuid.UUID]int, error) {
+	if err := p.Drain(ctx); err != nil {
+		return nil, fmt.Errorf("wait for the path to finish its work: %w", err)
+	}
 	final, err := p.Stocks(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read final stock: %w", err)
