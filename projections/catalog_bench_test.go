@@ -74,4 +74,3 @@ func inSchema(b *testing.B, ctx context.Context, pool *pgxpool.Pool, schema, bef
 		b.Fatalf("in schema %s: %v", schema, err)
 	}
 }
-
