@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,66 +52,114 @@ const swapAttempts = 3
 // across processes: another one is refused with ErrRebuildRunning. On failure the live tables are
 // untouched; an *EventError names the event a projector failed at.
 func (r *Runner) Rebuild(ctx context.Context, name string, progress func(Progress)) error {
-	w, err := r.lookup(name)
-	if err != nil {
-		return err
-	}
-	return r.rebuild(ctx, w, progress)
+	return r.RebuildAll(ctx, []string{name}, progress)
 }
 
-func (r *Runner) rebuild(ctx context.Context, w *worker, progress func(Progress)) error {
+// RebuildAll is Rebuild for several projectors at once (all of the runner's when names is empty):
+// the log is read once and every batch goes to each projector's shadow tables on its own
+// connection, so the projectors replay side by side; then each is swapped in. progress gets one
+// Progress for them all: Done is the slowest projector's, Swapped comes when every one is swapped.
+// The first failure stops them all; the live tables of those not yet swapped stay as they were.
+func (r *Runner) RebuildAll(ctx context.Context, names []string, progress func(Progress)) error {
+	if len(names) == 0 {
+		names = r.Names()
+	}
+	var ws []*worker
+	for _, name := range names {
+		w, err := r.lookup(name)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(ws, w) {
+			ws = append(ws, w)
+		}
+	}
+	return r.rebuild(ctx, ws, progress)
+}
+
+// rebuildJob is one projector's part of a rebuild.
+type rebuildJob struct {
+	w        *worker
+	shadow   string
+	hadRow   bool // it had a checkpoint when the rebuild began
+	deferred []string
+	pos      eventstore.Position
+	t        *tracker
+}
+
+func (r *Runner) rebuild(ctx context.Context, ws []*worker, progress func(Progress)) error {
+	what := ws[0].name
+	if len(ws) > 1 {
+		what = fmt.Sprintf("%d projectors", len(ws))
+	}
 	conn, err := r.connect(ctx)
 	if err != nil {
-		return fmt.Errorf("rebuild %s: connect for lock: %w", w.name, err)
+		return fmt.Errorf("rebuild %s: connect for lock: %w", what, err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, rebuildLockClass, lockKey(w.name)).Scan(&ok); err != nil {
-		return fmt.Errorf("rebuild %s: take lock: %w", w.name, err)
-	}
-	if !ok {
-		return fmt.Errorf("rebuild %s: %w", w.name, ErrRebuildRunning)
+	defer conn.Close(context.WithoutCancel(ctx)) // releases the locks
+	for _, w := range ws {
+		var ok bool
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, rebuildLockClass, lockKey(w.name)).Scan(&ok); err != nil {
+			return fmt.Errorf("rebuild %s: take lock: %w", w.name, err)
+		}
+		if !ok {
+			return fmt.Errorf("rebuild %s: %w", w.name, ErrRebuildRunning)
+		}
 	}
 	rows, err := loadCheckpoints(ctx, r.pool, "")
 	if err != nil {
-		return fmt.Errorf("rebuild %s: %w", w.name, err)
+		return fmt.Errorf("rebuild %s: %w", what, err)
 	}
-	_, hadRow := rows[w.name]
-	t := newTracker(r, w, progress)
-	defer w.setRebuild(nil)
-	if err := t.begin(ctx); err != nil {
+	report := progress
+	if len(ws) > 1 && progress != nil {
+		report = newCombined(ws, progress).report
+	}
+	jobs := make([]*rebuildJob, len(ws))
+	for i, w := range ws {
+		_, hadRow := rows[w.name]
+		j := &rebuildJob{w: w, shadow: ShadowSchema(w.name), hadRow: hadRow, t: newTracker(r, w, report)}
+		defer w.setRebuild(nil)
+		if err := j.t.begin(ctx); err != nil {
+			return err
+		}
+		if j.deferred, err = r.createShadow(ctx, w.p, j.shadow); err != nil {
+			return err
+		}
+		jobs[i] = j
+	}
+	if err := r.replay(ctx, jobs); err != nil {
 		return err
 	}
-	shadow := ShadowSchema(w.name)
-	deferred, err := r.createShadow(ctx, w.p, shadow)
-	if err != nil {
-		return err
+	for _, j := range jobs {
+		if err := r.finish(ctx, j); err != nil {
+			return err
+		}
 	}
-	pos, err := r.replay(ctx, w.p, shadow, t)
-	if err != nil {
-		return err
-	}
-	if err := r.createIndexes(ctx, w.p, deferred); err != nil {
+	return nil
+}
+
+// finish builds a replayed job's deferred indexes and swaps its tables in.
+func (r *Runner) finish(ctx context.Context, j *rebuildJob) error {
+	if err := r.createIndexes(ctx, j.w.p, j.deferred); err != nil {
 		return err
 	}
 	for attempt := 1; ; attempt++ {
-		var swapped eventstore.Position
-		swapped, err = r.swap(ctx, w.p, shadow, pos, hadRow, t)
+		pos, err := r.swap(ctx, j.w.p, j.shadow, j.pos, j.hadRow, j.t)
 		if err == nil {
-			pos = swapped
+			j.pos = pos
 			break
 		}
 		var pgErr *pgconn.PgError
 		if attempt == swapAttempts || !errors.As(err, &pgErr) || pgErr.Code != "55P03" { // lock_not_available
 			return err
 		}
-		r.log.Warn("rebuild swap waited too long for the live tables; trying again", "projector", w.name, "err", err)
+		r.log.Warn("rebuild swap waited too long for the live tables; trying again", "projector", j.w.name, "err", err)
 	}
-	r.waiter.advance(w.name, pos)
-	if _, err := r.pool.Exec(ctx, `DROP SCHEMA IF EXISTS `+quoteIdent(shadow)+` CASCADE`); err != nil {
-		r.log.Warn("drop rebuild schema", "projector", w.name, "schema", shadow, "err", err)
+	r.waiter.advance(j.w.name, j.pos)
+	if _, err := r.pool.Exec(ctx, `DROP SCHEMA IF EXISTS `+quoteIdent(j.shadow)+` CASCADE`); err != nil {
+		r.log.Warn("drop rebuild schema", "projector", j.w.name, "schema", j.shadow, "err", err)
 	}
-	t.finish()
+	j.t.finish()
 	return nil
 }
 
@@ -172,36 +223,69 @@ func (r *Runner) createIndexes(ctx context.Context, p Projector, defs []string) 
 	return nil
 }
 
-// replay applies the whole log, as far as it can read, to the shadow tables, one transaction per
-// batch. The shadow tables are thrown away if anything fails, so their commits need not wait for
-// the disk.
-func (r *Runner) replay(ctx context.Context, p Projector, schema string, t *tracker) (eventstore.Position, error) {
+// replay applies the whole log, as far as it can read, to the jobs' shadow tables: one reader, and
+// for each job a goroutine that applies every batch in a transaction of its own. The shadow tables
+// are thrown away if anything fails, so their commits need not wait for the disk.
+func (r *Runner) replay(ctx context.Context, jobs []*rebuildJob) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	feeds := make([]chan []eventstore.Record, len(jobs))
+	for i, j := range jobs {
+		feed := make(chan []eventstore.Record, 1)
+		feeds[i] = feed
+		wg.Go(func() {
+			for recs := range feed {
+				if ctx.Err() != nil {
+					continue // drain: the reader stops soon
+				}
+				if err := r.applyShadow(ctx, j.w.p, j.shadow, recs); err != nil {
+					cancel(fmt.Errorf("rebuild %s: %w", j.w.name, err))
+					continue
+				}
+				j.pos = recs[len(recs)-1].Position
+				j.t.add(ctx, len(recs), j.pos)
+			}
+		})
+	}
 	var pos eventstore.Position
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for res := range readAhead(rctx, r.store, 0, r.opts.RebuildBatch) {
+	for res := range readAhead(ctx, r.store, 0, r.opts.RebuildBatch) {
 		if res.err != nil {
-			return 0, fmt.Errorf("rebuild %s: read the log after %d: %w", p.Name(), pos, res.err)
+			cancel(fmt.Errorf("rebuild: read the log after %d: %w", pos, res.err))
+			break
 		}
 		if len(res.recs) == 0 {
 			break
 		}
-		err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-			if err := setSearchPath(ctx, tx, schema); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit TO off`); err != nil {
-				return err
-			}
-			return applyAll(ctx, tx, p, res.recs)
-		})
-		if err != nil {
-			return 0, fmt.Errorf("rebuild %s: %w", p.Name(), err)
-		}
 		pos = res.recs[len(res.recs)-1].Position
-		t.add(ctx, len(res.recs), pos)
+		for _, feed := range feeds {
+			select {
+			case feed <- res.recs:
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
 	}
-	return pos, nil
+	for _, feed := range feeds {
+		close(feed)
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// applyShadow applies recs to the shadow tables in schema, in one transaction.
+func (r *Runner) applyShadow(ctx context.Context, p Projector, schema string, recs []eventstore.Record) error {
+	return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL search_path TO `+quoteIdent(schema)+`; SET LOCAL synchronous_commit TO off`); err != nil {
+			return fmt.Errorf("set search_path to %s: %w", schema, err)
+		}
+		return applyAll(ctx, tx, p, recs)
+	})
 }
 
 // swap applies the events after pos to the shadow tables and makes them the live ones, in one
@@ -279,7 +363,7 @@ WHERE name = ANY($1) ORDER BY name FOR UPDATE`, append([]string{name}, older...)
 	drop := append([]string(nil), p.Tables()...)
 	for _, c := range locked {
 		for _, tbl := range c.Tables {
-			if !contains(drop, tbl) {
+			if !slices.Contains(drop, tbl) {
 				drop = append(drop, tbl)
 			}
 		}
@@ -312,15 +396,6 @@ ON CONFLICT (name) DO UPDATE SET tables = EXCLUDED.tables`, name, p.Tables()); e
 		return 0, fmt.Errorf("rebuild %s: swap: %w", name, err)
 	}
 	return pos, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // tracker computes a rebuild's Progress.
@@ -432,4 +507,53 @@ func (r *Runner) logProgress(name string) func(Progress) {
 		r.log.Info("projection rebuild", "projector", name, "done", p.Done, "total", p.Total,
 			"rate", int64(p.Rate), "eta", p.ETA.Round(time.Second), "swapped", p.Swapped)
 	}
+}
+
+// combined merges the progress of several projectors rebuilt together into one Progress.
+type combined struct {
+	mu    sync.Mutex
+	fn    func(Progress)
+	name  string
+	start time.Time
+	parts map[string]Progress
+	n     int
+}
+
+func newCombined(ws []*worker, fn func(Progress)) *combined {
+	names := make([]string, len(ws))
+	for i, w := range ws {
+		names[i] = w.name
+	}
+	return &combined{fn: fn, name: strings.Join(names, ","), start: time.Now(), parts: map[string]Progress{}, n: len(ws)}
+}
+
+// report records one projector's progress and reports them all: as far as the slowest has got.
+func (c *combined) report(p Progress) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.parts[p.Projector] = p
+	all := Progress{Projector: c.name, Swapped: len(c.parts) == c.n, Elapsed: time.Since(c.start)}
+	first := true
+	for _, part := range c.parts {
+		if first || part.Done < all.Done {
+			all.Done, all.Position = part.Done, part.Position
+		}
+		first = false
+		all.Total = max(all.Total, part.Total)
+		all.Head = max(all.Head, part.Head)
+		all.Swapped = all.Swapped && part.Swapped
+	}
+	if len(c.parts) < c.n {
+		all.Done, all.Position = 0, 0
+	}
+	if all.Swapped {
+		all.Total = all.Done
+	}
+	if s := all.Elapsed.Seconds(); s > 0 {
+		all.Rate = float64(all.Done) / s
+	}
+	if all.Rate > 0 && all.Total > all.Done {
+		all.ETA = time.Duration(float64(all.Total-all.Done) / all.Rate * float64(time.Second))
+	}
+	c.fn(all)
 }

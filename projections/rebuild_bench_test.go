@@ -27,7 +27,8 @@ import (
 
 // BenchmarkRebuild measures rebuilding the catalog and orders read models from a log of 1,000,000
 // events of a shop's history, against reading the same log with ReadAll alone (batches of 5000),
-// and the runner's own cost: a rebuild of a projector that ignores every event (skipall).
+// the runner's own cost (a rebuild of a projector that ignores every event: skipall), and catalog
+// and orders rebuilt together from one read of the log (RebuildAll, as `--all` does).
 // Run it with: go test -run '^$' -bench BenchmarkRebuild -benchtime 1x -timeout 30m ./projections/
 // (REBUILD_BENCH_EVENTS=200000 for a quicker run).
 func BenchmarkRebuild(b *testing.B) {
@@ -83,6 +84,22 @@ func BenchmarkRebuild(b *testing.B) {
 			b.Logf("Rebuild %s: %d events in %s: %.0f events/s, %.2f of the ReadAll rate", name, last.Done,
 				took.Round(time.Millisecond), rate, rate/readRate)
 		}
+
+		// Both together, as `commerce projections rebuild --all` does: one read, two appliers.
+		began = time.Now()
+		var last Progress
+		if err := r.RebuildAll(ctx, []string{"catalog.v1", "orders.v1"}, func(p Progress) { last = p }); err != nil {
+			b.Fatalf("RebuildAll(catalog, orders): %v", err)
+		}
+		took := time.Since(began)
+		if last.Done != int64(events) || !last.Swapped {
+			b.Fatalf("RebuildAll replayed %d events (swapped %v), want %d", last.Done, last.Swapped, events)
+		}
+		rate := float64(last.Done) / took.Seconds()
+		b.ReportMetric(rate, "catalog+orders_events/s")
+		b.ReportMetric(rate/readRate, "catalog+orders/readall")
+		b.Logf("RebuildAll catalog.v1,orders.v1: %d events into both in %s: %.0f events/s, %.2f of the ReadAll rate",
+			last.Done, took.Round(time.Millisecond), rate, rate/readRate)
 	}
 	var products, orders, lines int
 	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM readmodel.products), (SELECT count(*) FROM readmodel.orders),

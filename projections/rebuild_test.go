@@ -321,3 +321,35 @@ func TestProgressBar(t *testing.T) {
 		t.Errorf("progress bar output %q does not end with a newline after the swap", got)
 	}
 }
+
+func TestRebuildAllReadsTheLogOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a, b := newCounter("a.v1"), newCounter("b.v1")
+	a.tables = []string{"a_events", "a_streams"}
+	b.tables = []string{"b_events", "b_streams"}
+	r := e.runner(e.pool, Options{RebuildBatch: 100}, a, batchCounter{b})
+	start(t, context.Background(), r)
+	last := e.appendEvents(streams("m", 4), 700, 10, "test.counted.v1")
+	waitFor(t, r, "a.v1", last)
+	waitFor(t, r, "b.v1", last)
+
+	var progress []Progress
+	if err := r.RebuildAll(context.Background(), nil, func(p Progress) { progress = append(progress, p) }); err != nil {
+		t.Fatalf("RebuildAll: %v", err)
+	}
+	e.verifyExactlyOnce(a, LiveSchema, last)
+	e.verifyExactlyOnce(b, LiveSchema, last)
+	final := progress[len(progress)-1]
+	if final.Projector != "a.v1,b.v1" || !final.Swapped || final.Done != 700 || final.Total != 700 {
+		t.Fatalf("last progress = %+v, want a.v1,b.v1 swapped with 700 of 700 events", final)
+	}
+	for i, p := range progress[:len(progress)-1] {
+		if p.Swapped {
+			t.Fatalf("progress %d of %d = %+v says swapped before the last one", i, len(progress), p)
+		}
+	}
+	if err := r.RebuildAll(context.Background(), []string{"a", "nope"}, nil); !errors.Is(err, ErrUnknownProjector) {
+		t.Fatalf("RebuildAll with an unknown name = %v, want ErrUnknownProjector", err)
+	}
+}

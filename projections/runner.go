@@ -273,7 +273,7 @@ func (r *Runner) prepare(ctx context.Context, w *worker) error {
 	}
 	if len(olderVersions(rows, w.name)) > 0 {
 		r.log.Info("projection version changed: rebuilding", "projector", w.name)
-		return r.rebuild(ctx, w, r.logProgress(w.name))
+		return r.rebuild(ctx, []*worker{w}, r.logProgress(w.name))
 	}
 	return r.createLive(ctx, w.p)
 }
