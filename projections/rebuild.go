@@ -138,10 +138,29 @@ func (r *Runner) rebuild(ctx context.Context, ws []*worker, progress func(Progre
 	return nil
 }
 
-// finish builds a replayed job's deferred indexes and swaps its tables in.
+// finish builds a replayed job's deferred indexes, catches up with what was written meanwhile (so
+// that the swap, which makes the live runners wait, has little left to apply) and swaps its tables
+// in.
 func (r *Runner) finish(ctx context.Context, j *rebuildJob) error {
 	if err := r.createIndexes(ctx, j.w.p, j.deferred); err != nil {
 		return err
+	}
+	for {
+		recs, err := r.store.ReadAll(ctx, j.pos, r.opts.RebuildBatch)
+		if err != nil {
+			return fmt.Errorf("rebuild %s: read the log after %d: %w", j.w.name, j.pos, err)
+		}
+		if len(recs) == 0 {
+			break
+		}
+		if err := r.applyShadow(ctx, j.w.p, j.shadow, recs); err != nil {
+			return fmt.Errorf("rebuild %s: %w", j.w.name, err)
+		}
+		j.pos = recs[len(recs)-1].Position
+		j.t.add(ctx, len(recs), j.pos)
+		if len(recs) < r.opts.RebuildBatch {
+			break
+		}
 	}
 	for attempt := 1; ; attempt++ {
 		pos, err := r.swap(ctx, j.w.p, j.shadow, j.pos, j.hadRow, j.t)
