@@ -11,6 +11,7 @@ import (
 	"github.com/commerce-dev/commerce/httpapi"
 	"github.com/commerce-dev/commerce/infra/bus"
 	"github.com/commerce-dev/commerce/infra/relay"
+	"github.com/commerce-dev/commerce/readmodels"
 )
 
 // serve runs the roles of this process (ROLES: api, projector, relay, saga) until SIGINT or
@@ -107,5 +108,12 @@ func (a *app) httpDeps(ready []httpapi.Check) httpapi.Deps {
 			RateLimit:   a.cfg.RateLimit,
 			RateBurst:   a.cfg.RateBurst,
 		},
+		Commands:    a.handlers,
+		Idempotency: a.idem,
+		Reader:      readmodels.New(a.pool),
+		Positions:   a.runner,
+		Orders:      a.outcomes,
+		Projections: runnerAdmin{a.runner},
+		Store:       a.store,
 	}
 }
