@@ -96,8 +96,9 @@ CREATE INDEX IF NOT EXISTS products_catalog_category_rating_idx ON products (cat
 CREATE INDEX IF NOT EXISTS products_catalog_brand_newest_idx ON products (brand_id, created_at DESC, id DESC) WHERE ` + catalogVisible + `;
 CREATE INDEX IF NOT EXISTS products_catalog_brand_price_idx ON products (brand_id, price, id) WHERE ` + catalogVisible + `;
 CREATE INDEX IF NOT EXISTS products_catalog_brand_rating_idx ON products (brand_id, avg_rating DESC, review_count DESC, id) WHERE ` + catalogVisible + `;
--- The number of visible products of each category and brand: the catalog's total for a page
--- without a search or price filter is a sum over a few rows instead of a count of every product.
+-- The number of visible products of each category and brand that has products: the catalog's
+-- total for a page without a search or price filter is a sum over a few rows instead of a count
+-- of every product.
 CREATE TABLE IF NOT EXISTS catalog_counts (
 	category_id uuid NOT NULL,
 	brand_id    uuid NOT NULL,
@@ -114,8 +115,8 @@ CREATE TABLE IF NOT EXISTS product_ratings (
 // The name search index: trigrams when pg_trgm is installed (migration 00310 installs it into
 // public), else lower(name) for prefix searches.
 const (
-	catalogTrigramIndex = `CREATE INDEX IF NOT EXISTS products_catalog_name_trgm_idx ON products USING gin (name public.gin_trgm_ops) WHERE ` + catalogVisible
-	catalogPrefixIndex  = `CREATE INDEX IF NOT EXISTS products_catalog_name_prefix_idx ON products (lower(name) text_pattern_ops) WHERE ` + catalogVisible
+	catalogTrigramIndex = `CREATE INDEX IF NOT EXISTS products_catalog_name_idx ON products USING gin (name public.gin_trgm_ops) WHERE ` + catalogVisible
+	catalogPrefixIndex  = `CREATE INDEX IF NOT EXISTS products_catalog_name_idx ON products (lower(name) text_pattern_ops) WHERE ` + catalogVisible
 )
 
 // Setup creates the catalog's tables and indexes.
@@ -137,14 +138,22 @@ func (*Catalog) Setup(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
+// DeferredIndexes names the indexes only queries use, which a rebuild builds after its replay:
+// the public catalog's, the seller's and the name search's. The ones the catalog's own statements
+// look rows up by (the keys, products by item, category and brand for renames) stay.
+func (*Catalog) DeferredIndexes() []string {
+	return []string{
+		"items_category_idx", "items_brand_idx", "products_seller_idx",
+		"products_catalog_newest_idx", "products_catalog_price_idx", "products_catalog_rating_idx",
+		"products_catalog_category_newest_idx", "products_catalog_category_price_idx", "products_catalog_category_rating_idx",
+		"products_catalog_brand_newest_idx", "products_catalog_brand_price_idx", "products_catalog_brand_rating_idx",
+		"products_catalog_name_idx",
+	}
+}
+
 // Apply applies one catalog, product or review event.
 func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, rec eventstore.Record) error {
 	return execOne(ctx, tx, c.plan, rec)
-}
-
-// ApplyBatch applies consecutive events in one round trip.
-func (c *Catalog) ApplyBatch(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-	return execBatch(ctx, tx, c.plan, recs)
 }
 
 // The catalog's statements, one per event.
@@ -167,8 +176,8 @@ UPDATE products SET item_name = $4 WHERE item_id = $1 AND item_name <> $4`
 		$5, coalesce((SELECT name FROM brands WHERE id = $5), ''),
 		$6, $7, $8, $9, $10, $10))
 INSERT INTO catalog_counts AS c (category_id, brand_id, visible)
-SELECT $4, $5, 1 WHERE $9::text IN ('SELL', 'SOLD_OUT')
-ON CONFLICT (category_id, brand_id) DO UPDATE SET visible = c.visible + 1`
+VALUES ($4, $5, CASE WHEN $9::text IN ('SELL', 'SOLD_OUT') THEN 1 ELSE 0 END)
+ON CONFLICT (category_id, brand_id) DO UPDATE SET visible = c.visible + EXCLUDED.visible`
 	sqlProductEdited = `UPDATE products SET name = $2, price = $3, updated_at = $4 WHERE id = $1`
 	// A status change that shows or hides the product moves its category and brand's count; the
 	// CTE reads the status before the update.

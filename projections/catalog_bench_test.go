@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
 	"github.com/commerce-dev/commerce/projections"
@@ -37,11 +36,11 @@ func BenchmarkApplyBatch(b *testing.B) {
 			for i := range b.N {
 				b.StopTimer()
 				schema := fmt.Sprintf("bench_%d", i)
-				inSchema(b, ctx, pool, schema, "CREATE SCHEMA "+schema, func(tx pgx.Tx) error { return p.Setup(ctx, tx) })
+				inSchemaTx(b, ctx, pool, schema, "CREATE SCHEMA "+schema, func(tx pgx.Tx) error { return p.Setup(ctx, tx) })
 				b.StartTimer()
 				for start := 0; start < len(recs); start += benchBatch {
 					batch := recs[start:min(start+benchBatch, len(recs))]
-					inSchema(b, ctx, pool, schema, "", func(tx pgx.Tx) error {
+					inSchemaTx(b, ctx, pool, schema, "", func(tx pgx.Tx) error {
 						return p.(projections.BatchApplier).ApplyBatch(ctx, tx, batch)
 					})
 				}
@@ -53,24 +52,5 @@ func BenchmarkApplyBatch(b *testing.B) {
 			}
 			b.ReportMetric(float64(len(recs)*b.N)/b.Elapsed().Seconds(), "events/s")
 		})
-	}
-}
-
-// inSchema runs before (if any) and fn in one transaction whose search_path is schema.
-func inSchema(b *testing.B, ctx context.Context, pool *pgxpool.Pool, schema, before string, fn func(pgx.Tx) error) {
-	b.Helper()
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if before != "" {
-			if _, err := tx.Exec(ctx, before); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+schema); err != nil {
-			return err
-		}
-		return fn(tx)
-	})
-	if err != nil {
-		b.Fatalf("in schema %s: %v", schema, err)
 	}
 }

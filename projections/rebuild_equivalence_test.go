@@ -93,7 +93,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 			if len(live[table]) == 0 {
 				t.Errorf("%s: live table %s is empty; the run should fill every table", p.Name(), table)
 			}
-			if diff := diffRows(live[table], rebuilt[table]); diff != "" {
+			if diff := diffRows("live", live[table], "rebuilt", rebuilt[table]); diff != "" {
 				t.Errorf("%s: table %s after a rebuild differs from the live one (%d live rows, %d rebuilt):\n%s",
 					p.Name(), table, len(live[table]), len(rebuilt[table]), diff)
 			}
@@ -114,37 +114,39 @@ func dump(t *testing.T, ctx context.Context, pool *pgxpool.Pool, p projections.P
 	t.Helper()
 	out := make(map[string][]string)
 	for _, table := range p.Tables() {
-		rows, err := pool.Query(ctx, fmt.Sprintf("SELECT to_jsonb(t)::text FROM %s.%s t ORDER BY 1", projections.LiveSchema, table))
-		if err != nil {
-			t.Fatalf("dump %s: %v", table, err)
-		}
-		list, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatalf("dump %s: %v", table, err)
-		}
-		out[table] = list
+		out[table] = dumpTable(t, ctx, pool, projections.LiveSchema, table)
 	}
 	return out
 }
 
-// diffRows lists up to 5 rows that only one side has.
-func diffRows(live, rebuilt []string) string {
-	var b strings.Builder
+// eventData encodes a domain event for an append, as the command handlers do.
+func eventData(t testing.TB, e event) eventstore.EventData {
+	t.Helper()
+	raw, err := json.Marshal(e)
+	if err != nil {
+		t.Fatalf("marshal %T: %v", e, err)
+	}
+	return eventstore.EventData{ID: uuid.New(), Type: e.EventType(), Data: raw}
+}
+
+// diffRows lists up to 5 rows that only one side has: a is named aName, b bName.
+func diffRows(aName string, a []string, bName string, b []string) string {
+	var out strings.Builder
 	n := 0
 	only := func(label string, a, other []string) {
 		for _, r := range a {
 			if _, found := slices.BinarySearch(other, r); !found && n < 5 {
-				fmt.Fprintf(&b, "  only %s: %s\n", label, r)
+				fmt.Fprintf(&out, "  only %s: %s\n", label, r)
 				n++
 			}
 		}
 	}
-	only("live", live, rebuilt)
-	only("rebuilt", rebuilt, live)
-	if n == 0 && !slices.Equal(live, rebuilt) {
+	only(aName, a, b)
+	only(bName, b, a)
+	if n == 0 && !slices.Equal(a, b) {
 		return "  the same rows, in different numbers"
 	}
-	return b.String()
+	return out.String()
 }
 
 // checkInvariants checks what must hold between the tables whatever the events were.
@@ -291,12 +293,7 @@ func record[E interface{ EventType() string }](s *sim, id string, version *int64
 	}
 	data := make([]eventstore.EventData, len(events))
 	for i, e := range events {
-		raw, err := json.Marshal(e)
-		if err != nil {
-			s.t.Fatalf("marshal %T: %v", e, err)
-		}
-		data[i] = eventstore.EventData{ID: uuid.New(), Type: e.EventType(), Data: raw,
-			Metadata: eventstore.Metadata{ActorID: s.super.ID}.Marshal()}
+		data[i] = eventData(s.t, e)
 		s.appended[e.EventType()]++
 	}
 	res, err := s.log.Append(s.ctx, id, eventstore.Exact(*version), data...)

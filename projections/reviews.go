@@ -49,6 +49,11 @@ func (*Reviews) Setup(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
+// DeferredIndexes names the indexes only queries use, which a rebuild builds after its replay.
+func (*Reviews) DeferredIndexes() []string {
+	return []string{"reviews_product_idx", "reviews_user_idx"}
+}
+
 // Apply applies one review event.
 func (r *Reviews) Apply(ctx context.Context, tx pgx.Tx, rec eventstore.Record) error {
 	return execOne(ctx, tx, r.plan, rec)

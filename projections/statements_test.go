@@ -1,0 +1,163 @@
+package projections_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/commerce-dev/commerce/domain/catalog"
+	"github.com/commerce-dev/commerce/domain/order"
+	"github.com/commerce-dev/commerce/infra/eventstore"
+	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
+	"github.com/commerce-dev/commerce/projections"
+)
+
+// TestApplyBatchEqualsApply applies the events of a random run once event by event with Apply and
+// once in batches of random sizes with ApplyBatch, each into its own schema, and requires the same
+// rows in every table: folding a batch must not change what the events mean.
+func TestApplyBatchEqualsApply(t *testing.T) {
+	t.Parallel()
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	ctx := context.Background()
+	log := &memLog{}
+	s := newSim(t, ctx, log, seed)
+	for len(log.recs) < 6000 {
+		s.step()
+	}
+	pool := pgtest.New(t)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	for _, p := range []projections.Projector{projections.NewCatalog(), projections.NewOrders(), projections.NewReviews()} {
+		t.Run(p.Name(), func(t *testing.T) {
+			one, batched := "one_"+projections.BaseName(p.Name()), "batched_"+projections.BaseName(p.Name())
+			for _, schema := range []string{one, batched} {
+				inSchemaTx(t, ctx, pool, schema, "CREATE SCHEMA "+schema, func(tx pgx.Tx) error { return p.Setup(ctx, tx) })
+			}
+			inSchemaTx(t, ctx, pool, one, "", func(tx pgx.Tx) error {
+				for _, rec := range log.recs {
+					if err := p.Apply(ctx, tx, rec); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			sizes := []int{}
+			for start := 0; start < len(log.recs); {
+				n := 1 + rng.IntN(700)
+				batch := log.recs[start:min(start+n, len(log.recs))]
+				inSchemaTx(t, ctx, pool, batched, "", func(tx pgx.Tx) error {
+					return p.(projections.BatchApplier).ApplyBatch(ctx, tx, batch)
+				})
+				sizes = append(sizes, len(batch))
+				start += n
+			}
+			for _, table := range p.Tables() {
+				want, got := dumpTable(t, ctx, pool, one, table), dumpTable(t, ctx, pool, batched, table)
+				if len(want) == 0 {
+					t.Errorf("table %s is empty after %d events", table, len(log.recs))
+				}
+				if diff := diffRows("Apply", want, "ApplyBatch", got); diff != "" {
+					t.Errorf("table %s: ApplyBatch (batches of %v) differs from Apply (%d rows, %d batched):\n%s",
+						table, sizes, len(want), len(got), diff)
+				}
+			}
+		})
+	}
+}
+
+// TestApplyBatchNamesTheFailingEvent checks that a batch that fails reports the record at fault,
+// so that the runner can commit the events before it and stop there.
+func TestApplyBatchNamesTheFailingEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	cat, user := uuid.New(), uuid.New()
+	orderID := uuid.New()
+	placed := order.Placed{OrderID: orderID, UserID: user, Total: 10, At: time.Now(),
+		Lines: []order.Line{{Number: 1, ProductID: uuid.New(), SellerID: uuid.New(), ProductName: "p", UnitPrice: 10, Quantity: 1}}}
+	tests := []struct {
+		p      projections.Projector
+		events []event
+		bad    int // index of the event the error must name
+	}{
+		{projections.NewCatalog(), []event{
+			catalog.CategoryCreated{CategoryID: cat, Name: "a", At: time.Now()},
+			catalog.BrandCreated{BrandID: uuid.New(), Name: "b", At: time.Now()},
+			catalog.CategoryCreated{CategoryID: cat, Name: "a again", At: time.Now()},
+		}, 2},
+		{projections.NewOrders(), []event{placed, order.Confirmed{OrderID: orderID, UserID: user, At: time.Now()}, placed}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.p.Name(), func(t *testing.T) {
+			recs := make([]eventstore.Record, len(tt.events))
+			for i, e := range tt.events {
+				recs[i] = toRecord(t, e, eventstore.Position(i+1))
+			}
+			schema := "fail_" + projections.BaseName(tt.p.Name())
+			inSchemaTx(t, ctx, pool, schema, "CREATE SCHEMA "+schema, func(tx pgx.Tx) error { return tt.p.Setup(ctx, tx) })
+			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+schema); err != nil {
+					return err
+				}
+				return tt.p.(projections.BatchApplier).ApplyBatch(ctx, tx, recs)
+			})
+			var ee *projections.EventError
+			if !errors.As(err, &ee) || ee.Record.Position != recs[tt.bad].Position {
+				t.Fatalf("ApplyBatch error = %v, want an *EventError naming the event at position %d", err, recs[tt.bad].Position)
+			}
+		})
+	}
+}
+
+// event is what every domain event value is.
+type event interface{ EventType() string }
+
+func toRecord(t testing.TB, e event, pos eventstore.Position) eventstore.Record {
+	t.Helper()
+	log := &memLog{}
+	if _, err := log.Append(context.Background(), "test-"+fmt.Sprint(pos), eventstore.Any, eventData(t, e)); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	rec := log.recs[0]
+	rec.Position = pos
+	return rec
+}
+
+func inSchemaTx(t testing.TB, ctx context.Context, pool *pgxpool.Pool, schema, before string, fn func(pgx.Tx) error) {
+	t.Helper()
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if before != "" {
+			if _, err := tx.Exec(ctx, before); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+schema); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+	if err != nil {
+		t.Fatalf("in schema %s: %v", schema, err)
+	}
+}
+
+// dumpTable returns every row of schema.table as JSON text, sorted.
+func dumpTable(t testing.TB, ctx context.Context, pool *pgxpool.Pool, schema, table string) []string {
+	t.Helper()
+	rows, err := pool.Query(ctx, fmt.Sprintf("SELECT to_jsonb(t)::text FROM %s.%s t ORDER BY 1", schema, table))
+	if err != nil {
+		t.Fatalf("dump %s.%s: %v", schema, table, err)
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("dump %s.%s: %v", schema, table, err)
+	}
+	return list
+}
