@@ -195,7 +195,7 @@ func (e *EventSourced) setupCatalog(ctx context.Context) error {
 func (e *EventSourced) AddProducts(ctx context.Context, stocks []int) ([]uuid.UUID, error) {
 	ids := make([]uuid.UUID, len(stocks))
 	ctx = commands.WithMeta(ctx, commands.Meta{Actor: e.seller})
-	err := parallel(ctx, len(stocks), 16, func(ctx context.Context, i int) error {
+	err := parallel(ctx, len(stocks), 48, func(ctx context.Context, i int) error {
 		n := e.names.Add(1)
 		p, err := e.handlers.CreateProduct.Handle(ctx, commands.CreateProduct{
 			ItemID: e.itemID, Name: fmt.Sprintf("Product %07d", n), Price: 1000 + n%9000, Stock: stocks[i]})
@@ -262,15 +262,19 @@ func (e *EventSourced) Drain(ctx context.Context) error {
 	return nil
 }
 
+// stockPage is how many events Stocks reads at a time; the adapter allocates room for a whole
+// page per read, and most bench products have a handful of events.
+const stockPage = 256
+
 // Stocks folds each product's stream from its first event, without the command side's caches
 // or snapshots, so that the check does not trust what it checks.
 func (e *EventSourced) Stocks(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]int, error) {
 	stocks := make([]int, len(ids))
-	err := parallel(ctx, len(ids), 8, func(ctx context.Context, i int) error {
+	err := parallel(ctx, len(ids), 32, func(ctx context.Context, i int) error {
 		stream := product.StreamID(ids[i])
 		var p product.Product
 		for from := int64(1); ; {
-			recs, err := e.store.ReadStream(ctx, stream, from, 5000)
+			recs, err := e.store.ReadStream(ctx, stream, from, stockPage)
 			if err != nil {
 				return fmt.Errorf("read %s: %w", stream, err)
 			}
@@ -281,7 +285,7 @@ func (e *EventSourced) Stocks(ctx context.Context, ids []uuid.UUID) (map[uuid.UU
 				}
 			}
 			p = product.FoldFrom(p, events...)
-			if len(recs) < 5000 {
+			if len(recs) < stockPage {
 				break
 			}
 			from = recs[len(recs)-1].Version + 1
