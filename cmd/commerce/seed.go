@@ -114,9 +114,10 @@ func seed(ctx context.Context, a *app) error {
 	return nil
 }
 
-// ignoreExists treats "already exists" as done: seeding is idempotent.
+// ignoreExists treats "already exists" as done: seeding is idempotent. The demo ids are derived
+// from names, so a conflict on a create can only mean the aggregate is there.
 func ignoreExists(err error) error {
-	if errors.Is(err, &domain.Error{Kind: domain.Conflict, Code: commands.CodeExists}) {
+	if errors.Is(err, domain.ErrConflict) {
 		return nil
 	}
 	return err

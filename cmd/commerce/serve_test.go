@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
+)
+
+// testConfig is the configuration of a process on a fresh database and a free port.
+func testConfig(t *testing.T) config {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg, err := loadConfig(env(map[string]string{
+		"DATABASE_URL":     pgtest.NewURL(t),
+		"HTTP_ADDR":        addr,
+		"SECRETS_FILE":     filepath.Join(t.TempDir(), "secrets.json"),
+		"SHUTDOWN_TIMEOUT": "10s",
+	}))
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	return cfg
+}
+
+func TestSeedTwiceThenServeAndShutDown(t *testing.T) {
+	cfg := testConfig(t)
+	log := slog.New(slog.DiscardHandler)
+	ctx := context.Background()
+	for run := 1; run <= 2; run++ {
+		if err := seedCmd(ctx, cfg, log); err != nil {
+			t.Fatalf("seed run %d: %v", run, err)
+		}
+	}
+
+	serveCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- serve(serveCtx, cfg, log) }()
+
+	base := "http://" + cfg.HTTPAddr
+	waitFor(t, base+"/readyz", http.StatusOK)
+	// The demo catalog reaches the read model: every seeded product is on sale.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var body struct {
+			Pagination struct {
+				TotalElements int `json:"total_elements"`
+			} `json:"pagination"`
+		}
+		status := getJSON(t, base+"/api/v1/products", &body)
+		if status == http.StatusOK && body.Pagination.TotalElements == len(demoCatalog) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /api/v1/products: status %d, %d products; want 200 and %d", status, body.Pagination.TotalElements, len(demoCatalog))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v after shutdown, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not return within 30 s of the shutdown signal")
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Fatal("the server still answers after shutdown")
+	}
+}
+
+func TestProductionRefusesDevelopmentSecrets(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Env = "production"
+	_, err := openApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		t.Fatal("openApp in production without JWT secrets succeeded, want a refusal")
+	}
+	cfg.SecretUser, cfg.SecretSeller, cfg.SecretSuper = "dev-user-secret-0123456789abcdef0123", "dev-seller-secret-0123456789abcdef01", "dev-super-secret-0123456789abcdef012"
+	if _, err := openApp(context.Background(), cfg, slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("openApp in production with development secrets succeeded, want a refusal")
+	}
+	if err := seedCmd(context.Background(), cfg, slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("seed in production succeeded, want a refusal")
+	}
+}
+
+func waitFor(t *testing.T, url string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == want {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v, status %v; want %d within 30 s", url, err, resp, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: decode: %v", url, err)
+	}
+	return resp.StatusCode
+}
+
