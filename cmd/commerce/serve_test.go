@@ -128,4 +128,3 @@ func getJSON(t *testing.T, url string, v any) int {
 	}
 	return resp.StatusCode
 }
-
