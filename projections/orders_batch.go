@@ -8,8 +8,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/commerce-dev/commerce/domain/order"
+	"github.com/commerce-dev/commerce/domain/review"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 )
 
@@ -22,14 +24,16 @@ import (
 // The result is the one Apply gives event by event, because the statements are sent in an order
 // that commutes with it: the inserts of new orders and the updates of existing ones touch
 // different rows; for an existing order, "confirmed" (every line ORDER and READY) is written
-// before the line updates, which the fold has already overridden with a later confirmation; the
-// review statements come last, in log order, as they set only review_id on rows that exist by
-// then. A failure of a folded statement names the first record folded into it.
+// before the line updates, which the fold has already overridden with a later confirmation. A
+// review of a line the batch inserts goes into the insert (and out again when it is deleted in
+// the batch); the other review statements come last, in log order, as they set only review_id on
+// rows that exist by then. A failure of a folded statement names the first record folded into it.
 
 // lineFold is what a batch knows about one line: the columns its events set.
 type lineFold struct {
 	status, delivery, reason *string
 	at                       time.Time
+	review                   pgtype.UUID // of a line inserted by this batch
 }
 
 // orderFold is what a batch knows about one order.
@@ -131,12 +135,14 @@ func orderID(e order.Event) uuid.UUID {
 type ordersBatch struct {
 	orders  map[uuid.UUID]*orderFold
 	order   []uuid.UUID // orders in the order of their first event
-	reviews []planned
+	reviews []planned   // review statements on lines that existed before the batch
+	// reviewed finds the line a review of this batch was folded into, for its deletion.
+	reviewed map[uuid.UUID]*lineFold
 }
 
 // ApplyBatch applies consecutive events with a few pipelined statements; see ordersBatch.
 func (o *Orders) ApplyBatch(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-	b := &ordersBatch{orders: make(map[uuid.UUID]*orderFold)}
+	b := &ordersBatch{orders: make(map[uuid.UUID]*orderFold), reviewed: make(map[uuid.UUID]*lineFold)}
 	for _, rec := range recs {
 		if err := b.add(o, rec); err != nil {
 			return &EventError{Record: rec, Err: err}
@@ -148,6 +154,9 @@ func (o *Orders) ApplyBatch(ctx context.Context, tx pgx.Tx, recs []eventstore.Re
 func (b *ordersBatch) add(o *Orders, rec eventstore.Record) error {
 	switch {
 	case strings.HasPrefix(rec.Type, "review."):
+		if b.foldReview(rec) {
+			return nil
+		}
 		st, ok, err := o.plan(rec)
 		if ok {
 			b.reviews = append(b.reviews, planned{st, rec})
@@ -178,6 +187,39 @@ func (b *ordersBatch) add(o *Orders, rec eventstore.Record) error {
 	return nil
 }
 
+// foldReview folds a review event into a line this batch inserts, and reports whether it did.
+func (b *ordersBatch) foldReview(rec eventstore.Record) bool {
+	e, err := review.Decode(rec.Type, rec.Data)
+	if err != nil {
+		return false // plan reports it
+	}
+	switch e := e.(type) {
+	case review.Written:
+		f := b.orders[e.OrderID]
+		if f == nil || f.placed == nil {
+			return false
+		}
+		if _, ok := f.lines[e.Line]; !ok {
+			return true // no such line: the update would change nothing
+		}
+		l := f.line(e.Line)
+		l.review = pgtype.UUID{Bytes: e.ReviewID, Valid: true}
+		b.reviewed[e.ReviewID] = l
+		return true
+	case review.Deleted:
+		l, ok := b.reviewed[e.ReviewID]
+		if !ok {
+			return false
+		}
+		if l.review.Bytes == e.ReviewID {
+			l.review = pgtype.UUID{}
+		}
+		delete(b.reviewed, e.ReviewID)
+		return true
+	}
+	return true // edits do not touch the orders' tables
+}
+
 // The folded statements. NULL in an array means the batch did not change that column.
 const (
 	sqlOrdersInsert = `INSERT INTO orders (id, user_id, status, total, reject_reason, receiver, address1, address2,
@@ -185,9 +227,9 @@ const (
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[],
 	$9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[])`
 	sqlLinesInsert = `INSERT INTO order_lines (order_id, line, user_id, product_id, product_name, seller_id, unit_price,
-	quantity, status, delivery_status, reject_reason, placed_at, updated_at)
+	quantity, status, delivery_status, reject_reason, review_id, placed_at, updated_at)
 SELECT * FROM unnest($1::uuid[], $2::integer[], $3::uuid[], $4::uuid[], $5::text[], $6::uuid[], $7::bigint[],
-	$8::integer[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[])`
+	$8::integer[], $9::text[], $10::text[], $11::text[], $12::uuid[], $13::timestamptz[], $14::timestamptz[])`
 	sqlOrdersUpdate = `UPDATE orders o SET status = coalesce(v.status, o.status),
 	reject_reason = coalesce(v.reason, o.reject_reason), updated_at = v.updated_at
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[]) AS v (id, status, reason, updated_at)
@@ -234,7 +276,7 @@ func (b *ordersBatch) statements() []planned {
 				l := f.line(pl.Number)
 				add(&lines, f.first, key, int32(pl.Number), [16]byte(p.UserID), [16]byte(pl.ProductID), pl.ProductName,
 					[16]byte(pl.SellerID), pl.UnitPrice, int32(pl.Quantity), orEmpty(l.status), orEmpty(l.delivery),
-					orEmpty(l.reason), p.At, l.at)
+					orEmpty(l.reason), l.review, p.At, l.at)
 			}
 			continue
 		}
@@ -281,6 +323,8 @@ func column(vals []any) any {
 		return typed[*string](vals)
 	case time.Time:
 		return typed[time.Time](vals)
+	case pgtype.UUID:
+		return typed[pgtype.UUID](vals)
 	}
 	panic(fmt.Sprintf("column of %T", vals[0]))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/commerce-dev/commerce/domain/catalog"
 	"github.com/commerce-dev/commerce/domain/order"
+	"github.com/commerce-dev/commerce/domain/review"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
 	"github.com/commerce-dev/commerce/projections"
@@ -36,39 +38,93 @@ func TestApplyBatchEqualsApply(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	for _, p := range []projections.Projector{projections.NewCatalog(), projections.NewOrders(), projections.NewReviews()} {
 		t.Run(p.Name(), func(t *testing.T) {
-			one, batched := "one_"+projections.BaseName(p.Name()), "batched_"+projections.BaseName(p.Name())
-			for _, schema := range []string{one, batched} {
-				inSchemaTx(t, ctx, pool, schema, "CREATE SCHEMA "+schema, func(tx pgx.Tx) error { return p.Setup(ctx, tx) })
-			}
-			inSchemaTx(t, ctx, pool, one, "", func(tx pgx.Tx) error {
-				for _, rec := range log.recs {
-					if err := p.Apply(ctx, tx, rec); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			sizes := []int{}
-			for start := 0; start < len(log.recs); {
-				n := 1 + rng.IntN(700)
-				batch := log.recs[start:min(start+n, len(log.recs))]
-				inSchemaTx(t, ctx, pool, batched, "", func(tx pgx.Tx) error {
-					return p.(projections.BatchApplier).ApplyBatch(ctx, tx, batch)
-				})
-				sizes = append(sizes, len(batch))
-				start += n
-			}
-			for _, table := range p.Tables() {
-				want, got := dumpTable(t, ctx, pool, one, table), dumpTable(t, ctx, pool, batched, table)
-				if len(want) == 0 {
-					t.Errorf("table %s is empty after %d events", table, len(log.recs))
-				}
-				if diff := diffRows("Apply", want, "ApplyBatch", got); diff != "" {
-					t.Errorf("table %s: ApplyBatch (batches of %v) differs from Apply (%d rows, %d batched):\n%s",
-						table, sizes, len(want), len(got), diff)
-				}
-			}
+			compareApplyAndBatch(t, ctx, pool, p, log.recs, func() int { return 1 + rng.IntN(700) })
 		})
+	}
+}
+
+// TestApplyBatchFoldsAWholeOrder gives the orders projector the whole life of two orders in one
+// batch, reviews written, deleted and written again included, which a random run seldom puts in
+// one batch.
+func TestApplyBatchFoldsAWholeOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	user, seller := uuid.New(), uuid.New()
+	o1, o2, rev, rev2 := uuid.New(), uuid.New(), uuid.New(), uuid.New()
+	at := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
+	line := func(n int) order.LineEvent {
+		at = at.Add(time.Minute)
+		return order.LineEvent{OrderID: o1, UserID: user, Line: n, SellerID: seller, Quantity: 1, At: at}
+	}
+	lines := []order.Line{
+		{Number: 1, ProductID: uuid.New(), SellerID: seller, ProductName: "a", UnitPrice: 10, Quantity: 1},
+		{Number: 2, ProductID: uuid.New(), SellerID: seller, ProductName: "b", UnitPrice: 20, Quantity: 2},
+	}
+	events := []event{
+		order.Placed{OrderID: o1, UserID: user, Lines: lines, Total: 50, At: at},
+		order.Placed{OrderID: o2, UserID: user, Lines: lines[:1], Total: 10, At: at},
+		order.Confirmed{OrderID: o1, UserID: user, At: at.Add(time.Second)},
+		order.Rejected{OrderID: o2, UserID: user, Reason: "OUT_OF_STOCK", At: at.Add(2 * time.Second)},
+		order.LineAccepted{LineEvent: line(1)},
+		order.LineShipped{LineEvent: line(1)},
+		order.LineDelivered{LineEvent: line(1)},
+		review.Written{ReviewID: rev, OrderID: o1, Line: 1, Rating: 4, Content: "ok", At: at},
+		review.Deleted{ReviewID: rev, At: at},
+		order.LineCancelRequested{LineEvent: line(2)},
+		review.Written{ReviewID: rev, OrderID: o1, Line: 1, Rating: 5, Content: "good", At: at},
+		order.LineCancelled{LineEvent: line(2)},
+		// The projector does not judge: a review of a rejected order's line, then deleted.
+		review.Written{ReviewID: rev2, OrderID: o2, Line: 1, Rating: 1, Content: "?", At: at},
+		review.Deleted{ReviewID: rev2, At: at},
+	}
+	recs := make([]eventstore.Record, len(events))
+	for i, e := range events {
+		recs[i] = toRecord(t, e, eventstore.Position(i+1))
+	}
+	pool := pgtest.New(t)
+	for _, size := range []int{len(recs), 5, 3} {
+		t.Run(fmt.Sprintf("batches of %d", size), func(t *testing.T) {
+			compareApplyAndBatch(t, ctx, pool, projections.NewOrders(), recs, func() int { return size })
+		})
+	}
+}
+
+// compareApplyAndBatch applies recs to p event by event with Apply in one schema and in batches
+// of next() events with ApplyBatch in another, and requires the same rows in every table.
+func compareApplyAndBatch(t *testing.T, ctx context.Context, pool *pgxpool.Pool, p projections.Projector, recs []eventstore.Record, next func() int) {
+	t.Helper()
+	suffix := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	one, batched := "one_"+suffix, "batched_"+suffix
+	for _, schema := range []string{one, batched} {
+		inSchemaTx(t, ctx, pool, schema, "CREATE SCHEMA "+schema, func(tx pgx.Tx) error { return p.Setup(ctx, tx) })
+	}
+	inSchemaTx(t, ctx, pool, one, "", func(tx pgx.Tx) error {
+		for _, rec := range recs {
+			if err := p.Apply(ctx, tx, rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	sizes := []int{}
+	for start := 0; start < len(recs); {
+		n := next()
+		batch := recs[start:min(start+n, len(recs))]
+		inSchemaTx(t, ctx, pool, batched, "", func(tx pgx.Tx) error {
+			return p.(projections.BatchApplier).ApplyBatch(ctx, tx, batch)
+		})
+		sizes = append(sizes, len(batch))
+		start += n
+	}
+	for _, table := range p.Tables() {
+		want, got := dumpTable(t, ctx, pool, one, table), dumpTable(t, ctx, pool, batched, table)
+		if len(want) == 0 {
+			t.Errorf("table %s is empty after %d events", table, len(recs))
+		}
+		if diff := diffRows("Apply", want, "ApplyBatch", got); diff != "" {
+			t.Errorf("table %s: ApplyBatch (batches of %v) differs from Apply (%d rows, %d batched):\n%s",
+				table, sizes, len(want), len(got), diff)
+		}
 	}
 }
 
