@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
@@ -32,16 +31,13 @@ const (
 	projectorReviews = "reviews"
 )
 
-// freshWait bounds the wait for ?min_position (API.md: 2 s, then 503).
-const freshWait = 2 * time.Second
-
 // MinPositionQuery is the ?min_position every query route takes.
 type MinPositionQuery struct {
 	MinPosition uint64 `query:"min_position" doc:"An X-Event-Position from a command response: wait up to 2 s for this read model to reach it, then answer with data at least that fresh, or 503. Not a number: 400."`
 }
 
 // fresh returns once the projector has reached q.MinPosition (at once without one), or
-// notFresh (503) when it did not within freshWait.
+// notFresh (503) when it did not within Config.MinPositionWait.
 func (s *Server) fresh(ctx context.Context, projector string, q MinPositionQuery) error {
 	if q.MinPosition == 0 {
 		return nil
@@ -49,7 +45,7 @@ func (s *Server) fresh(ctx context.Context, projector string, q MinPositionQuery
 	if s.positions == nil {
 		return notFresh()
 	}
-	wctx, cancel := context.WithTimeout(ctx, freshWait)
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.MinPositionWait)
 	defer cancel()
 	err := s.positions.WaitFor(wctx, projector, eventstore.Position(q.MinPosition))
 	switch {

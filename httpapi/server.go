@@ -43,6 +43,9 @@ type Config struct {
 	ProxyHeader string
 	// TrustedProxies are the proxy addresses or CIDRs whose ProxyHeader is believed.
 	TrustedProxies []string
+	// MinPositionWait bounds how long a query with ?min_position waits for its read model before
+	// it answers 503 (default 2 s, as API.md says).
+	MinPositionWait time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -60,6 +63,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 60 * time.Second
+	}
+	if c.MinPositionWait == 0 {
+		c.MinPositionWait = 2 * time.Second
 	}
 	return c
 }
