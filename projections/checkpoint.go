@@ -106,8 +106,8 @@ type querier interface {
 }
 
 // loadCheckpoints reads every checkpoint row, by name.
-func loadCheckpoints(ctx context.Context, q querier, lock string) (map[string]checkpointRow, error) {
-	rows, err := q.Query(ctx, `SELECT `+checkpointColumns+` FROM `+checkpointTable+` ORDER BY name`+lock)
+func loadCheckpoints(ctx context.Context, q querier) (map[string]checkpointRow, error) {
+	rows, err := q.Query(ctx, `SELECT `+checkpointColumns+` FROM `+checkpointTable+` ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoints: %w", err)
 	}

@@ -106,7 +106,7 @@ func (r *Runner) rebuild(ctx context.Context, ws []*worker, progress func(Progre
 			return fmt.Errorf("rebuild %s: %w", w.name, ErrRebuildRunning)
 		}
 	}
-	rows, err := loadCheckpoints(ctx, r.pool, "")
+	rows, err := loadCheckpoints(ctx, r.pool)
 	if err != nil {
 		return fmt.Errorf("rebuild %s: %w", what, err)
 	}
@@ -315,7 +315,7 @@ func (r *Runner) applyShadow(ctx context.Context, p Projector, schema string, re
 // newer version replaced it meanwhile, and swapping it back in would undo that.
 func (r *Runner) swap(ctx context.Context, p Projector, schema string, pos eventstore.Position, hadRow bool, t *tracker) (eventstore.Position, error) {
 	name := p.Name()
-	all, err := loadCheckpoints(ctx, r.pool, "")
+	all, err := loadCheckpoints(ctx, r.pool)
 	if err != nil {
 		return 0, err
 	}

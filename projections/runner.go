@@ -264,7 +264,7 @@ func (r *Runner) connect(ctx context.Context) (*pgx.Conn, error) {
 // from scratch for a new projector, or rebuilt for a new version while the old version's tables keep
 // serving.
 func (r *Runner) prepare(ctx context.Context, w *worker) error {
-	rows, err := loadCheckpoints(ctx, r.pool, "")
+	rows, err := loadCheckpoints(ctx, r.pool)
 	if err != nil {
 		return err
 	}

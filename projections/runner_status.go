@@ -221,11 +221,11 @@ func (r *Runner) Status() []Info {
 // across processes: this runner's projectors first, in order, then checkpoints of projectors it
 // does not have (such as an older version a rebuild has not replaced yet).
 func (r *Runner) List(ctx context.Context) ([]Info, error) {
-	rows, err := loadCheckpoints(ctx, r.pool, "")
+	rows, err := loadCheckpoints(ctx, r.pool)
 	if err != nil {
 		return nil, err
 	}
-	type lockState struct{ held, waiting, rebuilding bool }
+	type lockState struct{ held, rebuilding bool }
 	locks := map[int64]*lockState{}
 	lr, err := r.pool.Query(ctx, `SELECT classid::int8, objid::int8, granted FROM pg_locks
 WHERE locktype = 'advisory' AND objsubid = 2
