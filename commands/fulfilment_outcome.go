@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -124,16 +125,22 @@ func (w *Outcomes) AwaitSettled(ctx context.Context, orderID uuid.UUID) (order.S
 	}()
 
 	// Registered first, read second: an outcome committed before the read is in the stream, one
-	// committed after it comes by the log, which Run follows from a head read before.
-	st, err := w.orders.Load(ctx, orderID)
-	if err != nil {
-		return order.StatusPending, "", fmt.Errorf("await order %s: %w", orderID, err)
-	}
+	// committed after it comes by the log, which Run follows from a head read before. The last
+	// event tells whether the order is still pending without loading it.
+	last, err := w.store.ReadStreamBackward(ctx, order.StreamID(orderID), 1)
 	switch {
-	case !st.Value.Exists():
+	case errors.Is(err, eventstore.ErrStreamNotFound):
 		return "", "", domain.NotFoundf(order.CodeNotFound, "order %s not found", orderID)
-	case st.Value.Status != order.StatusPending:
-		return st.Value.Status, st.Value.RejectReason, nil
+	case err != nil:
+		return order.StatusPending, "", fmt.Errorf("await order %s: %w", orderID, err)
+	case last[0].Type != order.TypePlaced:
+		st, err := w.orders.Load(ctx, orderID)
+		if err != nil {
+			return order.StatusPending, "", fmt.Errorf("await order %s: %w", orderID, err)
+		}
+		if st.Value.Status != order.StatusPending {
+			return st.Value.Status, st.Value.RejectReason, nil
+		}
 	}
 	select {
 	case out := <-ch:

@@ -86,14 +86,18 @@ func (b *stockBatcher) do(ctx context.Context, productID uuid.UUID, kind stockKi
 	}
 }
 
-// run serves productID's queue until it is empty.
+// run serves productID's queue until it is empty. It keeps the product's state between batches:
+// as long as nobody else appends to the product, a batch decides on the state the previous batch
+// left and appends without reading the stream first.
 func (b *stockBatcher) run(productID uuid.UUID) {
+	var cur loaded[product.Product]
+	have := false
 	for {
 		batch := b.take(productID)
 		if batch == nil {
 			return
 		}
-		b.apply(productID, batch)
+		have = b.apply(productID, &cur, have, batch)
 	}
 }
 
@@ -126,28 +130,84 @@ func (b *stockBatcher) take(productID uuid.UUID) []*stockRequest {
 	return batch
 }
 
-// apply carries out a batch and answers every request in it.
-func (b *stockBatcher) apply(productID uuid.UUID, batch []*stockRequest) {
+// apply carries out a batch on the product state *cur (loaded first unless have) and answers
+// every request in it. It appends all the batch's events in one append expecting cur's version; on
+// a conflict it loads the product and decides the batch again, up to MaxAttempts times. After the
+// append the new state goes into the repository's cache, so that the command handlers that read
+// the product (PlaceOrder) find it current and fold nothing. It returns whether *cur is the
+// product's current state.
+func (b *stockBatcher) apply(productID uuid.UUID, cur *loaded[product.Product], have bool, batch []*stockRequest) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b.observe(len(batch))
+	r := b.repo
+	stream := product.StreamID(productID)
 	var results []error
-	err := b.repo.updateEach(ctx, productID, func(p product.Product) ([]product.Event, []Meta, error) {
-		events, owners, res := decideBatch(p, batch, b.now())
-		results = res
-		metas := make([]Meta, len(events))
-		for i, o := range owners {
-			metas[i] = batch[o].meta
+	var err error
+	for attempt := 1; ; attempt++ {
+		if !have {
+			if *cur, err = r.load(ctx, stream, true, nil); err != nil {
+				break
+			}
+			have = true
 		}
-		return events, metas, nil
-	})
-	for i, r := range batch {
-		if err != nil {
-			r.done <- err
-		} else {
-			r.done <- results[i]
+		var events []product.Event
+		var owners []int
+		events, owners, results = decideBatch(cur.state, batch, b.now())
+		if len(events) == 0 {
+			break
+		}
+		var data []eventstore.EventData
+		if data, err = eventData(stream, events, func(i int) Meta { return batch[owners[i]].meta }); err != nil {
+			break
+		}
+		res, aerr := r.store.Append(ctx, stream, eventstore.Exact(cur.version), data...)
+		if aerr == nil {
+			*cur = loaded[product.Product]{state: r.fold(cur.state, events), version: res.Version, position: res.Position, snapshot: cur.snapshot}
+			// The cache gets the new state before any snapshot is written, and marked as
+			// snapshotted, so that the handlers' loads find it current instead of each folding the
+			// batch and saving a snapshot of its own. The snapshot is written in the background,
+			// off the batch loop; if that fails, loads only read a longer tail until the next one.
+			due := r.opts.SnapshotEvery > 0 && cur.version-cur.snapshot >= r.opts.SnapshotEvery
+			if due {
+				cur.snapshot = cur.version
+			}
+			r.cache.put(stream, *cur)
+			if due {
+				go func(snap loaded[product.Product]) {
+					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+					defer cancel()
+					if err := r.saveSnapshot(ctx, stream, snap); err != nil {
+						r.obs.SnapshotFailed(stream, err)
+					}
+				}(*cur)
+			}
+			break
+		}
+		have = false
+		if !errors.Is(aerr, eventstore.ErrWrongVersion) {
+			err = fmt.Errorf("update %s: %w", stream, aerr)
+			break
+		}
+		r.obs.Conflict(stream)
+		if attempt >= r.opts.MaxAttempts {
+			err = fmt.Errorf("update %s after %d attempts: %w", stream, attempt, aerr)
+			break
+		}
+		r.obs.Retry(stream, attempt+1)
+		if serr := sleep(ctx, backoff(attempt)); serr != nil {
+			err = fmt.Errorf("update %s: %w", stream, serr)
+			break
 		}
 	}
+	for i, req := range batch {
+		if err != nil {
+			req.done <- err
+		} else {
+			req.done <- results[i]
+		}
+	}
+	return have && err == nil
 }
 
 // decideBatch decides every request in turn on p. It returns all their events, the index of the
@@ -174,44 +234,16 @@ func decideBatch(p product.Product, batch []*stockRequest, at time.Time) (events
 	return events, owners, results
 }
 
-// updateEach is UpdateState for a batch of decisions that each carry their own Meta: decide
-// returns the events and one Meta per event (the Meta of the request the event answers), so that
-// every event's correlation and causation lead back to its own order. It loads the current state
-// (cache and tail), appends with its version as the expected version, and on a conflict loads and
-// decides again, up to MaxAttempts times. The next load reads the appended events as the tail.
-func (r *Repo[S, E]) updateEach(ctx context.Context, id uuid.UUID, decide func(S) ([]E, []Meta, error)) error {
-	stream := r.agg.StreamID(id)
-	for attempt := 1; ; attempt++ {
-		cur, err := r.Load(ctx, id)
+// eventData encodes events for an append to stream, each with the metadata of meta(i) and a new
+// id.
+func eventData[E Event](stream string, events []E, meta func(i int) Meta) ([]eventstore.EventData, error) {
+	data := make([]eventstore.EventData, len(events))
+	for i, e := range events {
+		payload, err := json.Marshal(e)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("encode %s for %s: %w", e.EventType(), stream, err)
 		}
-		events, metas, err := decide(cur.Value)
-		if err != nil || len(events) == 0 {
-			return err
-		}
-		data := make([]eventstore.EventData, len(events))
-		for i, e := range events {
-			b, err := json.Marshal(e)
-			if err != nil {
-				return fmt.Errorf("encode %s for %s: %w", e.EventType(), stream, err)
-			}
-			data[i] = eventstore.EventData{ID: uuid.New(), Type: e.EventType(), Data: b, Metadata: metas[i].complete().metadata().Marshal()}
-		}
-		_, err = r.store.Append(ctx, stream, eventstore.Exact(cur.Version), data...)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, eventstore.ErrWrongVersion) {
-			return fmt.Errorf("update %s: %w", stream, err)
-		}
-		r.obs.Conflict(stream)
-		if attempt >= r.opts.MaxAttempts {
-			return fmt.Errorf("update %s after %d attempts: %w", stream, attempt, err)
-		}
-		r.obs.Retry(stream, attempt+1)
-		if err := sleep(ctx, backoff(attempt)); err != nil {
-			return fmt.Errorf("update %s: %w", stream, err)
-		}
+		data[i] = eventstore.EventData{ID: uuid.New(), Type: e.EventType(), Data: payload, Metadata: meta(i).complete().metadata().Marshal()}
 	}
+	return data, nil
 }

@@ -27,7 +27,7 @@ const deliveryKey = "_inprocess_delivery"
 // InProcessConfig configures an InProcess bus.
 type InProcessConfig struct {
 	// Shards is the number of Watermill GoChannels messages are spread over by stream (default
-	// 64). A GoChannel handles one blocking publish per topic at a time, so shards are how many
+	// 256, the relay's default number of workers, so that each worker has a shard of its own). A GoChannel handles one blocking publish per topic at a time, so shards are how many
 	// messages of one topic can be in flight at once.
 	Shards int
 	// RequireSubscriber lists the topics whose messages matter even before anyone subscribes:
@@ -65,7 +65,7 @@ var (
 // NewInProcess returns an in-process bus.
 func NewInProcess(cfg InProcessConfig) *InProcess {
 	if cfg.Shards <= 0 {
-		cfg.Shards = 64
+		cfg.Shards = 256
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = watermill.NopLogger{}

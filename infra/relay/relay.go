@@ -40,11 +40,15 @@ type Options struct {
 	// Name is the checkpoint row and the lock: relays with the same name are one relay with
 	// standbys. Default "relay".
 	Name string
-	// Workers is how many goroutines publish a batch; a stream always goes to the same one, which
-	// publishes its messages in order. Default 32.
+	// Workers is how many goroutines publish; a stream always goes to the same one, which
+	// publishes its messages in order. With the in-process bus it is how many events are being
+	// handled at once. Default 256.
 	Workers int
-	// BatchSize is the most events published between two checkpoints. Default 1000.
+	// BatchSize is the most messages a worker publishes in one call. Default 500.
 	BatchSize int
+	// CheckpointEvery is how often the checkpoint is written while events are published.
+	// Default 100ms.
+	CheckpointEvery time.Duration
 	// LockPoll is how often a standby tries to take the lock. Default 1s.
 	LockPoll time.Duration
 	// LockCheck is how often the active relay checks the connection that holds its lock, and
@@ -64,10 +68,13 @@ func (o Options) withDefaults() Options {
 		o.Name = "relay"
 	}
 	if o.Workers <= 0 {
-		o.Workers = 32
+		o.Workers = 256
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 1000
+		o.BatchSize = 500
+	}
+	if o.CheckpointEvery <= 0 {
+		o.CheckpointEvery = 100 * time.Millisecond
 	}
 	if o.LockPoll <= 0 {
 		o.LockPoll = time.Second
@@ -101,7 +108,7 @@ type Relay struct {
 	active       atomic.Bool
 	checkpoint   atomic.Uint64
 	published    atomic.Uint64
-	pendingSince atomic.Int64 // unix nanos of the oldest event being published; 0 when none
+	progress     atomic.Pointer[tracker] // the events being published, while active
 
 	mu           sync.Mutex
 	err          error
@@ -137,8 +144,10 @@ func (r *Relay) Status() Status {
 		Checkpoint: eventstore.Position(r.checkpoint.Load()),
 		Published:  r.published.Load(),
 	}
-	if since := r.pendingSince.Load(); since != 0 {
-		s.Lag = max(0, time.Since(time.Unix(0, since)))
+	if t := r.progress.Load(); t != nil {
+		if since := t.oldest(); since != 0 {
+			s.Lag = max(0, time.Since(time.Unix(0, since)))
+		}
 	}
 	r.mu.Lock()
 	s.Err, s.FailingSince = r.err, r.failingSince
@@ -201,18 +210,21 @@ func (r *Relay) runOnce(ctx context.Context) error {
 		return err
 	}
 	defer r.release(conn)
+	var progress tracker
+	r.progress.Store(&progress)
 	r.active.Store(true)
 	defer func() {
 		r.active.Store(false)
-		r.pendingSince.Store(0)
+		r.progress.Store(nil)
 	}()
 	r.opts.Logger.Info("relay active", "relay", r.opts.Name)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var connMu sync.Mutex // the lock connection is used by the watchdog and the checkpoint writes
-	lost := make(chan error, 1)
+	failed := make(chan error, 2)
 	var wg sync.WaitGroup
+	defer wg.Wait()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -228,13 +240,12 @@ func (r *Relay) runOnce(ctx context.Context) error {
 			err := conn.Ping(runCtx)
 			connMu.Unlock()
 			if err != nil && runCtx.Err() == nil {
-				lost <- fmt.Errorf("relay %s: lock connection lost: %w", r.opts.Name, err)
+				failed <- fmt.Errorf("relay %s: lock connection lost: %w", r.opts.Name, err)
 				cancel()
 				return
 			}
 		}
 	}()
-	defer wg.Wait()
 
 	connMu.Lock()
 	from, err := r.loadCheckpoint(runCtx, conn)
@@ -243,35 +254,191 @@ func (r *Relay) runOnce(ctx context.Context) error {
 		return err
 	}
 	r.checkpoint.Store(uint64(from))
+
+	// Published events are checkpointed in log order by a loop of their own, so the workers never
+	// wait for a checkpoint and one slow event holds back only the checkpoint, not the others.
+	saved := from
+	save := func(ctx context.Context) error {
+		pos, ok := progress.advance()
+		if !ok || pos == saved {
+			return nil
+		}
+		connMu.Lock()
+		err := r.saveCheckpoint(ctx, conn, pos)
+		connMu.Unlock()
+		if err != nil {
+			return err
+		}
+		saved = pos
+		r.checkpoint.Store(uint64(pos))
+		return nil
+	}
+	var cwg sync.WaitGroup
+	cwg.Add(1)
+	go func() {
+		defer cwg.Done()
+		t := time.NewTicker(r.opts.CheckpointEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+			}
+			if err := save(runCtx); err != nil && runCtx.Err() == nil {
+				failed <- err
+				cancel()
+				return
+			}
+		}
+	}()
+
+	lanes := make([]chan work, r.opts.Workers)
+	var lwg sync.WaitGroup
+	for i := range lanes {
+		lanes[i] = make(chan work, r.opts.BatchSize)
+		lwg.Add(1)
+		go func() {
+			defer lwg.Done()
+			r.worker(runCtx, lanes[i], &progress)
+		}()
+	}
 	err = r.store.SubscribeAll(runCtx, from, func(ctx context.Context, recs []eventstore.Record) error {
-		for len(recs) > 0 {
-			n := min(len(recs), r.opts.BatchSize)
-			batch := recs[:n]
-			recs = recs[n:]
-			if err := r.publish(ctx, batch); err != nil {
-				return err
+		for _, rec := range recs {
+			w := work{rec: rec, item: progress.add(rec)}
+			select {
+			case lanes[lane(rec.Stream, len(lanes))] <- w:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
-			last := batch[len(batch)-1].Position
-			connMu.Lock()
-			err := r.saveCheckpoint(ctx, conn, last)
-			connMu.Unlock()
-			if err != nil {
-				return err
-			}
-			r.checkpoint.Store(uint64(last))
-			r.pendingSince.Store(0)
 		}
 		return nil
 	})
+	cancel()
+	lwg.Wait()
+	cwg.Wait()
+	// What was published before the stop is checkpointed, if the lock is still ours.
+	final, done := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	finalErr := save(final)
+	done()
 	select {
-	case lostErr := <-lost:
-		return lostErr
+	case err := <-failed:
+		return err
 	default:
 	}
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("relay %s: %w", r.opts.Name, err)
 	}
+	if finalErr != nil && ctx.Err() == nil {
+		return finalErr
+	}
 	return nil
+}
+
+// work is one event for a worker, with its place in the checkpoint order.
+type work struct {
+	rec  eventstore.Record
+	item *item
+}
+
+// worker publishes the events of its lane until ctx ends: it takes what is queued (up to
+// BatchSize), publishes it per topic in log order, retrying until it succeeds, and marks it done.
+func (r *Relay) worker(ctx context.Context, in <-chan work, progress *tracker) {
+	for {
+		var batch []work
+		select {
+		case <-ctx.Done():
+			return
+		case w := <-in:
+			batch = append(batch, w)
+		}
+	drain:
+		for len(batch) < r.opts.BatchSize {
+			select {
+			case w := <-in:
+				batch = append(batch, w)
+			default:
+				break drain
+			}
+		}
+		var groups []group
+		for _, w := range batch {
+			topic := r.opts.Topic(w.rec.Stream)
+			j := 0
+			for j < len(groups) && groups[j].topic != topic {
+				j++
+			}
+			if j == len(groups) {
+				groups = append(groups, group{topic: topic})
+			}
+			groups[j].msgs = append(groups[j].msgs, bus.NewMessage(w.rec))
+			groups[j].items = append(groups[j].items, w.item)
+		}
+		for _, g := range groups {
+			if !r.publishGroup(ctx, g) {
+				return
+			}
+			progress.done(g.items)
+		}
+	}
+}
+
+// tracker keeps the events being published in log order, so that the checkpoint moves only past
+// events that are published and every event before them.
+type tracker struct {
+	mu    sync.Mutex
+	queue []*item // in log order; the front is the oldest not yet checkpointed
+}
+
+type item struct {
+	pos  eventstore.Position
+	at   int64 // recorded at, unix nanos
+	done bool
+}
+
+func (t *tracker) add(rec eventstore.Record) *item {
+	it := &item{pos: rec.Position, at: rec.RecordedAt.UnixNano()}
+	t.mu.Lock()
+	t.queue = append(t.queue, it)
+	t.mu.Unlock()
+	return it
+}
+
+func (t *tracker) done(items []*item) {
+	t.mu.Lock()
+	for _, it := range items {
+		it.done = true
+	}
+	t.mu.Unlock()
+}
+
+// advance drops the published events at the front and returns the position of the last one, and
+// false when the front is not published.
+func (t *tracker) advance() (eventstore.Position, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for n < len(t.queue) && t.queue[n].done {
+		n++
+	}
+	if n == 0 {
+		return 0, false
+	}
+	pos := t.queue[n-1].pos
+	t.queue = t.queue[n:]
+	return pos, true
+}
+
+// oldest returns when the oldest event not yet published was recorded, 0 when none waits.
+func (t *tracker) oldest() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, it := range t.queue {
+		if !it.done {
+			return it.at
+		}
+	}
+	return 0
 }
 
 // acquire returns a connection that holds the relay's lock, waiting for it as long as another
@@ -326,7 +493,11 @@ func (r *Relay) loadCheckpoint(ctx context.Context, conn *pgxpool.Conn) (eventst
 }
 
 func (r *Relay) saveCheckpoint(ctx context.Context, conn *pgxpool.Conn, pos eventstore.Position) error {
-	_, err := conn.Exec(ctx, "UPDATE relay_checkpoints SET position = $2, updated_at = now() WHERE name = $1",
+	// The commit does not wait for the disk: a checkpoint lost in a crash of the database only
+	// means that a few events are published again.
+	_, err := conn.Exec(ctx, `
+		WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
+		UPDATE relay_checkpoints SET position = $2, updated_at = now() FROM async WHERE name = $1`,
 		r.opts.Name, int64(uint64(pos)))
 	if err != nil {
 		return fmt.Errorf("relay %s: save checkpoint %d: %w", r.opts.Name, pos, err)
@@ -338,56 +509,22 @@ func (r *Relay) saveCheckpoint(ctx context.Context, conn *pgxpool.Conn, pos even
 type group struct {
 	topic string
 	msgs  []*message.Message
+	items []*item
 }
 
-// publish publishes recs and returns once every one was published, retrying failures with
-// backoff; only ctx ends it early. The records are spread over the workers by stream, and each
-// worker publishes its records per topic in log order, so a stream's events go out in order.
-func (r *Relay) publish(ctx context.Context, recs []eventstore.Record) error {
-	r.pendingSince.Store(recs[0].RecordedAt.UnixNano())
-	lanes := make([][]group, r.opts.Workers)
-	for _, rec := range recs {
-		i := lane(rec.Stream, len(lanes))
-		topic := r.opts.Topic(rec.Stream)
-		j := 0
-		for j < len(lanes[i]) && lanes[i][j].topic != topic {
-			j++
-		}
-		if j == len(lanes[i]) {
-			lanes[i] = append(lanes[i], group{topic: topic})
-		}
-		lanes[i][j].msgs = append(lanes[i][j].msgs, bus.NewMessage(rec))
-	}
-	var wg sync.WaitGroup
-	for _, groups := range lanes {
-		if len(groups) == 0 {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, g := range groups {
-				r.publishGroup(ctx, g)
-			}
-		}()
-	}
-	wg.Wait()
-	return ctx.Err()
-}
-
-// publishGroup publishes g until it succeeds or ctx ends.
-func (r *Relay) publishGroup(ctx context.Context, g group) {
+// publishGroup publishes g until it succeeds (true) or ctx ends (false).
+func (r *Relay) publishGroup(ctx context.Context, g group) bool {
 	backoff := r.opts.MinBackoff
 	for {
 		err := r.pub.Publish(g.topic, g.msgs...)
 		if err == nil {
 			r.published.Add(uint64(len(g.msgs)))
 			r.ok()
-			return
+			return true
 		}
 		r.fail(err)
 		if sleep(ctx, jitter(backoff)) != nil {
-			return
+			return false
 		}
 		backoff = min(2*backoff, r.opts.MaxBackoff)
 	}

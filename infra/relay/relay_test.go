@@ -142,7 +142,7 @@ func checkpoint(t *testing.T, pool *pgxpool.Pool, name string) eventstore.Positi
 }
 
 func fast(name string) relay.Options {
-	return relay.Options{Name: name, Workers: 4, BatchSize: 7, LockPoll: 20 * time.Millisecond,
+	return relay.Options{Name: name, Workers: 4, BatchSize: 7, CheckpointEvery: 10 * time.Millisecond, LockPoll: 20 * time.Millisecond,
 		LockCheck: 20 * time.Millisecond, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
 }
 
@@ -243,7 +243,8 @@ func TestRelayTakeOver(t *testing.T) {
 	// The lock holder's connection dies under it: it must stop, and one of the two goes on.
 	var killed int
 	if err := pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
-		WHERE locktype = 'advisory' AND classid = 420 AND granted`).Scan(&killed); err != nil || killed != 1 {
+		WHERE locktype = 'advisory' AND classid = 420 AND granted
+		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&killed); err != nil || killed != 1 {
 		t.Fatalf("terminate the lock holder: killed %d, %v; want 1", killed, err)
 	}
 	waitFor(t, 30*time.Second, "more events published", func() bool { return got.distinct() > 120 })
