@@ -25,7 +25,7 @@ func TestDecideBatchEqualsOneByOne(t *testing.T) {
 			orders[i] = uuid.New()
 		}
 		p := product.Product{ID: uuid.New(), SellerID: uuid.New(), Name: "p", Price: 1, Stock: rng.IntN(8),
-			Status: []product.Status{product.StatusSell, product.StatusSoldOut, product.StatusRegistered}[rng.IntN(3)],
+			Status:       []product.Status{product.StatusSell, product.StatusSoldOut, product.StatusRegistered}[rng.IntN(3)],
 			Reservations: map[uuid.UUID]int{}}
 		p.AutoSoldOut = p.Status == product.StatusSoldOut && rng.IntN(2) == 0
 		for _, o := range orders[:rng.IntN(6)] {

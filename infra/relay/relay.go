@@ -105,10 +105,10 @@ type Relay struct {
 	pub   message.Publisher
 	opts  Options
 
-	active       atomic.Bool
-	checkpoint   atomic.Uint64
-	published    atomic.Uint64
-	progress     atomic.Pointer[tracker] // the events being published, while active
+	active     atomic.Bool
+	checkpoint atomic.Uint64
+	published  atomic.Uint64
+	progress   atomic.Pointer[tracker] // the events being published, while active
 
 	mu           sync.Mutex
 	err          error
