@@ -112,7 +112,8 @@ func TestRunnerFailover(t *testing.T) {
 	// and the first runner stands by.
 	var pid int32
 	err = e.pool.QueryRow(context.Background(), `SELECT pid FROM pg_locks
-WHERE locktype = 'advisory' AND granted AND classid::int8 = $1 AND objid::int8 = $2`,
+WHERE locktype = 'advisory' AND granted AND classid::int8 = $1 AND objid::int8 = $2
+	AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
 		int64(liveLockClass), int64(uint32(lockKey("counter.v1")))).Scan(&pid)
 	if err != nil {
 		t.Fatalf("find the lock holder: %v", err)
