@@ -11,6 +11,7 @@ import (
 	"github.com/commerce-dev/commerce/httpapi"
 	"github.com/commerce-dev/commerce/infra/bus"
 	"github.com/commerce-dev/commerce/infra/relay"
+	"github.com/commerce-dev/commerce/projections"
 	"github.com/commerce-dev/commerce/readmodels"
 )
 
@@ -44,6 +45,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		{Name: "database", Ping: a.pool.Ping},
 		{Name: "eventstore", Ping: a.store.Ping},
 		{Name: "bus", Ping: b.Ping},
+		{Name: "readmodels", Ping: a.readModelsExist},
 	}
 	if cfg.hasRole("saga") {
 		worker("fulfilment", func(ctx context.Context) error { return b.RunFulfilment(ctx, a.fulfil) })
@@ -94,6 +96,26 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return serveErr
+}
+
+// readModelsExist fails until the projection runner has created every read-model table, so that
+// a new deployment is not sent queries it can only answer with 500.
+func (a *app) readModelsExist(ctx context.Context) error {
+	var tables []string
+	for _, p := range projectors() {
+		for _, t := range p.Tables() {
+			tables = append(tables, projections.LiveSchema+"."+t)
+		}
+	}
+	var missing []string
+	err := a.pool.QueryRow(ctx, `SELECT coalesce(array_agg(t), '{}') FROM unnest($1::text[]) t WHERE to_regclass(t) IS NULL`, tables).Scan(&missing)
+	if err != nil {
+		return fmt.Errorf("look up read-model tables: %w", err)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("read-model tables not created yet: %v", missing)
+	}
+	return nil
 }
 
 // httpDeps is what the HTTP server needs from the wired process.
