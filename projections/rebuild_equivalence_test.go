@@ -35,6 +35,7 @@ const commandsPerRun = 3000
 // state the decisions folded, then rebuilds every projector from scratch and requires exactly the
 // rows the live projection built, table by table.
 func TestRebuildEqualsLive(t *testing.T) {
+	t.Parallel()
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
