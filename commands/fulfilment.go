@@ -66,6 +66,10 @@ type FulfilmentConfig struct {
 	Hook func(ctx context.Context, step FulfilmentStep, orderID uuid.UUID) error
 	// Observer counts outcomes and batch sizes; nil means NopFulfilmentObserver.
 	Observer FulfilmentObserver
+	// Outcomes, when set, is told of every order this process settles as soon as its work is
+	// done (for a rejected order: once its stock is released), so that AwaitSettled callers in
+	// this process wake without waiting for the event to come round the log.
+	Outcomes *Outcomes
 }
 
 // Fulfilment is the order-fulfilment process manager. It consumes the order events from the bus
@@ -93,13 +97,14 @@ type Fulfilment struct {
 	now   func() time.Time
 	hook  func(context.Context, FulfilmentStep, uuid.UUID) error
 	obs   FulfilmentObserver
+	out   *Outcomes
 	stock *stockBatcher
 	lock  keyedMutex
 }
 
 // NewFulfilment returns the process manager on repos (share them with the command handlers).
 func NewFulfilment(repos *Repos, cfg FulfilmentConfig) *Fulfilment {
-	f := &Fulfilment{repos: repos, now: cfg.Now, hook: cfg.Hook, obs: cfg.Observer}
+	f := &Fulfilment{repos: repos, now: cfg.Now, hook: cfg.Hook, obs: cfg.Observer, out: cfg.Outcomes}
 	if f.now == nil {
 		f.now = func() time.Time { return time.Now().UTC() }
 	}
@@ -192,6 +197,7 @@ func (f *Fulfilment) settle(ctx context.Context, placed order.Placed, meta Meta)
 		switch {
 		case err == nil:
 			f.obs.Settled(order.StatusOrder, "")
+			f.out.settled(o.ID, outcome{status: order.StatusOrder})
 			return nil
 		case errors.Is(err, domain.ErrConflict):
 			// Another delivery rejected the order meanwhile: what this one reserved goes back.
@@ -212,7 +218,11 @@ func (f *Fulfilment) settle(ctx context.Context, placed order.Placed, meta Meta)
 	if err := f.step(ctx, StepRejected, o.ID); err != nil {
 		return err
 	}
-	return f.release(ctx, o, lines[:reserved], meta)
+	if err := f.release(ctx, o, lines[:reserved], meta); err != nil {
+		return err
+	}
+	f.out.settled(o.ID, outcome{status: order.StatusReject, reason: reason})
+	return nil
 }
 
 // current returns the order's current state. An order whose last event is still its

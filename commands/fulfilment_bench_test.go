@@ -59,7 +59,7 @@ func BenchmarkFulfilmentHotProduct(b *testing.B) {
 	var batches, requests atomic.Int64
 	var stamps sync.Map
 	var relayNanos, handleNanos, outNanos atomic.Int64
-	f := commands.NewFulfilment(repos, commands.FulfilmentConfig{Observer: batchCounter{&batches, &requests}})
+	f := commands.NewFulfilment(repos, commands.FulfilmentConfig{Observer: batchCounter{&batches, &requests}, Outcomes: outcomes})
 	rl := relay.New(store, pool, bs.Publisher(), relay.Options{})
 	var wg sync.WaitGroup
 	for _, run := range []func(context.Context) error{outcomes.Run, rl.Run, func(ctx context.Context) error {

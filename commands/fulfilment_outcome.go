@@ -16,7 +16,9 @@ import (
 
 // Outcomes tells callers when an order is settled (ORDER or REJECT), without polling: Run follows
 // the global log from its head and wakes the callers of AwaitSettled waiting for an order when its
-// order.confirmed or order.rejected goes by. POST /orders?wait= and the benchmark use it.
+// order.confirmed or order.rejected goes by. A Fulfilment in the same process given this Outcomes
+// (FulfilmentConfig.Outcomes) wakes them directly, as soon as it has settled an order, without
+// the wait for the log. POST /orders?wait= and the benchmark use it.
 type Outcomes struct {
 	store  eventstore.Store
 	orders *Repo[order.Order, order.Event]
@@ -81,13 +83,18 @@ func (w *Outcomes) see(rec eventstore.Record) {
 	if err != nil {
 		return
 	}
-	var id uuid.UUID
-	var out outcome
 	switch e := e.(type) {
 	case order.Confirmed:
-		id, out = e.OrderID, outcome{status: order.StatusOrder}
+		w.settled(e.OrderID, outcome{status: order.StatusOrder})
 	case order.Rejected:
-		id, out = e.OrderID, outcome{status: order.StatusReject, reason: e.Reason}
+		w.settled(e.OrderID, outcome{status: order.StatusReject, reason: e.Reason})
+	}
+}
+
+// settled wakes the waiters of order id with out. A nil Outcomes does nothing.
+func (w *Outcomes) settled(id uuid.UUID, out outcome) {
+	if w == nil {
+		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -365,7 +365,7 @@ func lineChanges(t *testing.T, r *rig, confirmed []uuid.UUID, a, b uuid.UUID) {
 
 func TestFulfilmentHeadlineInProcess(t *testing.T) {
 	r := newRig(t, nil)
-	r.fulfil(r.repos, commands.FulfilmentConfig{}, nil)
+	r.fulfil(r.repos, commands.FulfilmentConfig{Outcomes: r.outcomes}, nil)
 	confirmed, a, b := headline(t, r, 60*time.Second)
 	lineChanges(t, r, confirmed, a, b)
 }

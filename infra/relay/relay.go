@@ -237,7 +237,7 @@ func (r *Relay) runOnce(ctx context.Context) error {
 			case <-t.C:
 			}
 			connMu.Lock()
-			err := conn.Ping(runCtx)
+			err := onConn(runCtx, func(ctx context.Context) error { return conn.Ping(ctx) })
 			connMu.Unlock()
 			if err != nil && runCtx.Err() == nil {
 				failed <- fmt.Errorf("relay %s: lock connection lost: %w", r.opts.Name, err)
@@ -264,7 +264,7 @@ func (r *Relay) runOnce(ctx context.Context) error {
 			return nil
 		}
 		connMu.Lock()
-		err := r.saveCheckpoint(ctx, conn, pos)
+		err := onConn(ctx, func(ctx context.Context) error { return r.saveCheckpoint(ctx, conn, pos) })
 		connMu.Unlock()
 		if err != nil {
 			return err
@@ -333,6 +333,15 @@ func (r *Relay) runOnce(ctx context.Context) error {
 		return finalErr
 	}
 	return nil
+}
+
+// onConn runs a statement on the lock connection with ctx's values but not its cancellation (a
+// query cancelled half-way closes the connection, and with it the lock and the final checkpoint),
+// bounded by a timeout instead.
+func onConn(ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return f(ctx)
 }
 
 // work is one event for a worker, with its place in the checkpoint order.
