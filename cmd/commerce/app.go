@@ -77,8 +77,9 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	a.handlers = commands.NewHandlers(a.repos, commandCfg)
 	a.idemKeys = idempotency.New(pool)
 	a.idem = commands.NewIdempotency(a.idemKeys)
-	a.fulfil = commands.NewFulfilment(a.repos, commands.FulfilmentConfig{Observer: a.metrics.Fulfilment()})
 	a.outcomes = commands.NewOutcomes(a.store, a.repos)
+	// The outcome waiter hears of orders this process settles at once, not via the log.
+	a.fulfil = commands.NewFulfilment(a.repos, commands.FulfilmentConfig{Observer: a.metrics.Fulfilment(), Outcomes: a.outcomes})
 	a.runner, err = projections.NewRunner(pool, a.store, projectors(), projections.Options{
 		Metrics: a.metrics.Projections(),
 		Logger:  log,
