@@ -50,8 +50,36 @@ func (c *stateCache[S]) get(stream string) (loaded[S], bool) {
 	return el.Value.(*cacheEntry[S]).value, true
 }
 
-// put stores v unless the cache holds a later version of the stream.
-func (c *stateCache[S]) put(stream string, v loaded[S]) {
+// put stores v unless the cache holds a later version of the stream. It returns the version of
+// the latest snapshot known to be saved of the stream: v's or the cached entry's, whichever is
+// later.
+func (c *stateCache[S]) put(stream string, v loaded[S]) int64 {
+	if c == nil {
+		return v.snapshot
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[stream]; ok {
+		e := el.Value.(*cacheEntry[S])
+		snapshot := max(e.value.snapshot, v.snapshot)
+		if e.value.version <= v.version {
+			e.value = v
+		}
+		e.value.snapshot = max(e.value.snapshot, snapshot)
+		c.order.MoveToFront(el)
+		return snapshot
+	}
+	c.items[stream] = c.order.PushFront(&cacheEntry[S]{stream: stream, value: v})
+	for c.order.Len() > c.size {
+		last := c.order.Back()
+		c.order.Remove(last)
+		delete(c.items, last.Value.(*cacheEntry[S]).stream)
+	}
+	return v.snapshot
+}
+
+// snapshotSaved records that a snapshot of stream at version has been saved.
+func (c *stateCache[S]) snapshotSaved(stream string, version int64) {
 	if c == nil {
 		return
 	}
@@ -59,20 +87,7 @@ func (c *stateCache[S]) put(stream string, v loaded[S]) {
 	defer c.mu.Unlock()
 	if el, ok := c.items[stream]; ok {
 		e := el.Value.(*cacheEntry[S])
-		if e.value.version <= v.version {
-			if e.value.snapshot > v.snapshot {
-				v.snapshot = e.value.snapshot
-			}
-			e.value = v
-		}
-		c.order.MoveToFront(el)
-		return
-	}
-	c.items[stream] = c.order.PushFront(&cacheEntry[S]{stream: stream, value: v})
-	for c.order.Len() > c.size {
-		last := c.order.Back()
-		c.order.Remove(last)
-		delete(c.items, last.Value.(*cacheEntry[S]).stream)
+		e.value.snapshot = max(e.value.snapshot, version)
 	}
 }
 

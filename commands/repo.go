@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -80,11 +81,26 @@ type Repo[S any, E Event] struct {
 	opts  Options
 	cache *stateCache[S]
 	obs   Observer
+
+	// Background snapshot saves: at most one in flight per stream (snapping), at most
+	// maxSnapshotSaves in all (saveSlots); bg tracks them for WaitSnapshots.
+	snapMu    sync.Mutex
+	snapping  map[string]bool
+	saveSlots chan struct{}
+	bg        sync.WaitGroup
 }
+
+// maxSnapshotSaves bounds a Repo's snapshot saves in flight; a save that finds no free slot is
+// skipped, and a later load or update of the stream tries again.
+const maxSnapshotSaves = 8
+
+// snapshotTimeout bounds one background snapshot save.
+const snapshotTimeout = 30 * time.Second
 
 // NewRepo returns a Repo for the aggregate agg stored in store.
 func NewRepo[S any, E Event](store eventstore.Store, agg Aggregate[S, E], opts Options) *Repo[S, E] {
-	r := &Repo[S, E]{store: store, agg: agg, opts: opts, obs: opts.Observer}
+	r := &Repo[S, E]{store: store, agg: agg, opts: opts, obs: opts.Observer,
+		snapping: make(map[string]bool), saveSlots: make(chan struct{}, maxSnapshotSaves)}
 	if r.obs == nil {
 		r.obs = NopObserver{}
 	}
@@ -300,18 +316,60 @@ func (r *Repo[S, E]) fromSnapshot(ctx context.Context, stream string) loaded[S] 
 	return loaded[S]{state: s, version: snap.Version, position: snap.Position, snapshot: snap.Version}
 }
 
-// remember caches cur and saves a snapshot of it when the stream has grown by SnapshotEvery events
-// since the last one.
+// remember caches cur and, when the stream has grown by SnapshotEvery events since the last
+// snapshot known to be saved, starts saving a snapshot of it in the background. The cache is
+// updated first, so that concurrent loads find the new state instead of folding the tail and
+// snapshotting it themselves, and the save never delays the caller. Saves are single-flight per
+// stream: while one is in flight, others are skipped. Snapshots are best-effort: a failed save is
+// reported to the Observer, and a later load or update tries again.
 func (r *Repo[S, E]) remember(ctx context.Context, stream string, cur loaded[S]) {
-	if r.opts.SnapshotEvery > 0 && cur.version-cur.snapshot >= r.opts.SnapshotEvery {
-		if err := r.saveSnapshot(ctx, stream, cur); err != nil {
-			r.obs.SnapshotFailed(stream, err)
-		} else {
-			cur.snapshot = cur.version
-		}
+	cur.snapshot = r.cache.put(stream, cur)
+	if r.opts.SnapshotEvery <= 0 || cur.version-cur.snapshot < r.opts.SnapshotEvery {
+		return
 	}
-	r.cache.put(stream, cur)
+	r.snapMu.Lock()
+	if r.snapping[stream] {
+		r.snapMu.Unlock()
+		return
+	}
+	select {
+	case r.saveSlots <- struct{}{}:
+	default:
+		r.snapMu.Unlock()
+		return
+	}
+	r.snapping[stream] = true
+	r.bg.Add(1)
+	r.snapMu.Unlock()
+	// The save outlives the command that triggered it, but keeps its context's values.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), snapshotTimeout)
+	go func() {
+		defer r.bg.Done()
+		defer cancel()
+		err := r.saveSnapshot(sctx, stream, cur)
+		for err == nil {
+			r.cache.snapshotSaved(stream, cur.version)
+			// Loads skipped while this save was in flight: save the cached state if it is due.
+			next, ok := r.cache.get(stream)
+			if !ok || next.version-next.snapshot < r.opts.SnapshotEvery {
+				break
+			}
+			cur = next
+			err = r.saveSnapshot(sctx, stream, cur)
+		}
+		r.snapMu.Lock()
+		delete(r.snapping, stream)
+		<-r.saveSlots
+		r.snapMu.Unlock()
+		if err != nil {
+			r.obs.SnapshotFailed(stream, err)
+		}
+	}()
 }
+
+// WaitSnapshots waits until the snapshot saves started so far in the background have ended, such
+// as before shutting down or before a test looks at the snapshots.
+func (r *Repo[S, E]) WaitSnapshots() { r.bg.Wait() }
 
 func (r *Repo[S, E]) saveSnapshot(ctx context.Context, stream string, cur loaded[S]) error {
 	b, err := json.Marshal(cur.state)

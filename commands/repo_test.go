@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -278,6 +279,8 @@ func TestSnapshotAndCacheEqualFullFold(t *testing.T) {
 	want := product.Fold(events...)
 	last := recs[len(recs)-1]
 
+	e.repos.Products.WaitSnapshots()
+	other.Products.WaitSnapshots()
 	snap, ok, err := e.snaps.Load(ctx, product.StreamID(p.ID), commands.ProductSnapshotSchema)
 	if err != nil || !ok || snap.Version < last.Version-10 || snap.Version > last.Version {
 		t.Fatalf("snapshot = version %d, %v, %v; want one within 10 events of version %d", snap.Version, ok, err, last.Version)
@@ -310,6 +313,7 @@ func TestBrokenSnapshotIsIgnored(t *testing.T) {
 	ctx := context.Background()
 	s := seller()
 	p := e.onSale(s, e.item(), "P", 1000, 5)
+	e.repos.Products.WaitSnapshots()
 	if _, err := e.pool.Exec(ctx, `UPDATE command_snapshots SET state = '{"stock": "many"}'`); err != nil {
 		t.Fatalf("corrupt snapshot: %v", err)
 	}
@@ -319,5 +323,58 @@ func TestBrokenSnapshotIsIgnored(t *testing.T) {
 	}
 	if len(e.obs.snapErrs) != 1 {
 		t.Fatalf("observer saw %d snapshot failures, want 1", len(e.obs.snapErrs))
+	}
+}
+
+// countingSnapshots counts the saves that reach a real snapshot store.
+type countingSnapshots struct {
+	commands.SnapshotStore
+	saves atomic.Int64
+}
+
+func (c *countingSnapshots) Save(ctx context.Context, s commands.Snapshot) error {
+	c.saves.Add(1)
+	return c.SnapshotStore.Save(ctx, s)
+}
+
+// TestConcurrentLoadsSaveOneSnapshot loads a stream that is due for a snapshot from many
+// goroutines at once: one snapshot is saved, not one per load.
+func TestConcurrentLoadsSaveOneSnapshot(t *testing.T) {
+	e := newEnv(t, commands.Config{SnapshotEvery: 1000})
+	ctx := context.Background()
+	s := seller()
+	p := e.onSale(s, e.item(), "Hot", 1000, 500)
+	for range 30 {
+		if _, err := e.repos.Products.Update(ctx, p.ID, commands.Meta{Actor: s}, func(p product.Product) ([]product.Event, error) {
+			return p.Reserve(uuid.New(), 1, time.Now())
+		}); err != nil {
+			t.Fatalf("reserve: %v", err)
+		}
+	}
+	snaps := &countingSnapshots{SnapshotStore: e.snaps}
+	repos := commands.NewRepos(e.store, commands.Config{Snapshots: snaps, SnapshotEvery: 10, Observer: e.obs})
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			if _, err := repos.Products.Load(ctx, p.ID); err != nil {
+				t.Errorf("Load: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	repos.Products.WaitSnapshots()
+	if n := snaps.saves.Load(); n != 1 {
+		t.Fatalf("32 concurrent loads saved %d snapshots, want 1", n)
+	}
+	want, err := repos.Products.Load(ctx, p.ID)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	snap, ok, err := e.snaps.Load(ctx, product.StreamID(p.ID), commands.ProductSnapshotSchema)
+	if err != nil || !ok || snap.Version != want.Version {
+		t.Fatalf("snapshot = version %d, %v, %v; want version %d", snap.Version, ok, err, want.Version)
+	}
+	if len(e.obs.snapErrs) > 0 {
+		t.Fatalf("snapshot failures: %v", e.obs.snapErrs)
 	}
 }
