@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -64,11 +65,12 @@ func (h *PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (res Res
 	}
 	refused := make(domain.Fields)
 	code := ""
+	products, err := h.loadProducts(ctx, cmd.Lines)
+	if err != nil {
+		return res, err
+	}
 	for i, l := range cmd.Lines {
-		p, err := h.repos.Products.Load(ctx, l.ProductID)
-		if err != nil {
-			return res, err
-		}
+		p := products[i]
 		field := fmt.Sprintf("lines[%d].product_id", i)
 		switch {
 		case !p.Value.Exists():
@@ -97,4 +99,24 @@ func (h *PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (res Res
 		return res, err
 	}
 	return result(id, st), nil
+}
+
+// loadProducts loads the lines' products concurrently, one state per line. When loads fail, the
+// error is the one of the first failing line, so that the same failures give the same error.
+func (h *PlaceOrderHandler) loadProducts(ctx context.Context, lines []PlaceOrderLine) ([]State[product.Product], error) {
+	products := make([]State[product.Product], len(lines))
+	errs := make([]error, len(lines))
+	var wg sync.WaitGroup
+	for i, l := range lines {
+		wg.Go(func() {
+			products[i], errs[i] = h.repos.Products.Load(ctx, l.ProductID)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return products, nil
 }
