@@ -43,14 +43,32 @@ func sqlLimit(limit int) *int {
 // ReadStream returns up to limit events of stream with version >= from, oldest first; a limit of 0
 // or less means all of them. It sees every committed event of the stream: stream reads are not held
 // back by the log's visibility horizon.
+//
+// A read from a version after 1 also reads the event before from, and drops it: versions have no
+// gaps, so finding it proves that the stream exists, and a read of an empty tail (the common case of
+// a reader catching up from a cached version) needs no second query to tell it from a stream with no
+// events. Only a read that finds nothing at all asks whether the stream exists.
 func (s *Store) ReadStream(ctx context.Context, stream string, from int64, limit int) ([]eventstore.Record, error) {
-	recs, err := s.query(ctx, limit, `SELECT `+recordColumns+` FROM events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`,
-		stream, from, sqlLimit(limit))
+	start, extra := from, 0
+	if from > 1 {
+		start, extra = from-1, 1
+	}
+	qlimit := limit
+	if limit > 0 {
+		qlimit = limit + extra
+	}
+	recs, err := s.query(ctx, qlimit, `SELECT `+recordColumns+` FROM events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`,
+		stream, start, sqlLimit(qlimit))
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s from %d: %w", stream, from, err)
 	}
 	if len(recs) == 0 {
 		return nil, s.notFound(ctx, stream)
+	}
+	if recs[0].Version < from {
+		if recs = recs[1:]; len(recs) == 0 {
+			return nil, nil
+		}
 	}
 	return recs, nil
 }
