@@ -77,6 +77,18 @@ func TestTinyBench(t *testing.T) {
 			t.Errorf("%s on the event-sourced path has no ratio to the baseline", res.Scenario)
 		}
 	}
+	var accepted, rows int
+	for _, res := range rep.Results {
+		if res.Path == PathBaseline {
+			accepted += res.Accepted
+		}
+	}
+	if err := basePool.QueryRow(ctx, `SELECT count(*) FROM baseline.orders`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != accepted {
+		t.Errorf("baseline.orders has %d rows, want the %d accepted baseline orders", rows, accepted)
+	}
 	var b strings.Builder
 	if err := rep.WriteMarkdown(&b); err != nil {
 		t.Fatal(err)
