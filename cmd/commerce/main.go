@@ -23,6 +23,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/commerce-dev/commerce/infra/bench"
 )
 
 func main() {
@@ -56,12 +58,17 @@ func run(args []string) error {
 	}
 	cmd, rest := args[0], args[1:]
 	for _, a := range rest {
-		if a == "-h" || a == "--help" || a == "-help" {
-			fmt.Fprint(os.Stdout, usage)
-			fmt.Fprintln(os.Stdout, "\nenvironment:")
-			printEnvHelp(os.Stdout)
-			return flag.ErrHelp
+		if a != "-h" && a != "--help" && a != "-help" {
+			continue
 		}
+		if cmd == "bench" { // bench has flags of its own and prints them
+			_, err := bench.ParseArgs(rest, os.Stdout)
+			return err
+		}
+		fmt.Fprint(os.Stdout, usage)
+		fmt.Fprintln(os.Stdout, "\nenvironment:")
+		printEnvHelp(os.Stdout)
+		return flag.ErrHelp
 	}
 	if cmd == "-h" || cmd == "--help" || cmd == "help" {
 		fmt.Fprint(os.Stdout, usage)

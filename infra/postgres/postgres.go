@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -25,11 +26,19 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// DefaultMaxConns is the pool size when the URL does not set pool_max_conns. pgx's own default
+// (the number of CPUs, at least 4) starves a process whose requests, projectors, relay and
+// process manager all wait on durable commits at once.
+const DefaultMaxConns = 32
+
 // Connect opens a pool to url and checks that the database answers.
 func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
