@@ -110,12 +110,19 @@ func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, limit int
 	return recs, nil
 }
 
-// readLive is ReadAll for subscriptions: it also returns up to limit rows beyond the horizon, and
-// reports whether there were any: committed events that an older running transaction holds back,
-// a reason to look again soon. Both come from one snapshot, so nothing can slip between them.
+// readLiveSQL is ReadAll's query plus the first committed row beyond the horizon, flagged false.
+// One statement, so one snapshot and one horizon for both.
+const readLiveSQL = `WITH h AS MATERIALIZED (SELECT ` + horizonSQL + ` AS p)
+(SELECT ` + recordColumns + `, true FROM events WHERE position > $1 AND position < (SELECT p FROM h) ORDER BY position LIMIT $2)
+UNION ALL
+(SELECT ` + recordColumns + `, false FROM events WHERE position > $1 AND position >= (SELECT p FROM h) ORDER BY position LIMIT 1)
+ORDER BY 1`
+
+// readLive is ReadAll for subscriptions: it also reports whether the horizon holds committed events
+// back (an older transaction is still running), a reason to look again soon rather than wait for
+// the next wake-up. Both come from one snapshot, so nothing can slip between them.
 func (s *Store) readLive(ctx context.Context, from eventstore.Position, limit int) (recs []eventstore.Record, heldBack bool, err error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+`, position < `+horizonSQL+` FROM events WHERE position > $1 ORDER BY position LIMIT $2`,
-		int64(from), limit)
+	rows, err := s.pool.Query(ctx, readLiveSQL, int64(from), limit)
 	if err != nil {
 		return nil, false, fmt.Errorf("read all from %d: %w", from, err)
 	}

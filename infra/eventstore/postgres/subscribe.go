@@ -14,9 +14,11 @@ import (
 
 const (
 	// heldBackMin and heldBackMax bound the backoff of a subscription that saw committed events
-	// held back by an older running transaction.
+	// held back by an older running transaction. That transaction need not be an append (a
+	// projector's, an autovacuum's) and then its end wakes no one, so heldBackMax is also the most
+	// it adds to the lag. Each re-check reads the visible events and one row beyond.
 	heldBackMin = 2 * time.Millisecond
-	heldBackMax = 100 * time.Millisecond
+	heldBackMax = 25 * time.Millisecond
 	// listenRetryMax bounds the wait between attempts to re-establish a lost LISTEN connection.
 	listenRetryMax = 5 * time.Second
 	// A subscription retries a failed read after a growing delay, and gives up (returns the
