@@ -46,17 +46,16 @@ func projectionsCmd(ctx context.Context, cfg config, log *slog.Logger, args []st
 		if len(args) != 2 {
 			return errors.New("usage: commerce projections rebuild NAME|--all")
 		}
-		names := []string{args[1]}
+		start := time.Now()
 		if args[1] == "--all" {
-			names = a.runner.Names()
-		}
-		for _, name := range names {
-			start := time.Now()
-			if err := a.runner.Rebuild(ctx, name, projectionsProgress(name)); err != nil {
-				return fmt.Errorf("rebuild %s: %w", name, err)
+			// One read of the log feeds every projector's shadow tables side by side.
+			if err := a.runner.RebuildAll(ctx, nil, projectionsProgress("all")); err != nil {
+				return fmt.Errorf("rebuild all projections: %w", err)
 			}
-			log.Info("projection rebuilt", "projector", name, "took", time.Since(start).String())
+		} else if err := a.runner.Rebuild(ctx, args[1], projectionsProgress(args[1])); err != nil {
+			return fmt.Errorf("rebuild %s: %w", args[1], err)
 		}
+		log.Info("projections rebuilt", "which", args[1], "took", time.Since(start).String())
 		return nil
 	default:
 		return fmt.Errorf("unknown projections command %q: want list or rebuild", args[0])
