@@ -20,12 +20,12 @@ build:
 
 ## run: database, migrations, demo data, then serve on :8080
 run: build
-	@export $$($(DEVDB) start | tail -1); \
+	@db=$$($(DEVDB) start | tail -1); export "$$db"; \
 	./commerce migrate && ./commerce seed && exec ./commerce serve
 
 ## test: database, go vet, then every test with the race detector
 test:
-	@export $$($(DEVDB) start | tail -1); \
+	@db=$$($(DEVDB) start | tail -1); export "$$db"; \
 	go vet ./... && go test -race -count=1 -timeout 25m ./...
 
 ## lint: gofmt, go vet, staticcheck and the dependency direction of STYLE.md
@@ -37,5 +37,5 @@ lint:
 
 ## bench: the benchmarks whose figures are in the README
 bench: build
-	@export $$($(DEVDB) start | tail -1); \
+	@db=$$($(DEVDB) start | tail -1); export "$$db"; \
 	go test -run '^$$' -bench . -benchtime 1x ./infra/eventstore/... && ./commerce bench
