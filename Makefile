@@ -35,7 +35,10 @@ lint:
 	go run $(STATICCHECK) ./...
 	go run ./infra/depcheck
 
-## bench: the benchmarks whose figures are in the README
+## bench: the benchmarks whose figures are in the README (about 30 minutes)
 bench: build
 	@db=$$($(DEVDB) start | tail -1); export "$$db"; \
-	go test -run '^$$' -bench . -benchtime 1x ./infra/eventstore/... && ./commerce bench
+	go test -run '^$$' -bench . -benchtime 10s -timeout 30m ./infra/eventstore/postgres/ && \
+	go test -run '^$$' -bench 'LoadProduct|FulfilmentHotProduct' -timeout 30m ./commands/ && \
+	go test -run '^$$' -bench Rebuild -benchtime 1x -timeout 30m ./projections/ && \
+	./commerce bench
