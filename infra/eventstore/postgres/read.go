@@ -1,9 +1,13 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -128,10 +132,11 @@ func (s *Store) readLive(ctx context.Context, from eventstore.Position, limit in
 	}
 	defer rows.Close()
 	recs = make([]eventstore.Record, 0, limit)
+	var d decoder
 	for rows.Next() {
 		var r eventstore.Record
 		var visible bool
-		if err := scanRecord(rows, &r, &visible); err != nil {
+		if err := d.decode(rows, &r, &visible); err != nil {
 			return nil, false, fmt.Errorf("read all from %d: %w", from, err)
 		}
 		if !visible {
@@ -155,9 +160,10 @@ func (s *Store) query(ctx context.Context, capacity int, sql string, args ...any
 	}
 	defer rows.Close()
 	recs := make([]eventstore.Record, 0, min(max(capacity, 0), 10000))
+	var d decoder
 	for rows.Next() {
 		var r eventstore.Record
-		if err := scanRecord(rows, &r); err != nil {
+		if err := d.decode(rows, &r, nil); err != nil {
 			return nil, err
 		}
 		recs = append(recs, r)
@@ -165,14 +171,106 @@ func (s *Store) query(ctx context.Context, capacity int, sql string, args ...any
 	return recs, rows.Err()
 }
 
-// scanRecord scans the recordColumns of a row into r, and any further columns into extra. The
-// destinations are the types pgx decodes without detours: pgtype.UUID (a uuid.UUID would go through
-// its text form) and *[]byte for JSON (a json.RawMessage would go through json.Unmarshal, which
-// checks what PostgreSQL has already checked).
-func scanRecord(rows pgx.Rows, r *eventstore.Record, extra ...any) error {
+// recordOIDs are the types of recordColumns, and boolOID that of readLiveSQL's visibility flag.
+var recordOIDs = [...]uint32{pgtype.Int8OID, pgtype.TextOID, pgtype.Int8OID, pgtype.UUIDOID, pgtype.TextOID, pgtype.JSONBOID, pgtype.JSONBOID, pgtype.TimestamptzOID}
+
+// pgEpoch is where PostgreSQL's binary timestamps count from, in Unix microseconds.
+const pgEpoch = 946_684_800_000_000
+
+// decoder turns rows of recordColumns (and, with visible, a trailing bool) into Records. Reading
+// the log is its hot path, so it decodes PostgreSQL's binary format itself, the format pgx asks for
+// these types (text for text and jsonb), and so allocates only the record's own strings and bytes;
+// a row in other formats or of other types goes through rows.Scan.
+type decoder struct {
+	lastType string // event types repeat: reuse the string
+}
+
+func (d *decoder) decode(rows pgx.Rows, r *eventstore.Record, visible *bool) error {
+	if !binaryRow(rows, visible != nil) {
+		return scanRecord(rows, r, visible)
+	}
+	raw := rows.RawValues()
+	if len(raw[0]) != 8 || len(raw[2]) != 8 || len(raw[3]) != 16 || len(raw[7]) != 8 || (visible != nil && len(raw[8]) != 1) {
+		return fmt.Errorf("decode event row: unexpected binary layout")
+	}
+	data, err := jsonbValue(rows.FieldDescriptions()[5].Format, raw[5])
+	if err != nil {
+		return err
+	}
+	meta, err := jsonbValue(rows.FieldDescriptions()[6].Format, raw[6])
+	if err != nil {
+		return err
+	}
+	r.Position = eventstore.Position(binary.BigEndian.Uint64(raw[0]))
+	r.Stream = string(raw[1])
+	r.Version = int64(binary.BigEndian.Uint64(raw[2]))
+	r.ID = uuid.UUID(raw[3])
+	if string(raw[4]) != d.lastType {
+		d.lastType = string(raw[4])
+	}
+	r.Type = d.lastType
+	r.Data = bytes.Clone(data)
+	if meta != nil {
+		r.Metadata = bytes.Clone(meta)
+	}
+	r.RecordedAt = time.UnixMicro(pgEpoch + int64(binary.BigEndian.Uint64(raw[7])))
+	if visible != nil {
+		*visible = raw[8][0] != 0
+	}
+	return nil
+}
+
+// jsonbValue returns the JSON text of a jsonb value in format: binary jsonb is a version byte (1)
+// and the text. NULL stays nil.
+func jsonbValue(format int16, raw []byte) ([]byte, error) {
+	if raw == nil || format != pgtype.BinaryFormatCode {
+		return raw, nil
+	}
+	if len(raw) < 1 || raw[0] != 1 {
+		return nil, fmt.Errorf("decode event row: unknown jsonb format version")
+	}
+	return raw[1:], nil
+}
+
+// binaryRow reports whether the current row is recordColumns (and the flag) in the formats decode
+// reads.
+func binaryRow(rows pgx.Rows, flag bool) bool {
+	fields := rows.FieldDescriptions()
+	raw := rows.RawValues()
+	want := len(recordOIDs)
+	if flag {
+		want++
+	}
+	if len(fields) != want || len(raw) != want {
+		return false
+	}
+	for i := range want {
+		oid := uint32(pgtype.BoolOID)
+		if i < len(recordOIDs) {
+			oid = recordOIDs[i]
+		}
+		// text and jsonb read the same either way (decode strips jsonb's binary version byte);
+		// the others are read in binary only.
+		eitherFormat := oid == pgtype.TextOID || oid == pgtype.JSONBOID
+		if fields[i].DataTypeOID != oid || (fields[i].Format != pgtype.BinaryFormatCode && !eitherFormat) ||
+			(raw[i] == nil && i != 6) { // metadata is the only nullable column
+			return false
+		}
+	}
+	return true
+}
+
+// scanRecord scans the recordColumns of a row into r, and the visibility flag, if asked for, into
+// visible. The destinations are the types pgx decodes without detours: pgtype.UUID (a uuid.UUID
+// would go through its text form) and *[]byte for JSON (a json.RawMessage would go through
+// json.Unmarshal, which checks what PostgreSQL has already checked).
+func scanRecord(rows pgx.Rows, r *eventstore.Record, visible *bool) error {
 	var position int64
 	var id pgtype.UUID
-	dest := append([]any{&position, &r.Stream, &r.Version, &id, &r.Type, (*[]byte)(&r.Data), (*[]byte)(&r.Metadata), &r.RecordedAt}, extra...)
+	dest := []any{&position, &r.Stream, &r.Version, &id, &r.Type, (*[]byte)(&r.Data), (*[]byte)(&r.Metadata), &r.RecordedAt}
+	if visible != nil {
+		dest = append(dest, visible)
+	}
 	if err := rows.Scan(dest...); err != nil {
 		return err
 	}
