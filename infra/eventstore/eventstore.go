@@ -55,9 +55,6 @@ func Exact(v int64) ExpectedVersion {
 	return ExpectedVersion{kind: expectExact, version: v}
 }
 
-// IsAny reports whether e puts no condition on the stream.
-func (e ExpectedVersion) IsAny() bool { return e.kind == expectAny }
-
 // IsNoStream reports whether e requires the stream to be empty.
 func (e ExpectedVersion) IsNoStream() bool { return e.kind == expectNoStream }
 
