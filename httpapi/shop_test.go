@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"github.com/commerce-dev/commerce/commands"
 	"github.com/commerce-dev/commerce/domain/product"
 	"github.com/commerce-dev/commerce/httpapi"
+	"github.com/commerce-dev/commerce/infra/adminapi"
 	"github.com/commerce-dev/commerce/infra/auth"
 	"github.com/commerce-dev/commerce/infra/bus"
 	"github.com/commerce-dev/commerce/infra/eventstore/postgres"
@@ -96,7 +96,7 @@ func newShop(t *testing.T) *shop {
 		Reader:      readmodels.New(pool),
 		Positions:   runner,
 		Orders:      outcomes,
-		Projections: runnerAdmin{runner},
+		Projections: adminapi.Projections{Runner: runner},
 		Store:       store,
 	}}
 }
@@ -121,40 +121,6 @@ func runSuiteOn(t *testing.T, s *shop, tests map[string]func(*testing.T, *shop))
 			test(t, s)
 		})
 	}
-}
-
-// runnerAdmin adapts *projections.Runner to httpapi.ProjectionAdmin, as cmd/commerce does.
-type runnerAdmin struct{ r *projections.Runner }
-
-func (a runnerAdmin) Projections(ctx context.Context) ([]httpapi.ProjectionInfo, error) {
-	infos, err := a.r.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]httpapi.ProjectionInfo, len(infos))
-	for i, in := range infos {
-		out[i] = httpapi.ProjectionInfo{Name: in.Name, Position: in.Position, Head: in.Head, Lag: in.Lag,
-			LagEvents: in.LagEvents, Status: string(in.State), Error: in.Error}
-		if !in.UpdatedAt.IsZero() {
-			at := in.UpdatedAt.UTC()
-			out[i].UpdatedAt = &at
-		}
-		if p := in.Rebuild; p != nil {
-			out[i].Rebuild = &httpapi.RebuildProgress{Done: p.Done, Total: p.Total, ETASeconds: p.ETA.Seconds()}
-		}
-	}
-	return out, nil
-}
-
-func (a runnerAdmin) Rebuild(ctx context.Context, name string, started func()) error {
-	err := a.r.Rebuild(ctx, name, func(projections.Progress) { started() })
-	switch {
-	case errors.Is(err, projections.ErrUnknownProjector):
-		return fmt.Errorf("%w: %w", httpapi.ErrProjectionNotFound, err)
-	case errors.Is(err, projections.ErrRebuildRunning):
-		return fmt.Errorf("%w: %w", httpapi.ErrRebuildRunning, err)
-	}
-	return err
 }
 
 // position returns the X-Event-Position of a command's response, failing the test unless it is

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/commerce-dev/commerce/httpapi"
+	"github.com/commerce-dev/commerce/infra/adminapi"
 	"github.com/commerce-dev/commerce/infra/bus"
 	"github.com/commerce-dev/commerce/infra/relay"
 	"github.com/commerce-dev/commerce/projections"
@@ -135,7 +136,7 @@ func (a *app) httpDeps(ready []httpapi.Check) httpapi.Deps {
 		Reader:      readmodels.New(a.pool),
 		Positions:   a.runner,
 		Orders:      a.outcomes,
-		Projections: runnerAdmin{a.runner},
+		Projections: adminapi.Projections{Runner: a.runner},
 		Store:       a.store,
 	}
 }

@@ -1,4 +1,6 @@
-package main
+// Package adminapi adapts the projection runner to the admin routes of the HTTP API, which may not
+// import projections themselves. cmd/commerce wires it; the HTTP tests use the same adapter.
+package adminapi
 
 import (
 	"context"
@@ -9,12 +11,12 @@ import (
 	"github.com/commerce-dev/commerce/projections"
 )
 
-// runnerAdmin serves /admin/projections from the projection runner.
-type runnerAdmin struct{ r *projections.Runner }
+// Projections serves /admin/projections from the projection runner.
+type Projections struct{ Runner *projections.Runner }
 
 // Projections lists every projector's checkpoint, lag and state.
-func (a runnerAdmin) Projections(ctx context.Context) ([]httpapi.ProjectionInfo, error) {
-	infos, err := a.r.List(ctx)
+func (a Projections) Projections(ctx context.Context) ([]httpapi.ProjectionInfo, error) {
+	infos, err := a.Runner.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list projections: %w", err)
 	}
@@ -34,8 +36,8 @@ func (a runnerAdmin) Projections(ctx context.Context) ([]httpapi.ProjectionInfo,
 }
 
 // Rebuild rebuilds one projector, translating the runner's refusals into the API's.
-func (a runnerAdmin) Rebuild(ctx context.Context, name string, started func()) error {
-	err := a.r.Rebuild(ctx, name, func(projections.Progress) { started() })
+func (a Projections) Rebuild(ctx context.Context, name string, started func()) error {
+	err := a.Runner.Rebuild(ctx, name, func(projections.Progress) { started() })
 	switch {
 	case errors.Is(err, projections.ErrUnknownProjector):
 		return fmt.Errorf("%w: %w", httpapi.ErrProjectionNotFound, err)
