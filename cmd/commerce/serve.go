@@ -55,7 +55,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		worker("order-outcomes", a.outcomes.Run)
 	}
 	if cfg.hasRole("relay") {
-		r := relay.New(a.store, a.pool, b.Publisher(), relay.Options{Logger: log})
+		r := relay.New(a.store, a.pool, b.Publisher(), relay.Options{Logger: log, DurableOnly: len(cfg.KafkaBrokers) > 0})
 		a.metrics.WatchRelay(r)
 		ready = append(ready, httpapi.Check{Name: "relay", Ping: func(context.Context) error { return r.Ready() }})
 		worker("relay", r.Run)

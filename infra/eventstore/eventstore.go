@@ -197,6 +197,20 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
+// DelayedAppender is implemented by stores that can acknowledge an append before it is on disk,
+// for writes whose loss in a crash of the store is repaired by redoing them: the fulfilment's
+// stock reservations, which an order's durable outcome always follows.
+type DelayedAppender interface {
+	// AppendDelayed is Append, except that it may return before the events are durable. They
+	// are visible to readers at once and become durable in the order they were written: at the
+	// latest once an Append that started after this call returned has returned, or once a
+	// WaitDurable that started after it has returned. A crash of the store can take back delayed
+	// appends that were not yet durable, and then takes back everything written after them too.
+	AppendDelayed(ctx context.Context, stream string, expected ExpectedVersion, events ...EventData) (AppendResult, error)
+	// WaitDurable returns once every append that returned before the call is durable.
+	WaitDurable(ctx context.Context) error
+}
+
 // Validate checks the input every adapter refuses before writing anything.
 func Validate(stream string, events []EventData) error {
 	if stream == "" {

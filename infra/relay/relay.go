@@ -59,6 +59,13 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Topic maps a stream id to its topic. Default bus.Topic.
 	Topic func(stream string) string
+	// DurableOnly makes the relay wait, before it publishes what it read, until the store has
+	// made it durable (eventstore.DelayedAppender's WaitDurable; stores without delayed appends
+	// have nothing to wait for). Consumers outside the database then never see an event that a
+	// crash of the database can still take back. serve sets it when publishing to Kafka. The
+	// in-process bus does not need it: its consumers write to the same database after the event,
+	// so a crash takes their work back with it.
+	DurableOnly bool
 	// Logger receives failures and take-overs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -303,7 +310,16 @@ func (r *Relay) runOnce(ctx context.Context) error {
 			r.worker(runCtx, lanes[i], &progress)
 		}()
 	}
+	durable, _ := r.store.(eventstore.DelayedAppender)
+	if !r.opts.DurableOnly {
+		durable = nil
+	}
 	err = r.store.SubscribeAll(runCtx, from, func(ctx context.Context, recs []eventstore.Record) error {
+		if durable != nil {
+			if err := durable.WaitDurable(ctx); err != nil {
+				return err
+			}
+		}
 		for _, rec := range recs {
 			w := work{rec: rec, item: progress.add(rec)}
 			select {

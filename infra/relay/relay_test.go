@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -336,4 +337,85 @@ func TestRelayKafkaDownAtStart(t *testing.T) {
 	waitFor(t, 5*time.Second, "the checkpoint at the last event", func() bool { return r.Status().Checkpoint == last })
 	cancel()
 	<-done
+}
+
+// durabilityProbe is a store that counts WaitDurable calls and records, for every event, how
+// many had returned when the event was handed to the consumer.
+type durabilityProbe struct {
+	*postgres.Store
+	waits atomic.Int64
+}
+
+func (p *durabilityProbe) WaitDurable(ctx context.Context) error {
+	err := p.Store.WaitDurable(ctx)
+	p.waits.Add(1)
+	return err
+}
+
+// TestRelayDurableOnly checks that with DurableOnly every event is published only after a
+// WaitDurable that began after the event was written returned, and that without it the relay
+// never waits.
+func TestRelayDurableOnly(t *testing.T) {
+	for _, durableOnly := range []bool{true, false} {
+		t.Run(fmt.Sprint("DurableOnly=", durableOnly), func(t *testing.T) {
+			pool := pgtest.New(t)
+			store := &durabilityProbe{Store: postgres.New(pool)}
+			b := bus.NewInProcess(bus.InProcessConfig{})
+			defer b.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+
+			var mu sync.Mutex
+			waitsAtWrite := map[uuid.UUID]int64{}
+			var late []string
+			msgs, err := b.Subscribe(ctx, "commerce.order")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got atomic.Int64
+			go func() {
+				for m := range msgs {
+					rec, err := bus.Record(m)
+					if err != nil {
+						t.Errorf("consume: %v", err)
+					}
+					mu.Lock()
+					if w, ok := waitsAtWrite[rec.ID]; ok && store.waits.Load() <= w {
+						late = append(late, rec.Stream)
+					}
+					mu.Unlock()
+					got.Add(1)
+					m.Ack()
+				}
+			}()
+			opts := fast("durable")
+			opts.DurableOnly = durableOnly
+			r := relay.New(store, pool, b, opts)
+			done := make(chan error, 1)
+			go func() { done <- r.Run(ctx) }()
+
+			const n = 30
+			for i := range n {
+				id := uuid.New()
+				mu.Lock()
+				waitsAtWrite[id] = store.waits.Load()
+				mu.Unlock()
+				stream := "order-" + uuid.NewString()
+				if _, err := store.AppendDelayed(ctx, stream, eventstore.NoStream, eventstore.EventData{ID: id, Type: "test.happened.v1", Data: []byte(fmt.Sprintf(`{"n":%d}`, i))}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, 30*time.Second, "every event published", func() bool { return got.Load() == n })
+			cancel()
+			<-done
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case durableOnly && len(late) > 0:
+				t.Errorf("%d events published before a WaitDurable that started after their append: %v", len(late), late)
+			case !durableOnly && store.waits.Load() != 0:
+				t.Errorf("WaitDurable called %d times without DurableOnly, want 0", store.waits.Load())
+			}
+		})
+	}
 }

@@ -47,6 +47,33 @@ func Run(t *testing.T, newStore func(t *testing.T) eventstore.Store) {
 			tt.test(t, newStore(t))
 		})
 	}
+	// A store that offers delayed appends keeps the same contract with them: the tests that
+	// write run again with every Append made by AppendDelayed.
+	for _, tt := range tests[:5] {
+		t.Run("Delayed"+tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStore(t)
+			d, ok := s.(eventstore.DelayedAppender)
+			if !ok {
+				t.Logf("%T has no delayed appends: nothing to check", s)
+				return
+			}
+			tt.test(t, delayedStore{Store: s, d: d})
+			if err := d.WaitDurable(testContext(t)); err != nil {
+				t.Fatalf("WaitDurable = %v", err)
+			}
+		})
+	}
+}
+
+// delayedStore is a store whose Append is AppendDelayed.
+type delayedStore struct {
+	eventstore.Store
+	d eventstore.DelayedAppender
+}
+
+func (s delayedStore) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	return s.d.AppendDelayed(ctx, stream, expected, events...)
 }
 
 // timeout bounds every wait in the suite. It is generous: the machine may be busy.

@@ -114,40 +114,62 @@ func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, limit int
 	return recs, nil
 }
 
-// readLiveSQL is ReadAll's query plus the first committed row beyond the horizon, flagged false.
-// One statement, so one snapshot and one horizon for both.
-const readLiveSQL = `WITH h AS MATERIALIZED (SELECT ` + horizonSQL + ` AS p)
+// xminHorizonSQL is a cheaper horizon than horizonSQL, and never a later one: the snapshot's
+// xmin, the oldest transaction id still running anywhere on the server. Finding it costs nothing,
+// while horizonSQL's look at every backend's transaction costs a millisecond or more, and live
+// subscriptions read on every wake-up. Subscriptions read with it until it holds the same event
+// back for a while (see SubscribeAll), which only a long transaction does, possibly in another
+// database; then they read with horizonSQL.
+const xminHorizonSQL = `(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)`
+
+// readLiveQuery is ReadAll's query with the given horizon, plus the first committed row beyond the
+// horizon, flagged false. One statement, so one snapshot and one horizon for both.
+func readLiveQuery(horizon string) string {
+	return `WITH h AS MATERIALIZED (SELECT ` + horizon + ` AS p)
 (SELECT ` + recordColumns + `, true FROM events WHERE position > $1 AND position < (SELECT p FROM h) ORDER BY position LIMIT $2)
 UNION ALL
 (SELECT ` + recordColumns + `, false FROM events WHERE position > $1 AND position >= (SELECT p FROM h) ORDER BY position LIMIT 1)
 ORDER BY 1`
+}
 
-// readLive is ReadAll for subscriptions: it also reports whether the horizon holds committed events
-// back (an older transaction is still running), a reason to look again soon rather than wait for
-// the next wake-up. Both come from one snapshot, so nothing can slip between them.
-func (s *Store) readLive(ctx context.Context, from eventstore.Position, limit int) (recs []eventstore.Record, heldBack bool, err error) {
-	rows, err := s.pool.Query(ctx, readLiveSQL, int64(from), limit)
+var (
+	// readLiveSQL reads live with the cheap horizon.
+	readLiveSQL = readLiveQuery(xminHorizonSQL)
+	// readLivePreciseSQL reads live with the horizon that passes over other databases.
+	readLivePreciseSQL = readLiveQuery(horizonSQL)
+)
+
+// readLive is ReadAll for subscriptions, with the cheap horizon unless precise: it also returns
+// the position of the first committed event the horizon holds back (an older transaction is still
+// running), 0 when there is none, a reason to look again soon rather than wait for the next
+// wake-up. Both come from one snapshot, so nothing can slip between them.
+func (s *Store) readLive(ctx context.Context, from eventstore.Position, limit int, precise bool) (recs []eventstore.Record, heldBack eventstore.Position, err error) {
+	query := readLiveSQL
+	if precise {
+		query = readLivePreciseSQL
+	}
+	rows, err := s.pool.Query(ctx, query, int64(from), limit)
 	if err != nil {
-		return nil, false, fmt.Errorf("read all from %d: %w", from, err)
+		return nil, 0, fmt.Errorf("read all from %d: %w", from, err)
 	}
 	defer rows.Close()
-	recs = make([]eventstore.Record, 0, limit)
+	recs = make([]eventstore.Record, 0, min(limit, 64)) // live reads are mostly small
 	var d decoder
 	for rows.Next() {
 		var r eventstore.Record
 		var visible bool
 		if err := d.decode(rows, &r, &visible); err != nil {
-			return nil, false, fmt.Errorf("read all from %d: %w", from, err)
+			return nil, 0, fmt.Errorf("read all from %d: %w", from, err)
 		}
 		if !visible {
-			heldBack = true
+			heldBack = r.Position
 			break
 		}
 		recs = append(recs, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("read all from %d: %w", from, err)
+		return nil, 0, fmt.Errorf("read all from %d: %w", from, err)
 	}
 	return recs, heldBack, nil
 }

@@ -77,7 +77,10 @@ import (
 	"github.com/commerce-dev/commerce/infra/eventstore"
 )
 
-var _ eventstore.Store = (*Store)(nil)
+var (
+	_ eventstore.Store           = (*Store)(nil)
+	_ eventstore.DelayedAppender = (*Store)(nil)
+)
 
 // positionBits is the number of low position bits that number the events of one append.
 const positionBits = 20
@@ -153,9 +156,13 @@ type querier interface {
 // appendSQL inserts the events at the versions after the stream's current one if that version is
 // within [$2, $3], and returns the version it saw and the last version and position it wrote
 // (0, 0 when the condition failed and nothing was written).
+//
+// $8, when not NULL, is the transaction's synchronous_commit ('off' for AppendDelayed); the
+// setting is made in cur, which the statement always evaluates, and is read at commit.
 const appendSQL = `
 WITH cur AS (
-	SELECT coalesce(max(version), 0) AS v FROM events WHERE stream_id = $1
+	SELECT (SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1) AS v,
+	       CASE WHEN $8::text IS NOT NULL THEN set_config('synchronous_commit', $8::text, true) END AS commit_mode
 ), ins AS (
 	INSERT INTO events (position, stream_id, version, id, type, data, metadata, recorded_at)
 	SELECT (pg_current_xact_id()::text::bigint << 20) | (e.n - 1), $1, cur.v + e.n, e.id, e.type,
@@ -184,15 +191,40 @@ func versionRange(expected eventstore.ExpectedVersion) (lo, hi int64) {
 // the same event ids again at the same expected version writes nothing and returns the version
 // and position they were written at.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
-	res, wrote, err := s.append(ctx, s.pool, stream, expected, events)
+	res, wrote, err := s.append(ctx, s.pool, stream, expected, events, false)
 	if wrote {
 		s.committed()
 	}
 	return res, err
 }
 
-// append is Append on q, reporting whether it wrote anything.
-func (s *Store) append(ctx context.Context, q querier, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (eventstore.AppendResult, bool, error) {
+// AppendDelayed is Append with synchronous_commit off for its transaction: it returns once the
+// commit is in the write-ahead log's buffers, without waiting for the disk. The log is written
+// and flushed in order, so the commit of any later durable transaction (an Append, WaitDurable)
+// makes this one durable too, and the server's WAL writer flushes it within a few
+// wal_writer_delay (200 ms by default) anyway. A crash of the server in between loses it together
+// with every transaction committed after it.
+func (s *Store) AppendDelayed(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	res, wrote, err := s.append(ctx, s.pool, stream, expected, events, true)
+	if wrote {
+		s.committed()
+	}
+	return res, err
+}
+
+// WaitDurable commits a transaction that takes a transaction id, which makes the server write a
+// commit record and, as synchronous_commit is on for it, flush the log up to that record: every
+// commit before it, delayed appends included, is then on disk.
+func (s *Store) WaitDurable(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `SELECT set_config('synchronous_commit', 'on', true), pg_current_xact_id()`); err != nil {
+		return fmt.Errorf("wait for the log to be durable: %w", err)
+	}
+	return nil
+}
+
+// append is Append on q, reporting whether it wrote anything; delayed turns synchronous_commit
+// off for the append's transaction.
+func (s *Store) append(ctx context.Context, q querier, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData, delayed bool) (eventstore.AppendResult, bool, error) {
 	if err := eventstore.Validate(stream, events); err != nil {
 		return eventstore.AppendResult{}, false, err
 	}
@@ -208,9 +240,14 @@ func (s *Store) append(ctx context.Context, q querier, stream string, expected e
 		types[i], data[i], meta[i] = e.Type, string(e.Data), string(e.Metadata)
 	}
 	lo, hi := versionRange(expected)
+	var commitMode *string
+	if delayed {
+		off := "off"
+		commitMode = &off
+	}
 	for attempt := 0; ; attempt++ {
 		var current, version, position int64
-		err := q.QueryRow(ctx, appendSQL, stream, lo, hi, ids, types, data, meta).Scan(&current, &version, &position)
+		err := q.QueryRow(ctx, appendSQL, stream, lo, hi, ids, types, data, meta, commitMode).Scan(&current, &version, &position)
 		if err == nil && version > 0 {
 			return eventstore.AppendResult{Version: version, Position: eventstore.Position(position)}, true, nil
 		}

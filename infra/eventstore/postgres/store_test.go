@@ -116,7 +116,7 @@ func TestLateCommit(t *testing.T) {
 	}
 	defer tx.Rollback(context.Background())
 	late := event(1)
-	lateRes, _, err := s.append(ctx, tx, "late", eventstore.NoStream, []eventstore.EventData{late})
+	lateRes, _, err := s.append(ctx, tx, "late", eventstore.NoStream, []eventstore.EventData{late}, false)
 	if err != nil {
 		t.Fatalf("append in the late transaction: %v", err)
 	}
@@ -168,10 +168,12 @@ func TestLateCommit(t *testing.T) {
 }
 
 // TestOtherDatabasesDoNotHoldTheLogBack: a transaction open in another database of the server does
-// not delay the log (its id is older than the append's, so a plain xmin horizon would).
+// not delay the log (its id is older than the append's, so a plain xmin horizon would): not Head,
+// and not a subscription, which starts with the cheap xmin horizon and must switch to the precise
+// one.
 func TestOtherDatabasesDoNotHoldTheLogBack(t *testing.T) {
 	t.Parallel()
-	s := New(pgtest.New(t))
+	s := New(pgtest.New(t), WithPollInterval(time.Hour))
 	other := pgtest.New(t)
 	ctx := t.Context()
 	tx, err := other.Begin(ctx)
@@ -204,6 +206,16 @@ func TestOtherDatabasesDoNotHoldTheLogBack(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	subCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var sub collector
+	done := make(chan error, 1)
+	go func() { done <- s.SubscribeAll(subCtx, 0, sub.handle) }()
+	if !sub.waitFor(1, 10*time.Second) {
+		t.Fatalf("the subscription delivered nothing in 10 s while a transaction in another database is open")
+	}
+	cancel()
+	<-done
 }
 
 // TestNotifyWakesOtherProcesses: a subscription on one Store learns of appends made through another
@@ -381,15 +393,54 @@ func TestDecoderMatchesScan(t *testing.T) {
 		}
 	}
 	rows.Close()
-	live, err := pool.Query(ctx, readLiveSQL, 0, 10)
-	if err != nil {
-		t.Fatalf("query: %v", err)
-	}
-	defer live.Close()
-	if !live.Next() || !binaryRow(live, true) {
-		t.Fatalf("the subscription's rows are not in the layout the decoder reads (%v)", live.Err())
+	for _, q := range []string{readLiveSQL, readLivePreciseSQL} {
+		live, err := pool.Query(ctx, q, 0, 10)
+		if err != nil {
+			t.Fatalf("query: %v", err)
+		}
+		if !live.Next() || !binaryRow(live, true) {
+			t.Fatalf("the subscription's rows are not in the layout the decoder reads (%v)", live.Err())
+		}
+		live.Close()
 	}
 	if fast[0].Metadata == nil || fast[1].Metadata != nil {
 		t.Fatalf("metadata %q and %q, want the first set and the second nil", fast[0].Metadata, fast[1].Metadata)
+	}
+}
+
+// TestAppendCommitMode checks, inside the append's own transaction, that AppendDelayed's statement
+// turns synchronous_commit off for that transaction and Append's leaves it as the session has it.
+func TestAppendCommitMode(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	s := New(pool)
+	ctx := t.Context()
+	for _, tc := range []struct {
+		delayed bool
+		session string
+		want    string
+	}{
+		{delayed: true, session: "on", want: "off"},
+		{delayed: false, session: "on", want: "on"},
+		{delayed: false, session: "off", want: "off"},
+	} {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatalf("begin: %v", err)
+		}
+		if _, err := tx.Exec(ctx, "SELECT set_config('synchronous_commit', $1, true)", tc.session); err != nil {
+			t.Fatalf("set synchronous_commit: %v", err)
+		}
+		if _, _, err := s.append(ctx, tx, "mode-"+uuid.NewString(), eventstore.NoStream, []eventstore.EventData{event(1)}, tc.delayed); err != nil {
+			t.Fatalf("append (delayed %t): %v", tc.delayed, err)
+		}
+		var got string
+		if err := tx.QueryRow(ctx, "SELECT current_setting('synchronous_commit')").Scan(&got); err != nil {
+			t.Fatalf("read synchronous_commit: %v", err)
+		}
+		_ = tx.Rollback(ctx)
+		if got != tc.want {
+			t.Errorf("append delayed=%t with the session at %s: synchronous_commit = %s, want %s", tc.delayed, tc.session, got, tc.want)
+		}
 	}
 }

@@ -19,6 +19,9 @@ const (
 	// it adds to the lag. Each re-check reads the visible events and one row beyond.
 	heldBackMin = 2 * time.Millisecond
 	heldBackMax = 25 * time.Millisecond
+	// preciseAfter is how long the cheap horizon may hold the same event back before a
+	// subscription reads with the precise one, which passes over transactions of other databases.
+	preciseAfter = 50 * time.Millisecond
 	// listenRetryMax bounds the wait between attempts to re-establish a lost LISTEN connection.
 	listenRetryMax = 5 * time.Second
 	// A subscription retries a failed read after a growing delay, and gives up (returns the
@@ -53,8 +56,12 @@ func (s *Store) SubscribeAll(ctx context.Context, from eventstore.Position, hand
 	defer retry.Stop()
 	backoff := heldBackMin
 	failures := 0
+	// The cheap horizon is used until it holds the same event back for preciseAfter.
+	var stuck eventstore.Position
+	var stuckSince time.Time
+	precise := false
 	for {
-		recs, heldBack, err := s.readLive(ctx, from, s.batchSize)
+		recs, heldBack, err := s.readLive(ctx, from, s.batchSize, precise)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -71,6 +78,14 @@ func (s *Store) SubscribeAll(ctx context.Context, from eventstore.Position, hand
 			continue
 		}
 		failures = 0
+		switch {
+		case heldBack == 0:
+			stuck, precise = 0, false
+		case heldBack != stuck:
+			stuck, stuckSince, precise = heldBack, time.Now(), false
+		case time.Since(stuckSince) >= preciseAfter:
+			precise = true
+		}
 		if len(recs) > 0 {
 			if err := handle(ctx, recs); err != nil {
 				return fmt.Errorf("subscribe to all: handle events %d..%d: %w", recs[0].Position, recs[len(recs)-1].Position, err)
@@ -85,7 +100,7 @@ func (s *Store) SubscribeAll(ctx context.Context, from eventstore.Position, hand
 			return ctx.Err()
 		}
 		var recheck <-chan time.Time // nil, never ready, unless something is held back
-		if heldBack {
+		if heldBack != 0 {
 			resetTimer(retry, backoff)
 			recheck = retry.C
 			backoff = min(2*backoff, heldBackMax)
