@@ -4,6 +4,8 @@ import (
 	"container/list"
 	"sync"
 
+	"github.com/google/uuid"
+
 	"github.com/commerce-dev/commerce/infra/eventstore"
 )
 
@@ -14,11 +16,16 @@ type loaded[S any] struct {
 	position eventstore.Position
 	// snapshot is the version of the latest snapshot known to be saved (0: none).
 	snapshot int64
+	// lastID is the id of the event at version, when known (uuid.Nil after a snapshot with no
+	// events read on top). A load from the cache checks that the stream still has it there.
+	lastID uuid.UUID
 }
 
 // stateCache keeps the most recently used states of up to size streams. An entry is a state that
 // was true at its version; readers fold the events after it, so an entry never needs invalidating
-// when others append. States are shared between goroutines and must not be mutated: the domain's
+// when others append. Only a store that takes back events (a crash that loses delayed appends, a
+// fail-over to a replica that was behind) can make an entry wrong, and loads check for that by
+// the id of the entry's last event. States are shared between goroutines and must not be mutated: the domain's
 // Evolve functions copy what they change.
 type stateCache[S any] struct {
 	mu    sync.Mutex

@@ -26,7 +26,7 @@ func (h *CreateBrandHandler) Handle(ctx context.Context, cmd CreateBrand) (res R
 		return res, err
 	}
 	id := newID(cmd.BrandID, m, "brand")
-	st, err := h.repos.Brands.UpdateState(ctx, id, m, func(c catalog.Brand) ([]catalog.Event, error) {
+	st, err := h.repos.Brands.CreateState(ctx, id, m, func(c catalog.Brand) ([]catalog.Event, error) {
 		if c.Exists() {
 			return nil, exists("brand", id)
 		}

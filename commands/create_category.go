@@ -26,7 +26,7 @@ func (h *CreateCategoryHandler) Handle(ctx context.Context, cmd CreateCategory) 
 		return res, err
 	}
 	id := newID(cmd.CategoryID, m, "category")
-	st, err := h.repos.Categories.UpdateState(ctx, id, m, func(c catalog.Category) ([]catalog.Event, error) {
+	st, err := h.repos.Categories.CreateState(ctx, id, m, func(c catalog.Category) ([]catalog.Event, error) {
 		if c.Exists() {
 			return nil, exists("category", id)
 		}

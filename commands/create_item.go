@@ -37,7 +37,7 @@ func (h *CreateItemHandler) Handle(ctx context.Context, cmd CreateItem) (res Res
 	if err := h.catalogRefs(ctx, cmd.CategoryID, cmd.BrandID); err != nil {
 		return res, err
 	}
-	st, err := h.repos.Items.UpdateState(ctx, id, m, func(i catalog.Item) ([]catalog.Event, error) {
+	st, err := h.repos.Items.CreateState(ctx, id, m, func(i catalog.Item) ([]catalog.Event, error) {
 		if i.Exists() {
 			return nil, exists("item", id)
 		}

@@ -51,7 +51,7 @@ func (h *CreateProductHandler) Handle(ctx context.Context, cmd CreateProduct) (r
 		}
 		create.CategoryID, create.BrandID = item.Value.CategoryID, item.Value.BrandID
 	}
-	st, err := h.repos.Products.UpdateState(ctx, id, m, func(p product.Product) ([]product.Event, error) {
+	st, err := h.repos.Products.CreateState(ctx, id, m, func(p product.Product) ([]product.Event, error) {
 		return p.Create(m.Actor, create)
 	})
 	if err != nil {

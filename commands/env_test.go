@@ -129,6 +129,7 @@ type countingObserver struct {
 	conflicts int
 	retries   int
 	snapErrs  []error
+	stale     int
 }
 
 func newCountingObserver() *countingObserver {
@@ -160,6 +161,12 @@ func (o *countingObserver) SnapshotFailed(_ string, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.snapErrs = append(o.snapErrs, err)
+}
+
+func (o *countingObserver) StaleCache(string, int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.stale++
 }
 
 func (o *countingObserver) counts() (conflicts, retries int) {

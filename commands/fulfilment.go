@@ -92,6 +92,14 @@ type FulfilmentConfig struct {
 //
 // Stock requests go through a per-product group commit (see stockBatcher): the reservations of all
 // orders waiting on a hot product are decided together and appended in one append.
+//
+// Durability: an order's reservations are appended without waiting for the disk when the store
+// allows it (eventstore.DelayedAppender), and its outcome, order.confirmed or order.rejected, is
+// always appended durably after them, which makes them durable too (the store's log is flushed in
+// order). Every message's last write is durable: the outcome, a release or a commit. So a crash
+// of the database can take back only reservations of orders that are still PENDING, which the
+// redelivered order.placed reserves again, and the place-to-settle path waits for two disk
+// flushes (order.placed and the outcome) however many products an order has.
 type Fulfilment struct {
 	repos *Repos
 	now   func() time.Time

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -161,9 +162,9 @@ func (b *stockBatcher) apply(productID uuid.UUID, cur *loaded[product.Product], 
 		if data, err = eventData(stream, events, func(i int) Meta { return batch[owners[i]].meta }); err != nil {
 			break
 		}
-		res, aerr := r.store.Append(ctx, stream, eventstore.Exact(cur.version), data...)
+		res, aerr := b.append(ctx, stream, cur.version, data, batch)
 		if aerr == nil {
-			*cur = loaded[product.Product]{state: r.fold(cur.state, events), version: res.Version, position: res.Position, snapshot: cur.snapshot}
+			*cur = loaded[product.Product]{state: r.fold(cur.state, events), version: res.Version, position: res.Position, snapshot: cur.snapshot, lastID: data[len(data)-1].ID}
 			// The cache gets the new state before any snapshot is written, and marked as
 			// snapshotted, so that the handlers' loads find it current instead of each folding the
 			// batch and saving a snapshot of its own. The snapshot is written in the background,
@@ -210,6 +211,20 @@ func (b *stockBatcher) apply(productID uuid.UUID, cur *loaded[product.Product], 
 	return have && err == nil
 }
 
+// append appends a batch's events expecting version. A batch of reservations only is appended
+// delayed when the store offers it (eventstore.DelayedAppender): it returns without waiting for
+// the disk. That is safe because the order whose reservation it is always appends its outcome
+// durably afterwards (see Fulfilment): the outcome's commit makes the reservation durable, and a
+// crash of the store that takes the reservation back takes everything after it too, so the order
+// is still PENDING and its order.placed is delivered again. Releases and commits are the last
+// write of their message, so they are always durable.
+func (b *stockBatcher) append(ctx context.Context, stream string, version int64, data []eventstore.EventData, batch []*stockRequest) (eventstore.AppendResult, error) {
+	if d, ok := b.repo.store.(eventstore.DelayedAppender); ok && !slices.ContainsFunc(batch, func(r *stockRequest) bool { return r.kind != stockReserve }) {
+		return d.AppendDelayed(ctx, stream, eventstore.Exact(version), data...)
+	}
+	return b.repo.store.Append(ctx, stream, eventstore.Exact(version), data...)
+}
+
 // decideBatch decides every request in turn on p. It returns all their events, the index of the
 // request each event belongs to, and each request's result. Request i sees the stock and status
 // that requests 0..i-1 left. Product decisions read the reservations map only at their own order
@@ -234,8 +249,8 @@ func decideBatch(p product.Product, batch []*stockRequest, at time.Time) (events
 	return events, owners, results
 }
 
-// eventData encodes events for an append to stream, each with the metadata of meta(i) and a new
-// id.
+// eventData encodes events for an append to stream, each with the metadata of meta(i) (completed)
+// and an id from it: derived from its CommandID when set, else new.
 func eventData[E Event](stream string, events []E, meta func(i int) Meta) ([]eventstore.EventData, error) {
 	data := make([]eventstore.EventData, len(events))
 	for i, e := range events {
@@ -243,7 +258,8 @@ func eventData[E Event](stream string, events []E, meta func(i int) Meta) ([]eve
 		if err != nil {
 			return nil, fmt.Errorf("encode %s for %s: %w", e.EventType(), stream, err)
 		}
-		data[i] = eventstore.EventData{ID: uuid.New(), Type: e.EventType(), Data: payload, Metadata: meta(i).complete().metadata().Marshal()}
+		m := meta(i).complete()
+		data[i] = eventstore.EventData{ID: m.eventID(stream, i), Type: e.EventType(), Data: payload, Metadata: m.metadata().Marshal()}
 	}
 	return data, nil
 }

@@ -15,6 +15,9 @@ type Observer interface {
 	// SnapshotFailed is called when saving or reading a snapshot failed. The command itself goes
 	// on: a snapshot only saves reading time.
 	SnapshotFailed(stream string, err error)
+	// StaleCache is called when a cached state at version turned out not to be the stream's
+	// history any more (the store took back events) and the stream was loaded again.
+	StaleCache(stream string, version int64)
 }
 
 // NopObserver observes nothing.
@@ -31,3 +34,6 @@ func (NopObserver) Retry(string, int) {}
 
 // SnapshotFailed does nothing.
 func (NopObserver) SnapshotFailed(string, error) {}
+
+// StaleCache does nothing.
+func (NopObserver) StaleCache(string, int64) {}

@@ -92,7 +92,7 @@ func (h *PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (res Res
 		e.Code = code
 		return res, e
 	}
-	st, err := h.repos.Orders.UpdateState(ctx, id, m, func(o order.Order) ([]order.Event, error) {
+	st, err := h.repos.Orders.CreateState(ctx, id, m, func(o order.Order) ([]order.Event, error) {
 		return o.Place(place)
 	})
 	if err != nil {

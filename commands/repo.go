@@ -148,7 +148,6 @@ func (r *Repo[S, E]) Update(ctx context.Context, id uuid.UUID, meta Meta, decide
 func (r *Repo[S, E]) UpdateState(ctx context.Context, id uuid.UUID, meta Meta, decide func(S) ([]E, error)) (State[S], error) {
 	stream := r.agg.StreamID(id)
 	meta = meta.complete()
-	md := meta.metadata().Marshal()
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return State[S]{}, fmt.Errorf("update %s: %w", stream, err)
@@ -170,17 +169,13 @@ func (r *Repo[S, E]) UpdateState(ctx context.Context, id uuid.UUID, meta Meta, d
 		if len(events) == 0 {
 			return State[S]{Value: cur.state, Version: cur.version, Position: cur.position}, nil
 		}
-		data := make([]eventstore.EventData, len(events))
-		for i, e := range events {
-			b, err := json.Marshal(e)
-			if err != nil {
-				return State[S]{}, fmt.Errorf("encode %s for %s: %w", e.EventType(), stream, err)
-			}
-			data[i] = eventstore.EventData{ID: meta.eventID(stream, i), Type: e.EventType(), Data: b, Metadata: md}
+		data, err := eventData(stream, events, func(int) Meta { return meta })
+		if err != nil {
+			return State[S]{}, err
 		}
 		res, err := r.store.Append(ctx, stream, eventstore.Exact(cur.version), data...)
 		if err == nil {
-			next := loaded[S]{state: r.fold(cur.state, events), version: res.Version, position: res.Position, snapshot: cur.snapshot}
+			next := loaded[S]{state: r.fold(cur.state, events), version: res.Version, position: res.Position, snapshot: cur.snapshot, lastID: data[len(data)-1].ID}
 			r.remember(ctx, stream, next)
 			return State[S]{Value: next.state, Version: next.version, Position: next.position}, nil
 		}
@@ -196,6 +191,38 @@ func (r *Repo[S, E]) UpdateState(ctx context.Context, id uuid.UUID, meta Meta, d
 			return State[S]{}, fmt.Errorf("update %s: %w", stream, err)
 		}
 	}
+}
+
+// CreateState is UpdateState for a command that starts a stream under a new id: it decides on the
+// empty state and appends expecting no stream, without reading the stream first. When the stream
+// exists after all (the id is taken, or the command ran before with these event ids and the store
+// reports the earlier append) the store refuses or answers idempotently; a refusal falls back to
+// UpdateState, which reads the stream and decides again.
+func (r *Repo[S, E]) CreateState(ctx context.Context, id uuid.UUID, meta Meta, decide func(S) ([]E, error)) (State[S], error) {
+	stream := r.agg.StreamID(id)
+	meta = meta.complete()
+	var empty S
+	events, err := decide(empty)
+	if err != nil || len(events) == 0 {
+		if err == nil {
+			err = fmt.Errorf("create %s: the decision on the empty state made no events", stream)
+		}
+		return State[S]{}, err
+	}
+	data, err := eventData(stream, events, func(int) Meta { return meta })
+	if err != nil {
+		return State[S]{}, err
+	}
+	res, err := r.store.Append(ctx, stream, eventstore.NoStream, data...)
+	switch {
+	case errors.Is(err, eventstore.ErrWrongVersion):
+		return r.UpdateState(ctx, id, meta, decide)
+	case err != nil:
+		return State[S]{}, fmt.Errorf("create %s: %w", stream, err)
+	}
+	next := loaded[S]{state: r.fold(empty, events), version: res.Version, position: res.Position, lastID: data[len(data)-1].ID}
+	r.remember(ctx, stream, next)
+	return State[S]{Value: next.state, Version: next.version, Position: next.position}, nil
 }
 
 // commandFinder looks for a command's events among the records a load reads: the first event id
@@ -248,13 +275,28 @@ func (r *Repo[S, E]) load(ctx context.Context, stream string, useCache bool, fin
 	}
 	read := false
 	events := make([]E, 0, 16)
-	for from := cur.version + 1; ; {
+	// A cached state whose last event is known is checked against the stream: the first page
+	// starts at that event, which must still be there.
+	check := ok && cur.lastID != uuid.Nil
+	from := cur.version + 1
+	if check {
+		from = cur.version
+	}
+	for {
 		recs, err := r.store.ReadStream(ctx, stream, from, pageSize)
-		if errors.Is(err, eventstore.ErrStreamNotFound) {
-			break
-		}
-		if err != nil {
+		if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
 			return loaded[S]{}, fmt.Errorf("read %s from version %d: %w", stream, from, err)
+		}
+		full := len(recs) == pageSize
+		if check {
+			check = false
+			if len(recs) == 0 || recs[0].Version != cur.version || recs[0].ID != cur.lastID {
+				// The store took back events the cache had seen: start over from the snapshot.
+				r.cache.remove(stream)
+				r.obs.StaleCache(stream, cur.version)
+				return r.load(ctx, stream, false, find)
+			}
+			recs = recs[1:]
 		}
 		if len(recs) == 0 {
 			break
@@ -270,9 +312,9 @@ func (r *Repo[S, E]) load(ctx context.Context, stream string, useCache bool, fin
 		}
 		last := recs[len(recs)-1]
 		cur.state = r.fold(cur.state, events)
-		cur.version, cur.position = last.Version, last.Position
+		cur.version, cur.position, cur.lastID = last.Version, last.Position, last.ID
 		read = true
-		if len(recs) < pageSize {
+		if !full {
 			break
 		}
 		from = last.Version + 1
@@ -372,6 +414,17 @@ func (r *Repo[S, E]) remember(ctx context.Context, stream string, cur loaded[S])
 func (r *Repo[S, E]) WaitSnapshots() { r.bg.Wait() }
 
 func (r *Repo[S, E]) saveSnapshot(ctx context.Context, stream string, cur loaded[S]) error {
+	if cur.lastID != uuid.Nil {
+		// Only a state the stream still has is saved (see stateCache).
+		recs, err := r.store.ReadStream(ctx, stream, cur.version, 1)
+		if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
+			return fmt.Errorf("check %s at version %d before its snapshot: %w", stream, cur.version, err)
+		}
+		if len(recs) == 0 || recs[0].ID != cur.lastID {
+			r.cache.remove(stream)
+			return fmt.Errorf("snapshot of %s at version %d not saved: the stream no longer has that state", stream, cur.version)
+		}
+	}
 	b, err := json.Marshal(cur.state)
 	if err != nil {
 		return fmt.Errorf("encode snapshot of %s at version %d: %w", stream, cur.version, err)

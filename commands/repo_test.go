@@ -378,3 +378,42 @@ func TestConcurrentLoadsSaveOneSnapshot(t *testing.T) {
 		t.Fatalf("snapshot failures: %v", e.obs.snapErrs)
 	}
 }
+
+// TestLoadNoticesEventsTakenBack simulates a database that lost the last append the cache saw (a
+// crash that took back a delayed append, a fail-over to a replica that was behind) and got another
+// event at that version from another writer: Load must return the stream's state, not the cache's.
+func TestLoadNoticesEventsTakenBack(t *testing.T) {
+	e := newEnv(t, commands.Config{})
+	s := seller()
+	p := e.onSale(s, e.item(), "P", 1000, 3)
+	if _, err := e.h.RestockProduct.Handle(as(s), commands.RestockProduct{ProductID: p.ID, Quantity: 5}); err != nil {
+		t.Fatalf("restock: %v", err)
+	}
+	stream := product.StreamID(p.ID)
+	ctx := context.Background()
+	tag, err := e.pool.Exec(ctx, `DELETE FROM events WHERE stream_id = $1 AND version = 3`, stream)
+	if err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("take back version 3: %v (%d rows)", err, tag.RowsAffected())
+	}
+	other, _ := json.Marshal(product.Restocked{ProductID: p.ID, Quantity: 1, Stock: 4})
+	if _, err := e.store.Append(ctx, stream, eventstore.Exact(2), eventstore.EventData{ID: uuid.New(), Type: product.TypeRestocked, Data: other}); err != nil {
+		t.Fatalf("the other writer's append: %v", err)
+	}
+	got, err := e.repos.Products.Load(ctx, p.ID)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got.Value.Stock != 4 || got.Version != 3 {
+		t.Fatalf("Load after the store took back version 3 = stock %d at version %d, want 4 at 3", got.Value.Stock, got.Version)
+	}
+	e.obs.mu.Lock()
+	stale := e.obs.stale
+	e.obs.mu.Unlock()
+	if stale != 1 {
+		t.Fatalf("observer saw %d stale cache entries, want 1", stale)
+	}
+	// The reloaded state is cached and checked again next time without another reload.
+	if again, err := e.repos.Products.Load(ctx, p.ID); err != nil || again.Value.Stock != 4 {
+		t.Fatalf("second Load = stock %d, %v; want 4", again.Value.Stock, err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -69,6 +70,17 @@ func benchCmd(ctx context.Context, cfg config, log *slog.Logger, args []string) 
 	base, err := bench.NewBaseline(ctx, basePool)
 	if err != nil {
 		return err
+	}
+	if opts.CPUProfile != "" {
+		f, err := os.Create(opts.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("create CPU profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("start CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	r := &bench.Runner{
 		Paths:     []bench.Path{es, base},

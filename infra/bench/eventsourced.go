@@ -87,7 +87,7 @@ func NewEventSourced(ctx context.Context, pool *pgxpool.Pool, cfg EventSourcedCo
 	repos := commands.NewRepos(store, ccfg)
 	b := bus.New(bus.Config{Logger: log})
 	outcomes := commands.NewOutcomes(store, repos)
-	fulfilment := commands.NewFulfilment(repos, commands.FulfilmentConfig{})
+	fulfilment := commands.NewFulfilment(repos, commands.FulfilmentConfig{Outcomes: outcomes})
 	rl := relay.New(store, pool, b.Publisher(), relay.Options{Logger: log})
 
 	wctx, cancel := context.WithCancel(context.Background())
@@ -126,6 +126,7 @@ func (o *countingObserver) Command(string, error)        {}
 func (o *countingObserver) Conflict(string)              { o.conflicts.Add(1) }
 func (o *countingObserver) Retry(string, int)            { o.retries.Add(1) }
 func (o *countingObserver) SnapshotFailed(string, error) { o.snapshotFailures.Add(1) }
+func (o *countingObserver) StaleCache(string, int64)     {}
 
 // Counters returns the conflicts and retries of every command and of the fulfilment.
 func (e *EventSourced) Counters() Counters {

@@ -38,6 +38,8 @@ type Options struct {
 	Duration time.Duration
 	// JSONFile, when set, receives the report as JSON.
 	JSONFile string
+	// CPUProfile, when set, receives a CPU profile of the whole run (runtime/pprof format).
+	CPUProfile string
 }
 
 // DefaultOptions are the options of `commerce bench` without flags.
@@ -50,7 +52,7 @@ const MaxWorkers = 256
 
 // ParseArgs reads the flags of `commerce bench`:
 //
-//	--scenario seed,hot,uniform,mixed  --workers 16,64  --duration 15s  --json FILE
+//	--scenario seed,hot,uniform,mixed  --workers 16,64  --duration 15s  --json FILE  --cpuprofile FILE
 //
 // Flag errors are returned, not printed; usage goes to out.
 func ParseArgs(args []string, out io.Writer) (Options, error) {
@@ -61,6 +63,7 @@ func ParseArgs(args []string, out io.Writer) (Options, error) {
 	workers := fs.String("workers", "16,64", "comma-separated worker counts")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "how long each path runs each timed scenario at each worker count")
 	fs.StringVar(&o.JSONFile, "json", "", "also write the figures as JSON to this file")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
 	if err := fs.Parse(args); err != nil {
 		return Options{}, err
 	}

@@ -26,6 +26,7 @@ type Metrics struct {
 	conflicts  *prometheus.CounterVec
 	retries    *prometheus.CounterVec
 	snapshots  *prometheus.CounterVec
+	stale      *prometheus.CounterVec
 	applied    *prometheus.CounterVec
 	batchTime  *prometheus.HistogramVec
 	checkpoint *prometheus.GaugeVec
@@ -54,6 +55,9 @@ func New() *Metrics {
 		}, []string{"aggregate"}),
 		snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "commerce_snapshot_failures_total", Help: "Snapshot reads or writes that failed, by aggregate type.",
+		}, []string{"aggregate"}),
+		stale: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "commerce_stale_cache_total", Help: "Cached aggregate states found no longer matching their stream (the store took back events), by aggregate type.",
 		}, []string{"aggregate"}),
 		applied: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "commerce_projection_events_total", Help: "Events applied by each projector.",
@@ -85,7 +89,7 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 		}),
 	}
-	reg.MustRegister(m.commands, m.conflicts, m.retries, m.snapshots, m.applied, m.batchTime,
+	reg.MustRegister(m.commands, m.conflicts, m.retries, m.snapshots, m.stale, m.applied, m.batchTime,
 		m.checkpoint, m.lagEvents, m.lagPos, m.projFailed, m.projState, m.settled, m.stockBatch)
 	return m
 }
@@ -161,6 +165,10 @@ func (o commandObserver) Retry(stream string, _ int) {
 
 func (o commandObserver) SnapshotFailed(stream string, _ error) {
 	o.m.snapshots.WithLabelValues(domain.AggregateType(stream)).Inc()
+}
+
+func (o commandObserver) StaleCache(stream string, _ int64) {
+	o.m.stale.WithLabelValues(domain.AggregateType(stream)).Inc()
 }
 
 type fulfilmentObserver struct{ m *Metrics }
