@@ -198,6 +198,18 @@ func setSearchPath(ctx context.Context, tx pgx.Tx, schema string) error {
 	return nil
 }
 
+// startBatch prepares tx for a batch of events applied to the tables in schema: the search_path,
+// and a commit that does not wait for the disk. Losing the last batches in a crash of the database
+// loses their rows and their checkpoint together (one transaction, and the log is replayed in
+// order), so the projector applies them again; waiting for the disk would only slow every batch,
+// and hold the server-wide NOTIFY lock that moveCheckpoint takes through the wait.
+func startBatch(ctx context.Context, tx pgx.Tx, schema string) error {
+	if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+quoteIdent(schema)+"; SET LOCAL synchronous_commit TO off"); err != nil {
+		return fmt.Errorf("start a batch in %s: %w", schema, err)
+	}
+	return nil
+}
+
 // sortedRows returns rows ordered by name.
 func sortedRows(rows map[string]checkpointRow) []checkpointRow {
 	out := make([]checkpointRow, 0, len(rows))

@@ -145,6 +145,10 @@ func (r *Runner) finish(ctx context.Context, j *rebuildJob) error {
 	if err := r.createIndexes(ctx, j.w.p, j.deferred); err != nil {
 		return err
 	}
+	// Swapped in without statistics, the new tables would be planned as empty.
+	if err := analyze(ctx, r.pool, j.shadow, j.w.p.Tables()); err != nil {
+		return fmt.Errorf("rebuild %s: %w", j.w.name, err)
+	}
 	for {
 		recs, err := r.store.ReadAll(ctx, j.pos, r.opts.RebuildBatch)
 		if err != nil {
@@ -300,8 +304,8 @@ func (r *Runner) replay(ctx context.Context, jobs []*rebuildJob) error {
 // applyShadow applies recs to the shadow tables in schema, in one transaction.
 func (r *Runner) applyShadow(ctx context.Context, p Projector, schema string, recs []eventstore.Record) error {
 	return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL search_path TO `+quoteIdent(schema)+`; SET LOCAL synchronous_commit TO off`); err != nil {
-			return fmt.Errorf("set search_path to %s: %w", schema, err)
+		if err := startBatch(ctx, tx, schema); err != nil {
+			return err
 		}
 		return applyAll(ctx, tx, p, recs)
 	})

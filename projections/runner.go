@@ -365,6 +365,7 @@ func (r *Runner) follow(ctx context.Context, w *worker) error {
 	}
 
 	rctx, cancel := context.WithCancel(ctx)
+	caughtUp := 0
 	for res := range readAhead(rctx, r.store, pos, r.opts.CatchUpBatch) {
 		if res.err != nil {
 			cancel()
@@ -378,8 +379,14 @@ func (r *Runner) follow(ctx context.Context, w *worker) error {
 			return err
 		}
 		pos = res.recs[len(res.recs)-1].Position
+		caughtUp += len(res.recs)
 	}
 	cancel()
+	if caughtUp >= analyzeAfter {
+		if err := analyze(ctx, r.pool, LiveSchema, w.p.Tables()); err != nil {
+			r.log.Warn("projection tables not analyzed after catching up", "projector", w.name, "err", err)
+		}
+	}
 	err := r.store.SubscribeAll(ctx, pos, func(ctx context.Context, recs []eventstore.Record) error {
 		if len(recs) == 0 {
 			return nil
@@ -389,6 +396,20 @@ func (r *Runner) follow(ctx context.Context, w *worker) error {
 	})
 	if err != nil {
 		return fmt.Errorf("follow %s: %w", w.name, err)
+	}
+	return nil
+}
+
+// analyzeAfter is how many events a catch-up applies before the runner analyzes the projector's
+// tables rather than leave it to autovacuum, which may not come for a minute or more: until then
+// the planner believes in the tables' old sizes (empty, for a new projector) and may sort every
+// row of a catalog page query instead of walking its index.
+const analyzeAfter = 1000
+
+// analyze updates the planner's statistics of tables in schema.
+func analyze(ctx context.Context, pool *pgxpool.Pool, schema string, tables []string) error {
+	if _, err := pool.Exec(ctx, `ANALYZE `+qualified(schema, tables)); err != nil {
+		return fmt.Errorf("analyze %s: %w", qualified(schema, tables), err)
 	}
 	return nil
 }
@@ -497,7 +518,7 @@ func (r *Runner) commitLive(ctx context.Context, p Projector, recs []eventstore.
 	if len(todo) == 0 {
 		return cp, 0, nil
 	}
-	if err := setSearchPath(ctx, tx, LiveSchema); err != nil {
+	if err := startBatch(ctx, tx, LiveSchema); err != nil {
 		return 0, 0, err
 	}
 	if err := applyAll(ctx, tx, p, todo); err != nil {

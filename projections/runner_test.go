@@ -281,3 +281,23 @@ func TestRunnerSkipsRedeliveredEvents(t *testing.T) {
 	}
 	e.verifyExactlyOnce(c, LiveSchema, more)
 }
+
+// TestRunnerAnalyzesAfterCatchingUp: a projector that caught up on many events has planner
+// statistics for its tables at once, without waiting for autovacuum.
+func TestRunnerAnalyzesAfterCatchingUp(t *testing.T) {
+	e := newEnv(t)
+	c := newCounter("counter.v1")
+	last := e.appendEvents(streams("s", 4), analyzeAfter+100, 8, "test.counted.v1")
+	e.head(last)
+	r := e.runner(e.pool, Options{}, c)
+	start(t, context.Background(), r)
+	waitFor(t, r, "counter.v1", last)
+	for _, table := range c.Tables() {
+		eventually(t, "statistics for "+table, func() bool {
+			var analyzed bool
+			err := e.pool.QueryRow(context.Background(), `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables
+				WHERE schemaname = $1 AND relname = $2`, LiveSchema, table).Scan(&analyzed)
+			return err == nil && analyzed
+		})
+	}
+}
