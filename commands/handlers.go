@@ -206,7 +206,7 @@ func newID(given uuid.UUID, m Meta, kind string) uuid.UUID {
 	case m.CommandID != uuid.Nil:
 		return uuid.NewSHA1(m.CommandID, []byte(kind))
 	}
-	return uuid.New()
+	return newV7()
 }
 
 // exists is the conflict of a Create command whose id is taken.

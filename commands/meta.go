@@ -84,12 +84,21 @@ func (m Meta) metadata() eventstore.Metadata {
 }
 
 // eventID returns the id of the i-th event a command appends to stream: deterministic when the
-// command has a CommandID, random otherwise.
+// command has a CommandID, else a new time-ordered one (see newV7).
 func (m Meta) eventID(stream string, i int) uuid.UUID {
 	if m.CommandID == uuid.Nil {
-		return uuid.New()
+		return newV7()
 	}
 	return commandEventID(m.CommandID, stream, i)
+}
+
+// newV7 returns a new version 7 UUID: its leading bits are the time, so ids made close together
+// sort close together, and the event store's index of event ids (and, for aggregate ids, of
+// stream ids) grows at its right edge instead of having every append touch a random page of it,
+// with a full-page image in the write-ahead log after each checkpoint. Random ids cost the
+// appends measurably more WAL and CPU.
+func newV7() uuid.UUID {
+	return uuid.Must(uuid.NewV7())
 }
 
 func commandEventID(command uuid.UUID, stream string, i int) uuid.UUID {

@@ -174,14 +174,15 @@ func (s *Store) readLive(ctx context.Context, from eventstore.Position, limit in
 	return recs, heldBack, nil
 }
 
-// query runs a query of recordColumns; capacity is the number of rows expected, at most.
-func (s *Store) query(ctx context.Context, capacity int, sql string, args ...any) ([]eventstore.Record, error) {
+// query runs a query of recordColumns; limit is the most rows it can return. The result starts
+// small and grows: a stream read asks for up to a page and usually finds a few events.
+func (s *Store) query(ctx context.Context, limit int, sql string, args ...any) ([]eventstore.Record, error) {
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	recs := make([]eventstore.Record, 0, min(max(capacity, 0), 10000))
+	recs := make([]eventstore.Record, 0, min(max(limit, 0), 16))
 	var d decoder
 	for rows.Next() {
 		var r eventstore.Record
