@@ -88,6 +88,7 @@ func benchCmd(ctx context.Context, cfg config, log *slog.Logger, args []string) 
 		Machine:   machine,
 		Log:       log,
 		BeforeRun: bench.Checkpoint(basePool, log),
+		CPU:       func(ctx context.Context) bench.CPUSample { return bench.SampleCPU(ctx, basePool) },
 	}
 	rep, runErr := r.Run(ctx)
 	if len(rep.Results) > 0 {

@@ -49,6 +49,7 @@ func TestTinyBench(t *testing.T) {
 		Log:             log,
 		BeforeRun:       Checkpoint(basePool, log),
 		UniformProducts: 50,
+		CPU:             func(ctx context.Context) CPUSample { return SampleCPU(ctx, basePool) },
 	}
 	rep, err := r.Run(ctx)
 	if err != nil {
@@ -73,6 +74,11 @@ func TestTinyBench(t *testing.T) {
 		if res.Scenario == ScenarioMixed && res.Path == PathEventSourced && res.LagSamples == 0 {
 			t.Errorf("mixed on the event-sourced path sampled no projection lag: %+v", res)
 		}
+		// The test database runs on this machine (make test starts it), so the server's CPU is
+		// readable too.
+		if res.Scenario != ScenarioSeed && (res.AppCPUMsPerOrder <= 0 || res.DBCPUMsPerOrder <= 0) {
+			t.Errorf("%s on %s: CPU per order app %v ms, db %v ms; want both measured", res.Scenario, res.Path, res.AppCPUMsPerOrder, res.DBCPUMsPerOrder)
+		}
 		if res.Path == PathEventSourced && res.Ratio <= 0 {
 			t.Errorf("%s on the event-sourced path has no ratio to the baseline", res.Scenario)
 		}
@@ -94,4 +100,30 @@ func TestTinyBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s", b.String())
+}
+
+// TestSampleCPU: work done by the server between two samples shows in the database's CPU time,
+// and work done here in the process's.
+func TestSampleCPU(t *testing.T) {
+	ctx := t.Context()
+	pool := pgtest.New(t)
+	before := SampleCPU(ctx, pool)
+	if !before.DBKnown {
+		t.Fatalf("SampleCPU on the local test server: the server's CPU is unknown")
+	}
+	if _, err := pool.Exec(ctx, `SELECT count(*) FROM generate_series(1, 3000000)`); err != nil {
+		t.Fatal(err)
+	}
+	for x, deadline := 0, time.Now().Add(50*time.Millisecond); time.Now().Before(deadline); x++ {
+		_ = x * x
+	}
+	after := SampleCPU(ctx, pool)
+	if after.DB <= before.DB || after.App <= before.App {
+		t.Fatalf("CPU before %+v, after %+v: want both to grow", before, after)
+	}
+	res := Result{Settled: 10}
+	res.perOrder(before, after)
+	if res.DBCPUMsPerOrder <= 0 || res.AppCPUMsPerOrder <= 0 {
+		t.Fatalf("perOrder = app %v, db %v ms; want both positive", res.AppCPUMsPerOrder, res.DBCPUMsPerOrder)
+	}
 }

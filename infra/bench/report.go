@@ -55,6 +55,11 @@ type Result struct {
 	UserOrdersP99Ms  float64 `json:"user_orders_p99_ms,omitempty"`
 	LagSamples       int     `json:"lag_samples,omitempty"`
 	ProjectionLagP99 float64 `json:"projection_lag_p99_ms,omitempty"`
+	// AppCPUMsPerOrder is the CPU time this process used during the run per settled order (the
+	// query workers' included in mixed); DBCPUMsPerOrder the database server's, when it runs on
+	// this machine (see SampleCPU), else 0.
+	AppCPUMsPerOrder float64 `json:"app_cpu_ms_per_order,omitempty"`
+	DBCPUMsPerOrder  float64 `json:"db_cpu_ms_per_order,omitempty"`
 	// Verified is true when every product's final stock was right; Problem says what was not.
 	Verified bool   `json:"verified"`
 	Problem  string `json:"problem,omitempty"`
@@ -120,14 +125,14 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, " (%s)", strings.Join(kv, ", "))
 	}
 	fmt.Fprintf(&b, "; %s per path per timed run; started %s\n\n", r.Duration, r.Started.UTC().Format(time.RFC3339))
-	b.WriteString("| scenario | workers | path | orders/s | p50 ms | p99 ms | settled | rejected | conflicts | retries | ES/baseline | catalog p50/p99 ms | user orders p50/p99 ms | lag p99 ms | run s | check |\n")
-	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| scenario | workers | path | orders/s | p50 ms | p99 ms | settled | rejected | conflicts | retries | ES/baseline | catalog p50/p99 ms | user orders p50/p99 ms | lag p99 ms | CPU ms/order app / db | run s | check |\n")
+	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, res := range r.Results {
 		workers := strconv.Itoa(res.Workers)
 		if res.QueryWorkers > 0 {
 			workers += fmt.Sprintf(" + %dq", res.QueryWorkers)
 		}
-		ratio, catalog, orders, lag := "", "", "", ""
+		ratio, catalog, orders, lag, cpu := "", "", "", "", ""
 		if res.Ratio > 0 {
 			ratio = fmt.Sprintf("%.2f", res.Ratio)
 		}
@@ -138,6 +143,13 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 		if res.LagSamples > 0 {
 			lag = num(res.ProjectionLagP99)
 		}
+		if res.AppCPUMsPerOrder > 0 {
+			db := "?"
+			if res.DBCPUMsPerOrder > 0 {
+				db = num(res.DBCPUMsPerOrder)
+			}
+			cpu = num(res.AppCPUMsPerOrder) + " / " + db
+		}
 		check := "ok"
 		switch {
 		case !res.Verified:
@@ -145,9 +157,9 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 		case res.Errors > 0:
 			check = fmt.Sprintf("FAIL: %d errors: %s", res.Errors, res.Problem)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %s | %s | %d | %d | %d | %d | %s | %s | %s | %s | %.2f | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %s | %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %.2f | %s |\n",
 			res.Scenario, workers, res.Path, res.OrdersPerSecond, num(res.P50Ms), num(res.P99Ms), res.Settled,
-			res.Rejected, res.Conflicts, res.Retries, ratio, catalog, orders, lag, res.Seconds, strings.ReplaceAll(check, "|", "/"))
+			res.Rejected, res.Conflicts, res.Retries, ratio, catalog, orders, lag, cpu, res.Seconds, strings.ReplaceAll(check, "|", "/"))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

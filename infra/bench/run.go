@@ -40,6 +40,9 @@ type Runner struct {
 	// UniformProducts is the number of products of the uniform and mixed scenarios; 0 means the
 	// 10,000 the issue fixes. Tests use fewer.
 	UniformProducts int
+	// CPU, when set, samples CPU time before and after every timed run (SampleCPU), for the CPU
+	// per order in the report.
+	CPU func(ctx context.Context) CPUSample
 }
 
 // Run measures every scenario at every worker count on every path and verifies the stock after
@@ -271,6 +274,10 @@ func (r *Runner) runTimed(ctx context.Context, p Path, name string, workers int)
 	}
 
 	before := p.Counters()
+	var cpuBefore CPUSample
+	if r.CPU != nil {
+		cpuBefore = r.CPU(ctx)
+	}
 	tallies := make([]tally, workers)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -305,6 +312,9 @@ func (r *Runner) runTimed(ctx context.Context, p Path, name string, workers int)
 		all.merge(&tallies[i])
 	}
 	res := all.result(name, p, workers, elapsed, before)
+	if r.CPU != nil {
+		res.perOrder(cpuBefore, r.CPU(ctx))
+	}
 	if q != nil {
 		q.report(&res)
 	}

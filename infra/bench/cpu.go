@@ -1,0 +1,94 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// clockTicks is the unit of the CPU times in /proc/<pid>/stat (USER_HZ, 100 on Linux).
+const clockTicks = 100
+
+// CPUSample is the CPU time used so far by this process and by the database server's processes.
+type CPUSample struct {
+	App time.Duration
+	// DB is the summed CPU time of the server processes pg_stat_activity lists for this database
+	// and the server's background processes; DBKnown is false when the server is not on this
+	// machine (its processes are not in /proc) or cannot be listed.
+	DB      time.Duration
+	DBKnown bool
+}
+
+// SampleCPU reads the CPU time of this process and, when it runs on this machine, of the database
+// server behind pool: its backends connected to pool's database (the bench's pools stay open
+// through a run) and its background processes (WAL writer, checkpointer, autovacuum). CPU of
+// backends that exit during a run is not counted, so the figure for the server is a lower bound.
+func SampleCPU(ctx context.Context, pool *pgxpool.Pool) CPUSample {
+	var s CPUSample
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		s.App = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	rows, err := pool.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database() OR backend_type <> 'client backend'`)
+	if err != nil {
+		return s
+	}
+	defer rows.Close()
+	var ticks int64
+	n := 0
+	for rows.Next() {
+		var pid int
+		if rows.Scan(&pid) != nil {
+			return s
+		}
+		t, err := processTicks(pid)
+		if err != nil {
+			continue // ended since the query, or not on this machine
+		}
+		ticks += t
+		n++
+	}
+	if rows.Err() != nil || n == 0 {
+		return s
+	}
+	s.DB, s.DBKnown = time.Duration(ticks)*time.Second/clockTicks, true
+	return s
+}
+
+// processTicks returns utime + stime of process pid from /proc.
+func processTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, field 2, is in parentheses and may hold spaces: fields count from after it.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+	}
+	return utime + stime, nil
+}
+
+// perOrder sets res's CPU figures from the samples taken before and after its run.
+func (res *Result) perOrder(before, after CPUSample) {
+	if res.Settled == 0 {
+		return
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(res.Settled) }
+	res.AppCPUMsPerOrder = ms(after.App - before.App)
+	if before.DBKnown && after.DBKnown {
+		res.DBCPUMsPerOrder = ms(after.DB - before.DB)
+	}
+}
