@@ -1,0 +1,111 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/commerce-dev/commerce/infra/eventstore"
+	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
+)
+
+// TestGroupStatementIsAllOrNothing writes three appends in one group statement: with one expected
+// version wrong, nothing is written; with all right, each stream gets its events at the right
+// versions and the results name the last of them.
+func TestGroupStatementIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	s := New(pgtest.New(t))
+	ctx := t.Context()
+	if _, err := s.Append(ctx, "g-existing", eventstore.NoStream, event(1), event(2)); err != nil {
+		t.Fatal(err)
+	}
+	pending := func(stream string, expected eventstore.ExpectedVersion, n int) *pendingAppend {
+		p := &pendingAppend{ctx: ctx, stream: stream, expected: expected, done: make(chan appendOutcome, 1)}
+		for i := range n {
+			p.events = append(p.events, event(i))
+		}
+		return p
+	}
+	refused := []*pendingAppend{pending("g-a", eventstore.NoStream, 2), pending("g-existing", eventstore.Exact(1), 1), pending("g-b", eventstore.NoStream, 1)}
+	if _, err := s.appendGroupSQL(refused, false); !errors.Is(err, errGroupRefused) {
+		t.Fatalf("group with a wrong expected version = %v, want errGroupRefused", err)
+	}
+	for _, stream := range []string{"g-a", "g-b"} {
+		if _, err := s.ReadStream(ctx, stream, 1, 0); !errors.Is(err, eventstore.ErrStreamNotFound) {
+			t.Fatalf("after a refused group, %s: %v; want no stream", stream, err)
+		}
+	}
+
+	ok := []*pendingAppend{pending("g-a", eventstore.NoStream, 2), pending("g-existing", eventstore.Exact(2), 3), pending("g-b", eventstore.Exact(0), 1)}
+	results, err := s.appendGroupSQL(ok, true)
+	if err != nil {
+		t.Fatalf("group with right expected versions = %v", err)
+	}
+	for i, want := range []int64{2, 5, 1} {
+		p := ok[i]
+		recs, err := s.ReadStream(ctx, p.stream, 1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := recs[len(recs)-1]
+		if results[i].Version != want || last.Version != want || last.Position != results[i].Position || last.ID != p.events[len(p.events)-1].ID {
+			t.Fatalf("%s: result %+v, stream ends at %d/%d with %s; want version %d, the last event's id and position",
+				p.stream, results[i], last.Version, last.Position, last.ID, want)
+		}
+	}
+}
+
+// TestConcurrentAppendsGroup runs rounds of concurrent appends, some of which must be refused,
+// through Append: every append gets the result it would have had alone, and some were written by
+// group statements.
+func TestConcurrentAppendsGroup(t *testing.T) {
+	t.Parallel()
+	s := New(pgtest.New(t))
+	ctx := t.Context()
+	if _, err := s.Append(ctx, "taken", eventstore.NoStream, event(0)); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 20 && (round < 2 || s.groupedAppends.Load() == 0); round++ {
+		const n = 48
+		streams := make([]string, n)
+		errs := make([]error, n)
+		res := make([]eventstore.AppendResult, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			streams[i] = "c-" + uuid.NewString()
+			expected := eventstore.NoStream
+			switch i % 8 {
+			case 3:
+				streams[i] = "taken" // refused: the stream exists
+			case 5:
+				expected = eventstore.Any
+			}
+			wg.Go(func() {
+				res[i], errs[i] = s.Append(context.Background(), streams[i], expected, event(i), event(i+1))
+			})
+		}
+		wg.Wait()
+		for i := range n {
+			if streams[i] == "taken" {
+				var wv *eventstore.WrongVersionError
+				if !errors.As(errs[i], &wv) || wv.Actual != 1 {
+					t.Fatalf("round %d: NoStream on an existing stream = %v, want a WrongVersionError at version 1", round, errs[i])
+				}
+				continue
+			}
+			if errs[i] != nil || res[i].Version != 2 {
+				t.Fatalf("round %d: append %d = %+v, %v; want version 2", round, i, res[i], errs[i])
+			}
+			recs, err := s.ReadStream(ctx, streams[i], 1, 0)
+			if err != nil || len(recs) != 2 || recs[1].Position != res[i].Position {
+				t.Fatalf("round %d: %s holds %d events (%v), want 2 ending at %d", round, streams[i], len(recs), err, res[i].Position)
+			}
+		}
+	}
+	if s.groupedAppends.Load() == 0 {
+		t.Fatalf("no append was written by a group statement in 20 rounds of 48 concurrent appends")
+	}
+}
