@@ -187,7 +187,7 @@ func (s *Server) getMe(ctx context.Context, _ *struct{}) (*Response[UserView], e
 }
 
 func (s *Server) updateMe(ctx context.Context, in *UpdateMeInput) (*Response[UserView], error) {
-	u, err := s.auth.UpdateUser(ctx, actor(ctx).ID, auth.UserChanges{Name: in.Body.Name, Password: in.Body.Password, Phone: in.Body.Phone})
+	u, err := s.auth.UpdateUser(ctx, actor(ctx).ID, auth.UserChanges{Name: in.Body.Name, Password: in.Body.Password, Phone: in.Body.Phone, Session: principal(ctx).Session})
 	if err != nil {
 		return nil, err
 	}

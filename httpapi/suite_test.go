@@ -15,17 +15,18 @@ import (
 func TestAccounts(t *testing.T) {
 	t.Parallel()
 	runSuite(t, map[string]func(*testing.T, *pgxpool.Pool){
-		"sign-up, me, profile and public view": testSignUpMeProfileAndPublicView,
-		"sign-up validation":                   testSignUpValidation,
-		"addresses":                            testAddresses,
-		"address validation":                   testAddressValidation,
-		"address limit under concurrency":      testAddressLimitConcurrent,
-		"login":                                testLogin,
-		"token tampering":                      testTokenTampering,
-		"logout revokes at once":               testLogoutRevokesAtOnce,
-		"refresh rotation and reuse":           testRefreshRotationAndReuse,
-		"revocation across processes":          testRevocationAcrossProcesses,
-		"roles per route":                      testRolesPerRoute,
+		"sign-up, me, profile and public view":   testSignUpMeProfileAndPublicView,
+		"sign-up validation":                     testSignUpValidation,
+		"addresses":                              testAddresses,
+		"address validation":                     testAddressValidation,
+		"address limit under concurrency":        testAddressLimitConcurrent,
+		"login":                                  testLogin,
+		"token tampering":                        testTokenTampering,
+		"logout revokes at once":                 testLogoutRevokesAtOnce,
+		"refresh rotation and reuse":             testRefreshRotationAndReuse,
+		"revocation across processes":            testRevocationAcrossProcesses,
+		"password change revokes other sessions": testPasswordChangeRevokesOtherSessions,
+		"roles per route":                        testRolesPerRoute,
 	})
 }
 

@@ -236,3 +236,27 @@ func testRevocationAcrossProcesses(t *testing.T, pool *pgxpool.Pool) {
 	time.Sleep(250 * time.Millisecond)
 	b.expect(meV, 401, 4002)
 }
+
+// A new password logs out every other session of the account; the session that changed it
+// goes on, and the new password logs in.
+func testPasswordChangeRevokesOtherSessions(t *testing.T, pool *pgxpool.Pool) {
+	e := newEnvOn(t, pool)
+	u := e.user()
+	other := e.login(u.email, password, "USER")
+	bystander := e.user()
+	const newPassword = "N3wP@sswr0d!"
+	e.expect(req{method: "PATCH", path: "/api/v1/users/me", token: u.tokens.AccessToken, body: map[string]string{"password": newPassword}}, 200)
+
+	e.expect(req{method: "GET", path: "/api/v1/users/me", token: other.AccessToken}, 401, 4002)
+	e.expect(req{method: "POST", path: "/api/v1/auth/refresh", body: map[string]string{"refresh_token": other.RefreshToken}}, 401, 4002)
+	e.expect(req{method: "GET", path: "/api/v1/users/me", token: u.tokens.AccessToken}, 200)
+	e.expect(req{method: "POST", path: "/api/v1/auth/refresh", body: map[string]string{"refresh_token": u.tokens.RefreshToken}}, 200)
+	e.expect(req{method: "GET", path: "/api/v1/users/me", token: bystander.tokens.AccessToken}, 200)
+	e.expect(req{method: "POST", path: "/api/v1/auth/login", body: map[string]string{"email": u.email, "password": password}}, 401)
+	e.login(u.email, newPassword, "USER")
+
+	// A change without a new password revokes nothing.
+	again := e.login(u.email, newPassword, "USER")
+	e.expect(req{method: "PATCH", path: "/api/v1/users/me", token: u.tokens.AccessToken, body: map[string]string{"name": "Lee"}}, 200)
+	e.expect(req{method: "GET", path: "/api/v1/users/me", token: again.AccessToken}, 200)
+}

@@ -100,6 +100,9 @@ type UserChanges struct {
 	Password *string
 	// Phone is the new phone number.
 	Phone *string
+	// Session is the session the change is made from. A new password revokes every other
+	// session of the account (whoever else knew the old password is logged out); this one stays.
+	Session uuid.UUID
 }
 
 // AddressInput is a delivery address as the user writes it; every field is required.
@@ -302,17 +305,54 @@ func (s *Service) UpdateUser(ctx context.Context, id uuid.UUID, ch UserChanges) 
 		}
 		hash = &h
 	}
-	tag, err := s.pool.Exec(ctx, `
-		UPDATE accounts SET name = coalesce($2, name), password_hash = coalesce($3, password_hash),
-			phone = coalesce($4, phone), updated_at = now()
-		WHERE id = $1 AND role = 'USER' AND status = 'ACTIVE'`, id, name, hash, ch.Phone)
+	var revoked []revocation
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE accounts SET name = coalesce($2, name), password_hash = coalesce($3, password_hash),
+				phone = coalesce($4, phone), updated_at = now()
+			WHERE id = $1 AND role = 'USER' AND status = 'ACTIVE'`, id, name, hash, ch.Phone)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return accountNotFound(domain.RoleUser, id)
+		}
+		if hash == nil {
+			return nil
+		}
+		if revoked, err = s.otherSessions(ctx, tx, id, ch.Session); err != nil {
+			return err
+		}
+		return insertRevocations(ctx, tx, revoked)
+	})
 	if err != nil {
 		return User{}, fmt.Errorf("update user %s: %w", id, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return User{}, accountNotFound(domain.RoleUser, id)
-	}
+	s.rev.revoked(revoked)
 	return s.User(ctx, id)
+}
+
+// otherSessions returns revocations of the account's sessions that can still refresh, except
+// keep, each kept until the last token it can match has expired.
+func (s *Service) otherSessions(ctx context.Context, tx pgx.Tx, account, keep uuid.UUID) ([]revocation, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT family_id, max(expires_at) FROM auth_refresh_tokens
+		WHERE account_id = $1 AND family_id <> $2 AND expires_at > $3
+		GROUP BY family_id`, account, keep, s.cfg.Now())
+	if err != nil {
+		return nil, fmt.Errorf("list the other sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []revocation
+	for rows.Next() {
+		var r revocation
+		if err := rows.Scan(&r.id, &r.expiresAt); err != nil {
+			return nil, fmt.Errorf("list the other sessions: %w", err)
+		}
+		r.kind = revokeSession
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 // Unregister soft-deletes an ACTIVE user (status UNREGISTERED) and revokes every token of the
