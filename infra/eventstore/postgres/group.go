@@ -25,8 +25,8 @@ import (
 // have had alone: the group is an optimisation, never a change of meaning.
 //
 // Appends of one commit mode (durable, delayed) group together; at most maxGroupsInFlight groups
-// of a mode are being written at once, so an append that finds the pipe free is written at once,
-// alone, with no added wait.
+// of a mode are being written at once, and an append that finds a slot free and nobody waiting is
+// written at once, alone, on its caller's goroutine.
 
 // maxGroupsInFlight is how many statements of one commit mode write appends at once. Fewer make
 // larger groups (commerce bench, uniform at 64 workers: 1 and 2 gave the same throughput, 4 a
@@ -70,8 +70,24 @@ func (s *Store) groupAppend(ctx context.Context, stream string, expected eventst
 	if delayed {
 		g = &s.groups[1]
 	}
-	p := &pendingAppend{ctx: ctx, stream: stream, expected: expected, events: events, done: make(chan appendOutcome, 1)}
 	g.mu.Lock()
+	if g.inFlight < maxGroupsInFlight && len(g.queue) == 0 {
+		// Nothing waits: write it here, at once, and hand the slot to a writer of whatever
+		// queued meanwhile.
+		g.inFlight++
+		g.mu.Unlock()
+		res, wrote, err := s.append(ctx, s.pool, stream, expected, events, delayed)
+		g.mu.Lock()
+		if len(g.queue) > 0 {
+			g.mu.Unlock()
+			go s.writeGroups(g)
+		} else {
+			g.inFlight--
+			g.mu.Unlock()
+		}
+		return res, wrote, err
+	}
+	p := &pendingAppend{ctx: ctx, stream: stream, expected: expected, events: events, done: make(chan appendOutcome, 1)}
 	g.queue = append(g.queue, p)
 	start := g.inFlight < maxGroupsInFlight
 	if start {
@@ -139,14 +155,30 @@ func (s *Store) writeGroup(batch []*pendingAppend, delayed bool) {
 			grouped = append(grouped, p)
 		}
 	}
-	if len(grouped) > 1 {
+	// A group refused by some requests' checks is tried once more without them; those go alone,
+	// where a refusal is told from the retry of an append already stored.
+	for try := 0; try < 2 && len(grouped) > 1; try++ {
 		results, err := s.appendGroupSQL(grouped, delayed)
-		if err == nil {
+		var refused *groupRefusedError
+		switch {
+		case err == nil:
 			s.groupedAppends.Add(int64(len(grouped)))
 			for i, p := range grouped {
 				p.done <- appendOutcome{res: results[i], wrote: true}
 			}
 			grouped = nil
+		case errors.As(err, &refused):
+			var passed []*pendingAppend
+			for i, p := range grouped {
+				if refused.failed[i] {
+					plain = append(plain, p)
+				} else {
+					passed = append(passed, p)
+				}
+			}
+			grouped = passed
+		default:
+			try = 2 // a statement error says nothing of single requests: all go alone
 		}
 	}
 	var wg sync.WaitGroup
@@ -165,6 +197,9 @@ func (s *Store) writeGroup(batch []*pendingAppend, delayed bool) {
 // $4-$9 the events (request number, ordinal within the request, id, type, data, metadata), $10 the
 // synchronous_commit to set, as in appendSQL. It returns whether the checks passed and, per stream
 // written, its last version and position.
+//
+// It returns a row per request, in request order: whether its check passed, whether all passed
+// (and so everything was written), and its stream's last version and position when written.
 const groupSQL = `
 WITH req AS (
 	SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS r(stream_id, lo, hi, s)
@@ -186,11 +221,16 @@ WITH req AS (
 	WHERE ok.ok
 	RETURNING stream_id, version, position
 )
-SELECT ok.ok, w.stream_id, w.v, w.p
-FROM ok LEFT JOIN (SELECT stream_id, max(version) AS v, max(position) AS p FROM ins GROUP BY stream_id) w ON true`
+SELECT cur.v BETWEEN cur.lo AND cur.hi, ok.ok, w.v, w.p
+FROM cur CROSS JOIN ok
+LEFT JOIN (SELECT stream_id, max(version) AS v, max(position) AS p FROM ins GROUP BY stream_id) w ON w.stream_id = cur.stream_id
+ORDER BY cur.s`
 
-// errGroupRefused is a group statement whose checks did not all pass.
-var errGroupRefused = errors.New("a request of the group was refused")
+// groupRefusedError is a group statement that wrote nothing because the checks of the requests
+// marked in failed did not pass.
+type groupRefusedError struct{ failed []bool }
+
+func (e *groupRefusedError) Error() string { return "a request of the group was refused" }
 
 // appendGroupSQL writes batch in one statement and returns each request's result, or an error
 // when the statement wrote nothing (a check failed, a unique violation, anything else).
@@ -223,31 +263,32 @@ func (s *Store) appendGroupSQL(batch []*pendingAppend, delayed bool) ([]eventsto
 		return nil, err
 	}
 	defer rows.Close()
-	written := make(map[string]eventstore.AppendResult, len(batch))
+	results := make([]eventstore.AppendResult, 0, len(batch))
+	failed := make([]bool, 0, len(batch))
+	all := true
 	for rows.Next() {
-		var ok bool
-		var stream *string
+		var passed, ok bool
 		var version, position *int64
-		if err := rows.Scan(&ok, &stream, &version, &position); err != nil {
+		if err := rows.Scan(&passed, &ok, &version, &position); err != nil {
 			return nil, err
 		}
-		if !ok {
-			return nil, errGroupRefused
-		}
-		if stream != nil {
-			written[*stream] = eventstore.AppendResult{Version: *version, Position: eventstore.Position(*position)}
+		all = all && ok
+		failed = append(failed, !passed)
+		if ok && version != nil {
+			results = append(results, eventstore.AppendResult{Version: *version, Position: eventstore.Position(*position)})
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	results := make([]eventstore.AppendResult, len(batch))
-	for i, p := range batch {
-		res, ok := written[p.stream]
-		if !ok {
-			return nil, fmt.Errorf("group append: nothing written for %s", p.stream)
-		}
-		results[i] = res
+	switch {
+	case len(failed) != len(batch):
+		return nil, fmt.Errorf("group append: %d rows for %d requests", len(failed), len(batch))
+	case !all:
+		return nil, &groupRefusedError{failed: failed}
+	case len(results) != len(batch):
+		// Cannot happen: every request of a group that passed wrote events.
+		return nil, fmt.Errorf("group append: %d results for %d requests", len(results), len(batch))
 	}
 	return results, nil
 }

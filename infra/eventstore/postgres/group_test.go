@@ -30,8 +30,9 @@ func TestGroupStatementIsAllOrNothing(t *testing.T) {
 		return p
 	}
 	refused := []*pendingAppend{pending("g-a", eventstore.NoStream, 2), pending("g-existing", eventstore.Exact(1), 1), pending("g-b", eventstore.NoStream, 1)}
-	if _, err := s.appendGroupSQL(refused, false); !errors.Is(err, errGroupRefused) {
-		t.Fatalf("group with a wrong expected version = %v, want errGroupRefused", err)
+	var gr *groupRefusedError
+	if _, err := s.appendGroupSQL(refused, false); !errors.As(err, &gr) || gr.failed[0] || !gr.failed[1] || gr.failed[2] {
+		t.Fatalf("group with a wrong expected version = %v, want a groupRefusedError naming the second request alone", err)
 	}
 	for _, stream := range []string{"g-a", "g-b"} {
 		if _, err := s.ReadStream(ctx, stream, 1, 0); !errors.Is(err, eventstore.ErrStreamNotFound) {
