@@ -230,29 +230,36 @@ func (r *Relay) runOnce(ctx context.Context) error {
 	defer cancel()
 	var connMu sync.Mutex // the lock connection is used by the watchdog and the checkpoint writes
 	failed := make(chan error, 2)
+	// loop runs f every d on a goroutine of wg until runCtx ends; when f fails, it reports the
+	// error and stops the run.
+	loop := func(wg *sync.WaitGroup, d time.Duration, f func() error) {
+		wg.Go(func() {
+			t := time.NewTicker(d)
+			defer t.Stop()
+			for {
+				select {
+				case <-runCtx.Done():
+					return
+				case <-t.C:
+				}
+				if err := f(); err != nil && runCtx.Err() == nil {
+					failed <- err
+					cancel()
+					return
+				}
+			}
+		})
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(r.opts.LockCheck)
-		defer t.Stop()
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case <-t.C:
-			}
-			connMu.Lock()
-			err := onConn(runCtx, func(ctx context.Context) error { return conn.Ping(ctx) })
-			connMu.Unlock()
-			if err != nil && runCtx.Err() == nil {
-				failed <- fmt.Errorf("relay %s: lock connection lost: %w", r.opts.Name, err)
-				cancel()
-				return
-			}
+	loop(&wg, r.opts.LockCheck, func() error {
+		connMu.Lock()
+		defer connMu.Unlock()
+		if err := onConn(runCtx, func(ctx context.Context) error { return conn.Ping(ctx) }); err != nil {
+			return fmt.Errorf("relay %s: lock connection lost: %w", r.opts.Name, err)
 		}
-	}()
+		return nil
+	})
 
 	connMu.Lock()
 	from, err := r.loadCheckpoint(runCtx, conn)
@@ -281,24 +288,7 @@ func (r *Relay) runOnce(ctx context.Context) error {
 		return nil
 	}
 	var cwg sync.WaitGroup
-	cwg.Add(1)
-	go func() {
-		defer cwg.Done()
-		t := time.NewTicker(r.opts.CheckpointEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case <-t.C:
-			}
-			if err := save(runCtx); err != nil && runCtx.Err() == nil {
-				failed <- err
-				cancel()
-				return
-			}
-		}
-	}()
+	loop(&cwg, r.opts.CheckpointEvery, func() error { return save(runCtx) })
 
 	lanes := make([]chan work, r.opts.Workers)
 	var lwg sync.WaitGroup
