@@ -4,21 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/commerce-dev/commerce/commands"
 	"github.com/commerce-dev/commerce/domain"
 	"github.com/commerce-dev/commerce/domain/order"
 	"github.com/commerce-dev/commerce/domain/product"
 	"github.com/commerce-dev/commerce/infra/bus"
+	"github.com/commerce-dev/commerce/infra/bus/kafkatest"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 	"github.com/commerce-dev/commerce/infra/eventstore/postgres"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
@@ -482,14 +480,7 @@ func TestFulfilmentCrashAndRestart(t *testing.T) {
 // and the process manager start first, the orders are placed, and only then does the broker come
 // up on the address they were given. Nothing is lost and everything settles.
 func TestFulfilmentKafka(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	_, portText, _ := net.SplitHostPort(addr)
-	port, _ := strconv.Atoi(portText)
+	addr, port := kafkatest.FreeAddr(t)
 
 	r := newRig(t, []string{addr})
 	r.fulfil(r.repos, commands.FulfilmentConfig{}, nil)
@@ -498,12 +489,9 @@ func TestFulfilmentKafka(t *testing.T) {
 		// The broker comes up while the orders are being placed and settled.
 		time.Sleep(2 * time.Second)
 		defer close(started)
-		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.SeedTopics(8, bus.Topics()...))
-		if err != nil {
+		if _, err := kafkatest.Start(t, port); err != nil {
 			t.Errorf("start kfake: %v", err)
-			return
 		}
-		t.Cleanup(c.Close)
 	}()
 	confirmed, a, b := headline(t, r, 90*time.Second)
 	<-started

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"reflect"
 	"sync"
 	"testing"
@@ -13,9 +12,9 @@ import (
 	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/commerce-dev/commerce/infra/bus"
+	"github.com/commerce-dev/commerce/infra/bus/kafkatest"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 )
 
@@ -180,24 +179,11 @@ func TestInProcessSubscriberGoneBeforeAck(t *testing.T) {
 	}
 }
 
-// freeAddr returns a local address nothing listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 func TestKafkaPublishAndConsume(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(8, bus.Topics()...))
+	cluster, err := kafkatest.Start(t, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cluster.Close()
 	b := bus.New(bus.Config{Brokers: cluster.ListenAddrs()})
 	defer b.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -205,7 +191,8 @@ func TestKafkaPublishAndConsume(t *testing.T) {
 	if err := b.Ping(ctx); err != nil {
 		t.Fatalf("Ping a running cluster: %v", err)
 	}
-	if err := bus.PingKafka(ctx, []string{freeAddr(t)}, "test"); err == nil {
+	down, _ := kafkatest.FreeAddr(t)
+	if err := bus.PingKafka(ctx, []string{down}, "test"); err == nil {
 		t.Fatal("PingKafka of an address nothing listens on: no error")
 	}
 

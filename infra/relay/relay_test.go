@@ -3,8 +3,6 @@ package relay_test
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,9 +10,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/commerce-dev/commerce/infra/bus"
+	"github.com/commerce-dev/commerce/infra/bus/kafkatest"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 	"github.com/commerce-dev/commerce/infra/eventstore/postgres"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
@@ -295,14 +293,7 @@ func TestRelayKafkaDownAtStart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	_, portText, _ := net.SplitHostPort(addr)
-	port, _ := strconv.Atoi(portText)
+	addr, port := kafkatest.FreeAddr(t)
 
 	kb := bus.New(bus.Config{Brokers: []string{addr}})
 	defer kb.Close()
@@ -321,11 +312,9 @@ func TestRelayKafkaDownAtStart(t *testing.T) {
 		t.Fatalf("Status while Kafka is down = %+v, want checkpoint 0 and a lag", st)
 	}
 
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.SeedTopics(8, bus.Topics()...))
-	if err != nil {
+	if _, err := kafkatest.Start(t, port); err != nil {
 		t.Fatal(err)
 	}
-	defer cluster.Close()
 
 	var got received
 	go kb.Consume(ctx, "relay-test", []string{"commerce.order", "commerce.product"}, bus.HandlerFunc(
