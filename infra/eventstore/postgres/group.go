@@ -63,9 +63,6 @@ type appendGroup struct {
 
 // groupAppend writes an append through its mode's group commit and waits for its outcome.
 func (s *Store) groupAppend(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData, delayed bool) (eventstore.AppendResult, bool, error) {
-	if err := eventstore.Validate(stream, events); err != nil {
-		return eventstore.AppendResult{}, false, err
-	}
 	g := &s.groups[0]
 	if delayed {
 		g = &s.groups[1]
@@ -76,7 +73,7 @@ func (s *Store) groupAppend(ctx context.Context, stream string, expected eventst
 		// queued meanwhile.
 		g.inFlight++
 		g.mu.Unlock()
-		res, wrote, err := s.append(ctx, s.pool, stream, expected, events, delayed)
+		res, wrote, err := s.append(ctx, s.pool, stream, expected, events, delayed) // validates
 		g.mu.Lock()
 		if len(g.queue) > 0 {
 			g.mu.Unlock()
@@ -87,7 +84,13 @@ func (s *Store) groupAppend(ctx context.Context, stream string, expected eventst
 		}
 		return res, wrote, err
 	}
+	g.mu.Unlock()
+	// Refused input never joins a group (where it would refuse the whole statement).
+	if err := eventstore.Validate(stream, events); err != nil {
+		return eventstore.AppendResult{}, false, err
+	}
 	p := &pendingAppend{ctx: ctx, stream: stream, expected: expected, events: events, done: make(chan appendOutcome, 1)}
+	g.mu.Lock()
 	g.queue = append(g.queue, p)
 	start := g.inFlight < maxGroupsInFlight
 	if start {
