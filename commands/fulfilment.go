@@ -201,11 +201,11 @@ func (f *Fulfilment) settle(ctx context.Context, placed order.Placed, meta Meta)
 	}
 
 	if reason == "" {
-		err := f.decideOrder(ctx, st, meta, func(o order.Order) ([]order.Event, error) { return o.Confirm(f.now()) })
+		at, err := f.decideOrder(ctx, st, meta, func(o order.Order) ([]order.Event, error) { return o.Confirm(f.now()) })
 		switch {
 		case err == nil:
 			f.obs.Settled(order.StatusOrder, "")
-			f.out.settled(o.ID, outcome{status: order.StatusOrder})
+			f.out.settled(o.ID, outcome{status: order.StatusOrder}, at)
 			return nil
 		case errors.Is(err, domain.ErrConflict):
 			// Another delivery rejected the order meanwhile: what this one reserved goes back.
@@ -214,7 +214,7 @@ func (f *Fulfilment) settle(ctx context.Context, placed order.Placed, meta Meta)
 		return fmt.Errorf("fulfil order %s: confirm: %w", o.ID, err)
 	}
 
-	err = f.decideOrder(ctx, st, meta, func(o order.Order) ([]order.Event, error) { return o.Reject(reason, f.now()) })
+	at, err := f.decideOrder(ctx, st, meta, func(o order.Order) ([]order.Event, error) { return o.Reject(reason, f.now()) })
 	switch {
 	case errors.Is(err, domain.ErrConflict):
 		// Another delivery confirmed the order meanwhile: its reservations are the order's.
@@ -229,7 +229,7 @@ func (f *Fulfilment) settle(ctx context.Context, placed order.Placed, meta Meta)
 	if err := f.release(ctx, o, lines[:reserved], meta); err != nil {
 		return err
 	}
-	f.out.settled(o.ID, outcome{status: order.StatusReject, reason: reason})
+	f.out.settled(o.ID, outcome{status: order.StatusReject, reason: reason}, at)
 	return nil
 }
 
@@ -252,22 +252,24 @@ func (f *Fulfilment) current(ctx context.Context, placed order.Placed) (State[or
 
 // decideOrder appends what decide returns for the order as st has it, expecting st's version, so
 // that an order nobody touched meanwhile costs one append and no read. When the order changed
-// since, it loads, decides and appends again through the repository (with its retries).
-func (f *Fulfilment) decideOrder(ctx context.Context, st State[order.Order], meta Meta, decide func(order.Order) ([]order.Event, error)) error {
+// since, it loads, decides and appends again through the repository (with its retries). It
+// returns the position of the order's last event after the append, or 0 when decide made no
+// events.
+func (f *Fulfilment) decideOrder(ctx context.Context, st State[order.Order], meta Meta, decide func(order.Order) ([]order.Event, error)) (eventstore.Position, error) {
 	events, err := decide(st.Value)
 	if err != nil || len(events) == 0 {
-		return err
+		return 0, err
 	}
 	stream := order.StreamID(st.Value.ID)
 	data, err := eventData(stream, events, func(int) Meta { return meta })
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = f.repos.Orders.store.Append(ctx, stream, eventstore.Exact(st.Version), data...)
+	res, err := f.repos.Orders.store.Append(ctx, stream, eventstore.Exact(st.Version), data...)
 	if errors.Is(err, eventstore.ErrWrongVersion) {
-		_, err = f.repos.Orders.Update(ctx, st.Value.ID, meta, decide)
+		res, err = f.repos.Orders.Update(ctx, st.Value.ID, meta, decide)
 	}
-	return err
+	return res.Position, err
 }
 
 // release gives back the stock lines hold for order o.

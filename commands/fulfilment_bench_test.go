@@ -122,7 +122,7 @@ func BenchmarkFulfilmentHotProduct(b *testing.B) {
 				placeNanos.Add(int64(time.Since(t0)))
 				t1 := time.Now()
 				wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-				status, _, err := outcomes.AwaitSettled(wctx, res.ID)
+				status, _, err := outcomes.AwaitSettled(wctx, res.ID, res.Position)
 				wcancel()
 				awaitNanos.Add(int64(time.Since(t1)))
 				if v, ok := stamps.Load(res.ID); ok {

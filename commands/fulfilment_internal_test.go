@@ -10,7 +10,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/commerce-dev/commerce/domain/order"
 	"github.com/commerce-dev/commerce/domain/product"
+	"github.com/commerce-dev/commerce/infra/eventstore"
 )
 
 // TestDecideBatchEqualsOneByOne checks the group commit's shortcut: deciding a batch on the
@@ -62,5 +64,38 @@ func TestDecideBatchEqualsOneByOne(t *testing.T) {
 		if len(p.Reservations) != before {
 			t.Fatalf("round %d: decideBatch changed the state it was given", round)
 		}
+	}
+}
+
+// TestOutcomesRememberAndForget checks what Outcomes may tell without reading: a remembered
+// outcome, or that an outcome is still to come for an order placed after Run's start and after
+// every forgotten outcome.
+func TestOutcomesRememberAndForget(t *testing.T) {
+	w := &Outcomes{waiters: make(map[uuid.UUID]map[chan outcome]struct{}), recent: make(map[uuid.UUID]outcome), keep: 2, start: 100}
+	a, b, c, d := uuid.New(), uuid.New(), uuid.New(), uuid.New()
+	w.settled(a, outcome{status: order.StatusOrder}, 110)
+	w.settled(b, outcome{status: order.StatusReject, reason: ReasonOutOfStock}, 120)
+	w.settled(b, outcome{status: order.StatusReject, reason: ReasonOutOfStock}, 120) // heard again by the log
+	w.settled(d, outcome{status: order.StatusOrder}, 0)                            // position unknown: not remembered
+	if out, heard, _ := w.lookup(b, 115); !heard || out.reason != ReasonOutOfStock {
+		t.Fatalf("lookup(b) = %+v, heard %v; want the remembered REJECT", out, heard)
+	}
+	if _, heard, _ := w.lookup(d, 130); heard {
+		t.Fatal("an outcome of unknown position was remembered")
+	}
+	w.settled(c, outcome{status: order.StatusOrder}, 130) // a is forgotten: evicted = 110
+	if _, heard, pending := w.lookup(a, 105); heard || pending {
+		t.Fatalf("lookup(a) after it was forgotten: heard %v, pending %v; want neither (read the stream)", heard, pending)
+	}
+	for _, tt := range []struct {
+		placed  eventstore.Position
+		pending bool
+	}{{0, false}, {90, false}, {105, false}, {110, true}, {200, true}} {
+		if _, heard, pending := w.lookup(uuid.New(), tt.placed); heard || pending != tt.pending {
+			t.Errorf("lookup(unknown order placed at %d): heard %v, pending %v; want pending %v", tt.placed, heard, pending, tt.pending)
+		}
+	}
+	if len(w.recent) != 2 || len(w.heard) != 2 {
+		t.Fatalf("remembered %d outcomes (%d in order), want 2", len(w.recent), len(w.heard))
 	}
 }

