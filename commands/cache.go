@@ -109,3 +109,32 @@ func (c *stateCache[S]) remove(stream string) {
 		delete(c.items, stream)
 	}
 }
+
+// forgetBehind removes stream's entry when the store holds an event the entry has not seen: one
+// after its version, or another event than its last one at its version.
+func (c *stateCache[S]) forgetBehind(stream string, version int64, id uuid.UUID) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[stream]
+	if !ok {
+		return
+	}
+	if v := el.Value.(*cacheEntry[S]).value; v.version < version || (v.version == version && v.lastID != uuid.Nil && v.lastID != id) {
+		c.order.Remove(el)
+		delete(c.items, stream)
+	}
+}
+
+// clear removes every entry.
+func (c *stateCache[S]) clear() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.order.Init()
+	clear(c.items)
+}

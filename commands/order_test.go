@@ -1,8 +1,12 @@
 package commands_test
 
 import (
+	"context"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -175,4 +179,82 @@ func TestOrderLineTransitions(t *testing.T) {
 		_, err := e.h.AcceptLine.Handle(as(s), commands.AcceptLine{OrderID: pending.ID, Line: 1})
 		return err
 	})
+}
+
+// TestPlaceOrderTakesWatchedProductsFromTheCache checks where PlaceOrder reads products: their
+// streams, unless the log's follower (Outcomes.Run) watches this process's product cache, and
+// then the cache for products on sale, which the follower keeps current with what other
+// processes append.
+func TestPlaceOrderTakesWatchedProductsFromTheCache(t *testing.T) {
+	e := newEnv(t, commands.Config{})
+	store := &streamReadCounter{Store: e.store}
+	repos := commands.NewRepos(store, commands.Config{Snapshots: e.snaps})
+	h := commands.NewHandlers(repos, commands.Config{Snapshots: e.snaps})
+	s := seller()
+	p := e.onSale(s, e.item(), "A", 1200, 30) // by another process: e's handlers
+	u := user()
+	place := func() (commands.Result[order.Order], error) {
+		return h.PlaceOrder.Handle(as(u), commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{{ProductID: p.ID, Quantity: 1}}})
+	}
+	placeReads := func() (price int64, reads int64) {
+		t.Helper()
+		before := store.reads.Load()
+		res, err := place()
+		if err != nil {
+			t.Fatalf("PlaceOrder: %v", err)
+		}
+		return res.State.Lines[0].UnitPrice, store.reads.Load() - before
+	}
+	// Nobody watches: every order reads the product's stream.
+	for range 2 {
+		if price, reads := placeReads(); price != 1200 || reads != 1 {
+			t.Fatalf("unwatched PlaceOrder: price %d with %d stream reads, want 1200 with 1", price, reads)
+		}
+	}
+
+	out := commands.NewOutcomes(store, repos)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	wg.Go(func() { _ = out.Run(ctx) })
+	// Once Run follows the log (it answers an unknown order), the cache is watched: after the
+	// first load, orders read no product stream.
+	if _, _, err := out.AwaitSettled(ctx, uuid.New(), 0); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("AwaitSettled of an unknown order = %v, want NotFound", err)
+	}
+	if price, reads := placeReads(); price != 1200 || reads != 1 {
+		t.Fatalf("first watched PlaceOrder: price %d with %d stream reads, want 1200 with 1", price, reads)
+	}
+	for range 3 {
+		if price, reads := placeReads(); price != 1200 || reads != 0 {
+			t.Fatalf("watched PlaceOrder of a cached product: price %d with %d stream reads, want 1200 with 0", price, reads)
+		}
+	}
+
+	// Another process changes the price, then takes the product off sale: this process follows.
+	if _, err := e.h.EditProduct.Handle(as(s), commands.EditProduct{ProductID: p.ID, Name: "A", Price: 1500}); err != nil {
+		t.Fatalf("EditProduct: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for price, _ := placeReads(); price != 1500; price, _ = placeReads() {
+		if time.Now().After(deadline) {
+			t.Fatalf("PlaceOrder still takes price %d 10 s after another process set 1500", price)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := e.h.ChangeProductStatus.Handle(as(s), commands.ChangeProductStatus{ProductID: p.ID, Status: product.StatusUnregistered}); err != nil {
+		t.Fatalf("ChangeProductStatus: %v", err)
+	}
+	for _, err := place(); err == nil; _, err = place() {
+		if time.Now().After(deadline) {
+			t.Fatal("PlaceOrder still accepts the product 10 s after another process took it off sale")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := place(); !errors.Is(err, &domain.Error{Kind: domain.Invalid, Code: commands.CodeProductNotOnSale}) {
+		t.Fatalf("PlaceOrder of a product off sale = %v, want PRODUCT_NOT_ON_SALE", err)
+	}
 }

@@ -41,8 +41,8 @@ type PlaceOrderLine struct {
 // PlaceOrderHandler handles PlaceOrder.
 type PlaceOrderHandler struct{ base }
 
-// Handle reads every product's current stream state, refuses the order when one is unknown or not
-// on sale, and appends order.placed with the products' names, prices and sellers. The acting
+// Handle reads every product's state (see loadProducts), refuses the order when one is unknown or
+// not on sale, and appends order.placed with the products' names, prices and sellers. The acting
 // account must be a USER: the order is theirs.
 func (h *PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (res Result[order.Order], err error) {
 	defer h.observe("PlaceOrder", &err)
@@ -101,13 +101,22 @@ func (h *PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (res Res
 	return result(id, st), nil
 }
 
-// loadProducts loads the lines' products concurrently, one state per line. When loads fail, the
-// error is the one of the first failing line, so that the same failures give the same error.
+// loadProducts returns the lines' products, one state per line. A product cached on sale while
+// the log's follower keeps the cache current (Outcomes.Run) is taken from the cache: it may lag
+// behind its stream by the follower's lag (milliseconds), which is harmless here, because the
+// process manager's reservation decides on the product's current stream, and rejects the order if
+// the product went off sale meanwhile. The others are loaded, concurrently, so that a refusal is
+// always decided on the product's current stream. When loads fail, the error is the one of the
+// first failing line, so that the same failures give the same error.
 func (h *PlaceOrderHandler) loadProducts(ctx context.Context, lines []PlaceOrderLine) ([]State[product.Product], error) {
 	products := make([]State[product.Product], len(lines))
 	errs := make([]error, len(lines))
 	var wg sync.WaitGroup
 	for i, l := range lines {
+		if p, ok := h.repos.Products.recent(l.ProductID); ok && p.Value.Status == product.StatusSell {
+			products[i] = p
+			continue
+		}
 		wg.Go(func() {
 			products[i], errs[i] = h.repos.Products.Load(ctx, l.ProductID)
 		})

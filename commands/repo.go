@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -88,6 +89,9 @@ type Repo[S any, E Event] struct {
 	snapping  map[string]bool
 	saveSlots chan struct{}
 	bg        sync.WaitGroup
+
+	// watchers counts the followers of the global log that keep the cache current (watch).
+	watchers atomic.Int32
 }
 
 // maxSnapshotSaves bounds a Repo's snapshot saves in flight; a save that finds no free slot is
@@ -434,6 +438,36 @@ func (r *Repo[S, E]) saveSnapshot(ctx context.Context, stream string, cur loaded
 		return fmt.Errorf("save snapshot of %s at version %d: %w", stream, cur.version, err)
 	}
 	return nil
+}
+
+// watch is called by a follower of the global log in this process as it starts following from a
+// position it read before the call: every cached state is forgotten, and from then on, until
+// unwatch, the follower passes every event of the log to seen, so that a cached state is at most
+// as far behind the store as the follower is behind the log. recent trusts the cache only while a
+// follower watches.
+func (r *Repo[S, E]) watch() {
+	r.cache.clear()
+	r.watchers.Add(1)
+}
+
+// unwatch ends what watch started.
+func (r *Repo[S, E]) unwatch() { r.watchers.Add(-1) }
+
+// seen forgets the cached state of rec's stream when rec is an event it has not seen.
+func (r *Repo[S, E]) seen(rec eventstore.Record) { r.cache.forgetBehind(rec.Stream, rec.Version, rec.ID) }
+
+// recent returns the cached state of the aggregate id, without reading the store, while a follower
+// of the log watches the cache: it may miss events appended by other processes since the follower
+// last read the log. ok is false when the state is not cached or nobody watches.
+func (r *Repo[S, E]) recent(id uuid.UUID) (st State[S], ok bool) {
+	if r.watchers.Load() == 0 {
+		return st, false
+	}
+	l, ok := r.cache.get(r.agg.StreamID(id))
+	if !ok {
+		return st, false
+	}
+	return State[S]{Value: l.state, Version: l.version, Position: l.position}, true
 }
 
 // Forget drops the cached state of the aggregate id, so that the next load reads the snapshot and
