@@ -454,7 +454,9 @@ func (r *Repo[S, E]) watch() {
 func (r *Repo[S, E]) unwatch() { r.watchers.Add(-1) }
 
 // seen forgets the cached state of rec's stream when rec is an event it has not seen.
-func (r *Repo[S, E]) seen(rec eventstore.Record) { r.cache.forgetBehind(rec.Stream, rec.Version, rec.ID) }
+func (r *Repo[S, E]) seen(rec eventstore.Record) {
+	r.cache.forgetBehind(rec.Stream, rec.Version, rec.ID)
+}
 
 // recent returns the cached state of the aggregate id, without reading the store, while a follower
 // of the log watches the cache: it may miss events appended by other processes since the follower
