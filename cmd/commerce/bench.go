@@ -7,16 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
-	"slices"
 	"time"
 
 	"github.com/commerce-dev/commerce/infra/bench"
 	"github.com/commerce-dev/commerce/infra/postgres"
 )
-
-// benchExtraConns are the event-sourced path's connections beyond one per worker: the relay's
-// lock and reads, the fulfilment, the projection runner's locks and batches.
-const benchExtraConns = 16
 
 // benchCmd measures order throughput of the event-sourced path against a plain one-transaction
 // baseline in a fresh database (bench_<random>) on DATABASE_URL's server, dropped afterwards. It
@@ -39,13 +34,14 @@ func benchCmd(ctx context.Context, cfg config, log *slog.Logger, args []string) 
 		}
 	}()
 
-	workers := slices.Max(opts.Workers)
-	esPool, err := bench.Connect(ctx, db.URL, workers+benchExtraConns)
+	// Each path gets a pool of its own, sized as the server sizes its one (pool_max_conns in
+	// DATABASE_URL, else postgres.DefaultMaxConns): the same connections for both.
+	esPool, err := postgres.Connect(ctx, db.URL)
 	if err != nil {
 		return err
 	}
 	defer esPool.Close()
-	basePool, err := bench.Connect(ctx, db.URL, workers)
+	basePool, err := postgres.Connect(ctx, db.URL)
 	if err != nil {
 		return err
 	}
@@ -57,6 +53,7 @@ func benchCmd(ctx context.Context, cfg config, log *slog.Logger, args []string) 
 	if err != nil {
 		return err
 	}
+	machine.PoolConns = int(basePool.Config().MaxConns)
 	if !machine.Durable() {
 		log.Warn("bench: the server does not wait for the disk at commit; figures are not comparable with durable ones",
 			"fsync", machine.Settings["fsync"], "synchronous_commit", machine.Settings["synchronous_commit"])

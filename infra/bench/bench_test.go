@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/commerce-dev/commerce/infra/postgres"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
 )
 
@@ -19,12 +20,12 @@ func TestTinyBench(t *testing.T) {
 	defer cancel()
 	url := pgtest.NewURL(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	esPool, err := Connect(ctx, url, 24)
+	esPool, err := postgres.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer esPool.Close()
-	basePool, err := Connect(ctx, url, 8)
+	basePool, err := postgres.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,24 +94,6 @@ func (m Machine) Durable() bool {
 	return m.Settings["fsync"] == "on" && m.Settings["synchronous_commit"] != "off"
 }
 
-// Connect opens a pool of at most maxConns connections to url and checks that it answers.
-func Connect(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("parse database url: %w", err)
-	}
-	cfg.MaxConns = int32(maxConns)
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("open database pool: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("ping database: %w", err)
-	}
-	return pool, nil
-}
-
 // Checkpoint returns a Runner.BeforeRun that makes the server write its dirty pages out
 // (CHECKPOINT), so that no path pays for the writes of the one before it. Without the privilege
 // it logs once and does nothing.

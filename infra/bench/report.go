@@ -74,6 +74,8 @@ type Machine struct {
 	Postgres string `json:"postgres"`
 	// Settings are the server settings that decide commit cost (fsync, synchronous_commit, ...).
 	Settings map[string]string `json:"settings"`
+	// PoolConns is the size of each path's connection pool.
+	PoolConns int `json:"pool_conns,omitempty"`
 }
 
 // Report is everything one bench run measured.
@@ -123,6 +125,9 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 			}
 		}
 		fmt.Fprintf(&b, " (%s)", strings.Join(kv, ", "))
+	}
+	if m.PoolConns > 0 {
+		fmt.Fprintf(&b, "; a pool of %d connections per path", m.PoolConns)
 	}
 	fmt.Fprintf(&b, "; %s per path per timed run; started %s\n\n", r.Duration, r.Started.UTC().Format(time.RFC3339))
 	b.WriteString("| scenario | workers | path | orders/s | p50 ms | p99 ms | settled | rejected | conflicts | retries | ES/baseline | catalog p50/p99 ms | user orders p50/p99 ms | lag p99 ms | CPU ms/order app / db | run s | check |\n")
