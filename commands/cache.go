@@ -37,6 +37,9 @@ type stateCache[S any] struct {
 type cacheEntry[S any] struct {
 	stream string
 	value  loaded[S]
+	// seen is the latest version of the stream a follower of the log reported (seen); a value
+	// behind it misses events.
+	seen int64
 }
 
 func newStateCache[S any](size int) *stateCache[S] {
@@ -110,9 +113,10 @@ func (c *stateCache[S]) remove(stream string) {
 	}
 }
 
-// forgetBehind removes stream's entry when the store holds an event the entry has not seen: one
-// after its version, or another event than its last one at its version.
-func (c *stateCache[S]) forgetBehind(stream string, version int64, id uuid.UUID) {
+// seen records that the stream has an event at version with id. An entry that holds another
+// event at that version is wrong (the store took events back) and is removed; an entry behind
+// version is kept, as loads fold the events after it, but current no longer vouches for it.
+func (c *stateCache[S]) seen(stream string, version int64, id uuid.UUID) {
 	if c == nil {
 		return
 	}
@@ -122,10 +126,32 @@ func (c *stateCache[S]) forgetBehind(stream string, version int64, id uuid.UUID)
 	if !ok {
 		return
 	}
-	if v := el.Value.(*cacheEntry[S]).value; v.version < version || (v.version == version && v.lastID != uuid.Nil && v.lastID != id) {
+	e := el.Value.(*cacheEntry[S])
+	if e.value.version == version && e.value.lastID != uuid.Nil && e.value.lastID != id {
 		c.order.Remove(el)
 		delete(c.items, stream)
+		return
 	}
+	e.seen = max(e.seen, version)
+}
+
+// current returns stream's entry when it is not behind any event a follower of the log reported.
+func (c *stateCache[S]) current(stream string) (loaded[S], bool) {
+	if c == nil {
+		return loaded[S]{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[stream]
+	if !ok {
+		return loaded[S]{}, false
+	}
+	e := el.Value.(*cacheEntry[S])
+	if e.value.version < e.seen {
+		return loaded[S]{}, false
+	}
+	c.order.MoveToFront(el)
+	return e.value, true
 }
 
 // clear removes every entry.

@@ -453,19 +453,18 @@ func (r *Repo[S, E]) watch() {
 // unwatch ends what watch started.
 func (r *Repo[S, E]) unwatch() { r.watchers.Add(-1) }
 
-// seen forgets the cached state of rec's stream when rec is an event it has not seen.
-func (r *Repo[S, E]) seen(rec eventstore.Record) {
-	r.cache.forgetBehind(rec.Stream, rec.Version, rec.ID)
-}
+// seen tells the cache of rec, an event of the log (see stateCache.seen).
+func (r *Repo[S, E]) seen(rec eventstore.Record) { r.cache.seen(rec.Stream, rec.Version, rec.ID) }
 
 // recent returns the cached state of the aggregate id, without reading the store, while a follower
 // of the log watches the cache: it may miss events appended by other processes since the follower
-// last read the log. ok is false when the state is not cached or nobody watches.
+// last read the log. ok is false when the state is not cached, is behind an event the follower
+// saw, or nobody watches.
 func (r *Repo[S, E]) recent(id uuid.UUID) (st State[S], ok bool) {
 	if r.watchers.Load() == 0 {
 		return st, false
 	}
-	l, ok := r.cache.get(r.agg.StreamID(id))
+	l, ok := r.cache.current(r.agg.StreamID(id))
 	if !ok {
 		return st, false
 	}
