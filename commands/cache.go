@@ -3,6 +3,7 @@ package commands
 import (
 	"container/list"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -40,7 +41,14 @@ type cacheEntry[S any] struct {
 	// seen is the latest version of the stream a follower of the log reported (seen); a value
 	// behind it misses events.
 	seen int64
+	// checked is when value was last read from the store or written to it.
+	checked time.Time
 }
+
+// currentFor bounds how long current vouches for an entry after it was last checked against the
+// store: whatever a follower of the log may have missed (it cannot tell a transaction the server
+// lost in a crash and whose transaction id it reused) is forgotten after that.
+const currentFor = 30 * time.Second
 
 func newStateCache[S any](size int) *stateCache[S] {
 	return &stateCache[S]{size: size, order: list.New(), items: make(map[string]*list.Element)}
@@ -73,13 +81,13 @@ func (c *stateCache[S]) put(stream string, v loaded[S]) int64 {
 		e := el.Value.(*cacheEntry[S])
 		snapshot := max(e.value.snapshot, v.snapshot)
 		if e.value.version <= v.version {
-			e.value = v
+			e.value, e.checked = v, time.Now()
 		}
 		e.value.snapshot = max(e.value.snapshot, snapshot)
 		c.order.MoveToFront(el)
 		return snapshot
 	}
-	c.items[stream] = c.order.PushFront(&cacheEntry[S]{stream: stream, value: v})
+	c.items[stream] = c.order.PushFront(&cacheEntry[S]{stream: stream, value: v, checked: time.Now()})
 	for c.order.Len() > c.size {
 		last := c.order.Back()
 		c.order.Remove(last)
@@ -135,7 +143,8 @@ func (c *stateCache[S]) seen(stream string, version int64, id uuid.UUID) {
 	e.seen = max(e.seen, version)
 }
 
-// current returns stream's entry when it is not behind any event a follower of the log reported.
+// current returns stream's entry when it is not behind any event a follower of the log reported
+// and was checked against the store within currentFor.
 func (c *stateCache[S]) current(stream string) (loaded[S], bool) {
 	if c == nil {
 		return loaded[S]{}, false
@@ -147,7 +156,7 @@ func (c *stateCache[S]) current(stream string) (loaded[S], bool) {
 		return loaded[S]{}, false
 	}
 	e := el.Value.(*cacheEntry[S])
-	if e.value.version < e.seen {
+	if e.value.version < e.seen || time.Since(e.checked) >= currentFor {
 		return loaded[S]{}, false
 	}
 	c.order.MoveToFront(el)

@@ -277,7 +277,7 @@ func (r *Repo[S, E]) load(ctx context.Context, stream string, useCache bool, fin
 	if !ok {
 		cur = r.fromSnapshot(ctx, stream)
 	}
-	read := false
+	read, verified := false, false
 	events := make([]E, 0, 16)
 	// A cached state whose last event is known is checked against the stream: the first page
 	// starts at that event, which must still be there.
@@ -300,7 +300,7 @@ func (r *Repo[S, E]) load(ctx context.Context, stream string, useCache bool, fin
 				r.obs.StaleCache(stream, cur.version)
 				return r.load(ctx, stream, false, find)
 			}
-			recs = recs[1:]
+			recs, verified = recs[1:], true
 		}
 		if len(recs) == 0 {
 			break
@@ -323,8 +323,9 @@ func (r *Repo[S, E]) load(ctx context.Context, stream string, useCache bool, fin
 		}
 		from = last.Version + 1
 	}
-	// An empty stream is not cached: lookups of unknown ids must not push out real states.
-	if cur.version > 0 && (read || !ok) {
+	// An empty stream is not cached: lookups of unknown ids must not push out real states. A
+	// cached state the read found current is put back too: it has just been checked.
+	if cur.version > 0 && (read || !ok || verified) {
 		r.remember(ctx, stream, cur)
 	}
 	return cur, nil

@@ -62,7 +62,7 @@ var envVars = []envVar{
 		c.Env = v
 		return nil
 	}},
-	{"DATABASE_URL", "", "PostgreSQL URL (required), e.g. postgres://user@127.0.0.1:5432/db?sslmode=disable", func(c *config, v string) error {
+	{"DATABASE_URL", "", "PostgreSQL URL (required), e.g. postgres://user@127.0.0.1:5432/db?sslmode=disable; pool_max_conns=N in it sizes the pool (default 16)", func(c *config, v string) error {
 		if v == "" {
 			return errors.New("is required (make db prints one)")
 		}
