@@ -54,7 +54,16 @@ func newStateCache[S any](size int) *stateCache[S] {
 	return &stateCache[S]{size: size, order: list.New(), items: make(map[string]*list.Element)}
 }
 
-func (c *stateCache[S]) get(stream string) (loaded[S], bool) {
+// get returns stream's entry.
+func (c *stateCache[S]) get(stream string) (loaded[S], bool) { return c.find(stream, false) }
+
+// current returns stream's entry when it is not behind any event a follower of the log reported
+// and was checked against the store within currentFor.
+func (c *stateCache[S]) current(stream string) (loaded[S], bool) { return c.find(stream, true) }
+
+// find returns stream's entry, only a current one if onlyCurrent (see current), and marks it the
+// most recently used.
+func (c *stateCache[S]) find(stream string, onlyCurrent bool) (loaded[S], bool) {
 	if c == nil {
 		return loaded[S]{}, false
 	}
@@ -64,8 +73,12 @@ func (c *stateCache[S]) get(stream string) (loaded[S], bool) {
 	if !ok {
 		return loaded[S]{}, false
 	}
+	e := el.Value.(*cacheEntry[S])
+	if onlyCurrent && (e.value.version < e.seen || time.Since(e.checked) >= currentFor) {
+		return loaded[S]{}, false
+	}
 	c.order.MoveToFront(el)
-	return el.Value.(*cacheEntry[S]).value, true
+	return e.value, true
 }
 
 // put stores v unless the cache holds a later version of the stream. It returns the version of
@@ -141,26 +154,6 @@ func (c *stateCache[S]) seen(stream string, version int64, id uuid.UUID) {
 		return
 	}
 	e.seen = max(e.seen, version)
-}
-
-// current returns stream's entry when it is not behind any event a follower of the log reported
-// and was checked against the store within currentFor.
-func (c *stateCache[S]) current(stream string) (loaded[S], bool) {
-	if c == nil {
-		return loaded[S]{}, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.items[stream]
-	if !ok {
-		return loaded[S]{}, false
-	}
-	e := el.Value.(*cacheEntry[S])
-	if e.value.version < e.seen || time.Since(e.checked) >= currentFor {
-		return loaded[S]{}, false
-	}
-	c.order.MoveToFront(el)
-	return e.value, true
 }
 
 // clear removes every entry.

@@ -515,6 +515,25 @@ func (s *streamReadCounter) ReadStreamBackward(ctx context.Context, stream strin
 	return s.Store.ReadStreamBackward(ctx, stream, limit)
 }
 
+// runOutcomes runs an Outcomes on store until the test ends, and returns it once it follows the
+// log (it answers an unknown order then): from then on it hears of every outcome and watches the
+// product cache of repos.
+func runOutcomes(t *testing.T, store eventstore.Store, repos *commands.Repos) *commands.Outcomes {
+	t.Helper()
+	out := commands.NewOutcomes(store, repos)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	wg.Go(func() { _ = out.Run(ctx) })
+	if _, _, err := out.AwaitSettled(ctx, uuid.New(), 0); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("AwaitSettled of an unknown order = %v, want NotFound", err)
+	}
+	return out
+}
+
 // TestAwaitSettledOfAnOrderPlacedHere checks that waiting for an order placed after the
 // Outcomes started, given its position, reads no stream, and that without the position, or for
 // an order placed before the Outcomes started, the wait reads the order's stream and still finds
@@ -522,21 +541,10 @@ func (s *streamReadCounter) ReadStreamBackward(ctx context.Context, stream strin
 func TestAwaitSettledOfAnOrderPlacedHere(t *testing.T) {
 	r := newRig(t, nil)
 	store := &streamReadCounter{Store: r.store}
-	out := commands.NewOutcomes(store, r.repos)
-	runCtx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		stop()
-		wg.Wait()
-	})
-	wg.Go(func() { _ = out.Run(runCtx) })
+	out := runOutcomes(t, store, r.repos)
 	r.fulfil(r.repos, commands.FulfilmentConfig{Outcomes: out}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// An unknown order is answered once Run follows the log: from then on every outcome is heard.
-	if _, _, err := out.AwaitSettled(ctx, uuid.New(), 0); !errors.Is(err, domain.ErrNotFound) {
-		t.Fatalf("AwaitSettled of an unknown order = %v, want NotFound", err)
-	}
 
 	a := r.product("A", 3)
 	uctx := commands.WithMeta(context.Background(), commands.Meta{Actor: domain.Actor{ID: uuid.New(), Role: domain.RoleUser}})
@@ -572,8 +580,7 @@ func TestAwaitSettledOfAnOrderPlacedHere(t *testing.T) {
 	}
 
 	// A new Outcomes started after both orders were placed must read their streams.
-	late := commands.NewOutcomes(store, r.repos)
-	wg.Go(func() { _ = late.Run(runCtx) })
+	late := runOutcomes(t, store, r.repos)
 	store.reads.Store(0)
 	if status, _, err := late.AwaitSettled(ctx, first.ID, first.Position); err != nil || status != order.StatusOrder {
 		t.Fatalf("AwaitSettled of an order placed before the start = %s, %v; want ORDER", status, err)

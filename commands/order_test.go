@@ -1,10 +1,8 @@
 package commands_test
 
 import (
-	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -212,19 +210,9 @@ func TestPlaceOrderTakesWatchedProductsFromTheCache(t *testing.T) {
 		}
 	}
 
-	out := commands.NewOutcomes(store, repos)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-	})
-	wg.Go(func() { _ = out.Run(ctx) })
-	// Once Run follows the log (it answers an unknown order), the cache is watched: after the
-	// first load, orders read no product stream.
-	if _, _, err := out.AwaitSettled(ctx, uuid.New(), 0); !errors.Is(err, domain.ErrNotFound) {
-		t.Fatalf("AwaitSettled of an unknown order = %v, want NotFound", err)
-	}
+	// Once an Outcomes follows the log, the cache is watched: after the first load, orders read no
+	// product stream.
+	runOutcomes(t, store, repos)
 	if price, reads := placeReads(); price != 1200 || reads != 1 {
 		t.Fatalf("first watched PlaceOrder: price %d with %d stream reads, want 1200 with 1", price, reads)
 	}
