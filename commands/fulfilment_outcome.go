@@ -126,8 +126,8 @@ func (w *Outcomes) see(rec eventstore.Record) {
 
 // settled wakes the waiters of order id with its outcome out and remembers it, when its position
 // in the log is known (not 0): the positions of the outcomes forgotten tell AwaitSettled which
-// orders' outcomes may have been. An outcome not remembered here is when Run hears of it. A nil
-// Outcomes does nothing.
+// orders' outcomes may have been forgotten. An outcome of unknown position is remembered when Run
+// hears of it. A nil Outcomes does nothing.
 func (w *Outcomes) settled(id uuid.UUID, out outcome, position eventstore.Position) {
 	if w == nil {
 		return
