@@ -131,12 +131,16 @@ func (b *stockBatcher) take(productID uuid.UUID) []*stockRequest {
 	return batch
 }
 
-// apply carries out a batch on the product state *cur (loaded first unless have) and answers
-// every request in it. It appends all the batch's events in one append expecting cur's version; on
-// a conflict it loads the product and decides the batch again, up to MaxAttempts times. After the
-// append the new state goes into the repository's cache, so that the command handlers that read
-// the product (PlaceOrder) find it current and fold nothing. It returns whether *cur is the
-// product's current state.
+// apply carries out a batch on the product state *cur and answers every request in it. Unless have,
+// it starts from the repository's cached state without reading the stream: it appends all the
+// batch's events in one append expecting cur's version and the id of cur's last event
+// (eventstore.ExactAfter), so the append itself refuses a state the stream no longer ends with,
+// whether other writers moved it on or the store took events back; then it loads the product
+// (reading the stream) and decides the batch again, up to MaxAttempts times. A batch that appends
+// nothing checks nothing, so its decisions are made on a loaded state. After the append the new
+// state goes into the repository's cache, so that the command handlers that read the product
+// (PlaceOrder) find it current and fold nothing. It returns whether *cur is the product's current
+// state.
 func (b *stockBatcher) apply(productID uuid.UUID, cur *loaded[product.Product], have bool, batch []*stockRequest) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -145,9 +149,13 @@ func (b *stockBatcher) apply(productID uuid.UUID, cur *loaded[product.Product], 
 	stream := product.StreamID(productID)
 	var results []error
 	var err error
+	unread := false // *cur is the cached state, not read from the stream
 	for attempt := 1; ; attempt++ {
 		if !have {
-			if *cur, err = r.load(ctx, stream, true, nil); err != nil {
+			c, cached := r.cache.get(stream)
+			if unread = cached && c.lastID != uuid.Nil && attempt == 1; unread {
+				*cur = c
+			} else if *cur, err = r.load(ctx, stream, true, nil); err != nil {
 				break
 			}
 			have = true
@@ -155,6 +163,10 @@ func (b *stockBatcher) apply(productID uuid.UUID, cur *loaded[product.Product], 
 		var events []product.Event
 		var owners []int
 		events, owners, results = decideBatch(cur.state, batch, b.now())
+		if len(events) == 0 && unread {
+			have = false
+			continue
+		}
 		if len(events) == 0 {
 			break
 		}
@@ -162,7 +174,7 @@ func (b *stockBatcher) apply(productID uuid.UUID, cur *loaded[product.Product], 
 		if data, err = eventData(stream, events, func(i int) Meta { return batch[owners[i]].meta }); err != nil {
 			break
 		}
-		res, aerr := b.append(ctx, stream, cur.version, data, batch)
+		res, aerr := b.append(ctx, stream, eventstore.ExactAfter(cur.version, cur.lastID), data, batch)
 		if aerr == nil {
 			*cur = loaded[product.Product]{state: r.fold(cur.state, events), version: res.Version, position: res.Position, snapshot: cur.snapshot, lastID: data[len(data)-1].ID}
 			// The cache gets the new state before any snapshot is written, and marked as
@@ -211,18 +223,18 @@ func (b *stockBatcher) apply(productID uuid.UUID, cur *loaded[product.Product], 
 	return have && err == nil
 }
 
-// append appends a batch's events expecting version. A batch of reservations only is appended
+// append appends a batch's events with expected. A batch of reservations only is appended
 // delayed when the store offers it (eventstore.DelayedAppender): it returns without waiting for
 // the disk. That is safe because the order whose reservation it is always appends its outcome
 // durably afterwards (see Fulfilment): the outcome's commit makes the reservation durable, and a
 // crash of the store that takes the reservation back takes everything after it too, so the order
 // is still PENDING and its order.placed is delivered again. Releases and commits are the last
 // write of their message, so they are always durable.
-func (b *stockBatcher) append(ctx context.Context, stream string, version int64, data []eventstore.EventData, batch []*stockRequest) (eventstore.AppendResult, error) {
+func (b *stockBatcher) append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, data []eventstore.EventData, batch []*stockRequest) (eventstore.AppendResult, error) {
 	if d, ok := b.repo.store.(eventstore.DelayedAppender); ok && !slices.ContainsFunc(batch, func(r *stockRequest) bool { return r.kind != stockReserve }) {
-		return d.AppendDelayed(ctx, stream, eventstore.Exact(version), data...)
+		return d.AppendDelayed(ctx, stream, expected, data...)
 	}
-	return b.repo.store.Append(ctx, stream, eventstore.Exact(version), data...)
+	return b.repo.store.Append(ctx, stream, expected, data...)
 }
 
 // decideBatch decides every request in turn on p. It returns all their events, the index of the

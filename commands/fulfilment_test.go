@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -587,5 +588,78 @@ func TestAwaitSettledOfAnOrderPlacedHere(t *testing.T) {
 	}
 	if store.reads.Load() == 0 {
 		t.Fatal("AwaitSettled of an order placed before the start read nothing")
+	}
+}
+
+// TestFulfilmentReservesOnTheStreamWhenTheCacheIsWrong: the stock batcher decides on the cached
+// product without reading its stream, so when the store took the cached reservation back (a crash
+// that lost a delayed append) and another writer's event took its version, the batcher must find
+// out: from the refused append when its decision appends something, from a read when it appends
+// nothing.
+func TestFulfilmentReservesOnTheStreamWhenTheCacheIsWrong(t *testing.T) {
+	e := newEnv(t, commands.Config{})
+	ctx := context.Background()
+	s := seller()
+	f := commands.NewFulfilment(e.repos, commands.FulfilmentConfig{})
+	u := user()
+	// settle places an order and hands its order.placed to the process manager, after calling
+	// before.
+	settle := func(p uuid.UUID, qty int, before func()) order.Status {
+		t.Helper()
+		res, err := e.h.PlaceOrder.Handle(as(u), commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{{ProductID: p, Quantity: qty}}})
+		if err != nil {
+			t.Fatalf("PlaceOrder: %v", err)
+		}
+		before()
+		if err := f.Handle(ctx, e.stream(order.StreamID(res.ID))[0]); err != nil {
+			t.Fatalf("fulfil order %s: %v", res.ID, err)
+		}
+		st, err := e.repos.Orders.Load(ctx, res.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Value.Status
+	}
+	// takeBack deletes the product's last event (a reservation of 1, leaving stock 3 in the store
+	// and 2 in the cache) and appends another writer's restock to 4 at its version.
+	takeBack := func(p uuid.UUID) {
+		t.Helper()
+		stream := product.StreamID(p)
+		v := int64(len(e.stream(stream)))
+		if tag, err := e.pool.Exec(ctx, `DELETE FROM events WHERE stream_id = $1 AND version = $2`, stream, v); err != nil || tag.RowsAffected() != 1 {
+			t.Fatalf("take back version %d of %s: %v", v, stream, err)
+		}
+		data, _ := json.Marshal(product.Restocked{ProductID: p, Quantity: 1, Stock: 4})
+		if _, err := e.store.Append(ctx, stream, eventstore.Exact(v-1), eventstore.EventData{ID: uuid.New(), Type: product.TypeRestocked, Data: data}); err != nil {
+			t.Fatalf("the other writer's append: %v", err)
+		}
+	}
+	for _, tt := range []struct {
+		name      string
+		qty       int
+		wantStock int
+	}{
+		{"a decision that appends (reserve 2 of the cached 2)", 2, 2},
+		{"a decision that appends nothing (reserve 3 of the cached 2)", 3, 1},
+	} {
+		p := e.onSale(s, e.item(), "P", 1000, 3).ID
+		if got := settle(p, 1, func() {}); got != order.StatusOrder {
+			t.Fatalf("%s: first order %s, want ORDER", tt.name, got)
+		}
+		// Taken back after PlaceOrder, whose load would notice it, and before the reservation.
+		if got := settle(p, tt.qty, func() { takeBack(p) }); got != order.StatusOrder {
+			t.Fatalf("%s: order after the take-back %s, want ORDER (the stream has stock 4)", tt.name, got)
+		}
+		var events []product.Event
+		for _, rec := range e.stream(product.StreamID(p)) {
+			ev, err := product.Decode(rec.Type, rec.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			events = append(events, ev)
+		}
+		if got := product.Fold(events...); got.Stock != tt.wantStock || len(got.Reservations) != 1 {
+			t.Fatalf("%s: the stream ends with stock %d and %d reservations, want %d and 1", tt.name, got.Stock, len(got.Reservations), tt.wantStock)
+		}
 	}
 }

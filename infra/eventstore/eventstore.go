@@ -27,6 +27,7 @@ type Position uint64
 type ExpectedVersion struct {
 	kind    expectKind
 	version int64
+	last    uuid.UUID // with expectExact: the id the event at version must have, when not Nil
 }
 
 type expectKind uint8
@@ -55,6 +56,22 @@ func Exact(v int64) ExpectedVersion {
 	return ExpectedVersion{kind: expectExact, version: v}
 }
 
+// ExactAfter appends only when the stream's version is v and its event at version v has the id
+// last: a writer that decided on a state it did not read just now (a cached one) learns so from the
+// append itself, even when the store took events back and the stream grew to v again with other
+// events. ExactAfter(0, ...) is the same as NoStream.
+func ExactAfter(v int64, last uuid.UUID) ExpectedVersion {
+	e := Exact(v)
+	if e.kind == expectExact {
+		e.last = last
+	}
+	return e
+}
+
+// LastID returns the id ExactAfter requires of the event at the expected version, and whether it
+// requires one.
+func (e ExpectedVersion) LastID() (uuid.UUID, bool) { return e.last, e.last != uuid.Nil }
+
 // IsNoStream reports whether e requires the stream to be empty.
 func (e ExpectedVersion) IsNoStream() bool { return e.kind == expectNoStream }
 
@@ -69,7 +86,8 @@ func (e ExpectedVersion) Version() (int64, bool) {
 	return 0, false
 }
 
-// Allows reports whether a stream at version current satisfies e.
+// Allows reports whether a stream at version current satisfies e's version (ExactAfter's event id
+// is for the store to check).
 func (e ExpectedVersion) Allows(current int64) bool {
 	switch e.kind {
 	case expectNoStream:
@@ -91,6 +109,9 @@ func (e ExpectedVersion) String() string {
 	case expectStreamExists:
 		return "stream exists"
 	case expectExact:
+		if e.last != uuid.Nil {
+			return fmt.Sprintf("version %d ending with event %s", e.version, e.last)
+		}
 		return fmt.Sprintf("version %d", e.version)
 	default:
 		return "any"

@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) eventstore.Store) {
 		test func(t *testing.T, s eventstore.Store)
 	}{
 		{"ExpectedVersions", testExpectedVersions},
+		{"ExpectedLastEvent", testExpectedLastEvent},
 		{"ConcurrentAppendsToOneStream", testConcurrentAppendsToOneStream},
 		{"IdempotentReappend", testIdempotentReappend},
 		{"MultiEventAppendIsAtomic", testMultiEventAppendIsAtomic},
@@ -49,7 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) eventstore.Store) {
 	}
 	// A store that offers delayed appends keeps the same contract with them: the tests that
 	// write run again with every Append made by AppendDelayed.
-	for _, tt := range tests[:5] {
+	for _, tt := range tests[:6] {
 		t.Run("Delayed"+tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := newStore(t)
@@ -279,6 +280,75 @@ func testExpectedVersions(t *testing.T, s eventstore.Store) {
 				t.Fatalf("last event read at position %d, Append returned %d", got[len(got)-1].Position, res.Position)
 			}
 		})
+	}
+}
+
+// testExpectedLastEvent checks eventstore.ExactAfter: the append needs the version and the id of
+// the event at it, a retry of an append that went through is still answered with its result, and
+// concurrent appends with right and wrong ids (which a store may write together) each get their
+// own answer.
+func testExpectedLastEvent(t *testing.T, s eventstore.Store) {
+	ctx := testContext(t)
+	stream := newStream(t, "last")
+	given := newEvents("contract.given.v1", 3)
+	mustAppend(t, s, stream, eventstore.NoStream, given...)
+	next := newEvents("contract.when.v1", 2)
+	res := mustAppend(t, s, stream, eventstore.ExactAfter(3, given[2].ID), next...)
+	if res.Version != 5 {
+		t.Fatalf("Append(ExactAfter(3, last id)) = version %d, want 5", res.Version)
+	}
+	again, err := s.Append(ctx, stream, eventstore.ExactAfter(3, given[2].ID), next...)
+	if err != nil || again != res {
+		t.Fatalf("re-append at ExactAfter(3, last id) = %+v, %v; want %+v, nil", again, err, res)
+	}
+	for _, expected := range []eventstore.ExpectedVersion{
+		eventstore.ExactAfter(5, uuid.New()),  // the version, another event
+		eventstore.ExactAfter(5, given[2].ID), // the version, an earlier event's id
+		eventstore.ExactAfter(4, next[0].ID),  // an earlier version and its event
+		eventstore.ExactAfter(6, uuid.New()),  // a version ahead
+	} {
+		_, err := s.Append(ctx, stream, expected, newEvent("contract.refused.v1", 1))
+		var wv *eventstore.WrongVersionError
+		if !errors.As(err, &wv) || wv.Actual != 5 {
+			t.Fatalf("Append(%s) on a stream at version 5 = %v, want a *WrongVersionError at 5", expected, err)
+		}
+	}
+	if got := readStream(t, s, stream); len(got) != 5 {
+		t.Fatalf("after refused appends the stream has %d events, want 5", len(got))
+	}
+
+	const streams = 24
+	firsts := make([]eventstore.EventData, streams)
+	names := make([]string, streams)
+	for i := range streams {
+		names[i], firsts[i] = newStream(t, "last-concurrent"), newEvent("contract.given.v1", i)
+		mustAppend(t, s, names[i], eventstore.NoStream, firsts[i])
+	}
+	errs := make([]error, streams)
+	var wg sync.WaitGroup
+	for i := range streams {
+		wg.Go(func() {
+			last := firsts[i].ID
+			if i%2 == 1 {
+				last = uuid.New()
+			}
+			_, errs[i] = s.Append(ctx, names[i], eventstore.ExactAfter(1, last), newEvent("contract.when.v1", i))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		want := int64(2)
+		if i%2 == 1 {
+			want = 1
+			if !errors.Is(err, eventstore.ErrWrongVersion) {
+				t.Errorf("concurrent append %d with a wrong last id = %v, want ErrWrongVersion", i, err)
+			}
+		} else if err != nil {
+			t.Errorf("concurrent append %d with the right last id = %v, want success", i, err)
+		}
+		if got := readStream(t, s, names[i]); int64(len(got)) != want {
+			t.Errorf("stream %d has %d events after the concurrent appends, want %d", i, len(got), want)
+		}
 	}
 }
 

@@ -134,6 +134,9 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 			Metadata:    e.Metadata,
 		}
 	}
+	if err := s.checkLastID(ctx, stream, expected); err != nil {
+		return eventstore.AppendResult{}, err
+	}
 	rev, ok := expectedRevision(expected)
 	var res *esdb.WriteResult
 	var err error
@@ -160,6 +163,29 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		out.Position = recs[0].Position
 	}
 	return out, nil
+}
+
+// checkLastID refuses an append whose expected version (eventstore.ExactAfter) requires another
+// id of the event at the stream's current version. KurrentDB has no such condition, so the event
+// is read first: a stream that moves between the read and the append is caught by the expected
+// revision. A stream at another version is left to the append, which tells a retry of an append
+// that went through from a wrong version.
+func (s *Store) checkLastID(ctx context.Context, stream string, expected eventstore.ExpectedVersion) error {
+	want, ok := expected.LastID()
+	if !ok {
+		return nil
+	}
+	v, _ := expected.Version()
+	recs, err := s.ReadStreamBackward(ctx, stream, 1)
+	switch {
+	case errors.Is(err, eventstore.ErrStreamNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("append to %s: read its last event: %w", stream, err)
+	case recs[0].Version == v && recs[0].ID != want:
+		return &eventstore.WrongVersionError{Stream: stream, Expected: expected, Actual: v}
+	}
+	return nil
 }
 
 // streamVersion returns the version of stream: the number of its events, 0 when it has none.

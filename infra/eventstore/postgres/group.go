@@ -198,20 +198,23 @@ func (s *Store) writeGroup(batch []*pendingAppend, delayed bool) {
 // stream's current one, if every stream's current version is within its request's range; else it
 // writes nothing. $1-$3 are the requests (stream, lowest and highest allowed current version),
 // $4-$9 the events (request number, ordinal within the request, id, type, data, metadata), $10 the
-// synchronous_commit to set, as in appendSQL. It returns whether the checks passed and, per stream
+// synchronous_commit to set, as in appendSQL, and $11 the id each request requires of the event
+// at the stream's current version (NULL for none: eventstore.ExactAfter). It returns whether the checks passed and, per stream
 // written, its last version and position.
 //
 // It returns a row per request, in request order: whether its check passed, whether all passed
 // (and so everything was written), and its stream's last version and position when written.
 const groupSQL = `
 WITH req AS (
-	SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS r(stream_id, lo, hi, s)
+	SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $11::uuid[]) WITH ORDINALITY AS r(stream_id, lo, hi, last, s)
 ), cur AS (
-	SELECT r.s, r.stream_id, r.lo, r.hi,
-	       (SELECT coalesce(max(e.version), 0) FROM events e WHERE e.stream_id = r.stream_id) AS v
+	SELECT r.s, r.stream_id, m.v,
+	       m.v BETWEEN r.lo AND r.hi AND (r.last IS NULL OR EXISTS (
+	           SELECT 1 FROM events l WHERE l.stream_id = r.stream_id AND l.version = m.v AND l.id = r.last)) AS passed
 	FROM req r
+	CROSS JOIN LATERAL (SELECT coalesce(max(e.version), 0) AS v FROM events e WHERE e.stream_id = r.stream_id) m
 ), ok AS (
-	SELECT bool_and(cur.v BETWEEN cur.lo AND cur.hi) AS ok,
+	SELECT bool_and(cur.passed) AS ok,
 	       CASE WHEN $10::text IS NOT NULL THEN set_config('synchronous_commit', $10::text, true) END AS commit_mode
 	FROM cur
 ), ins AS (
@@ -224,7 +227,7 @@ WITH req AS (
 	WHERE ok.ok
 	RETURNING stream_id, version, position
 )
-SELECT cur.v BETWEEN cur.lo AND cur.hi, ok.ok, w.v, w.p
+SELECT cur.passed, ok.ok, w.v, w.p
 FROM cur CROSS JOIN ok
 LEFT JOIN (SELECT stream_id, max(version) AS v, max(position) AS p FROM ins GROUP BY stream_id) w ON w.stream_id = cur.stream_id
 ORDER BY cur.s`
@@ -241,6 +244,7 @@ func (s *Store) appendGroupSQL(batch []*pendingAppend, delayed bool) ([]eventsto
 	var (
 		streams                []string
 		los, his               []int64
+		lasts                  []pgtype.UUID
 		reqs, ords             []int64
 		ids                    []pgtype.UUID
 		types, datas, metadata []string
@@ -248,6 +252,7 @@ func (s *Store) appendGroupSQL(batch []*pendingAppend, delayed bool) ([]eventsto
 	for i, p := range batch {
 		lo, hi := versionRange(p.expected)
 		streams, los, his = append(streams, p.stream), append(los, lo), append(his, hi)
+		lasts = append(lasts, lastIDArg(p.expected))
 		for k, e := range p.events {
 			reqs, ords = append(reqs, int64(i+1)), append(ords, int64(k+1))
 			ids = append(ids, pgtype.UUID{Bytes: e.ID, Valid: true})
@@ -261,7 +266,7 @@ func (s *Store) appendGroupSQL(batch []*pendingAppend, delayed bool) ([]eventsto
 	}
 	// The group is written under the first request's context: if it ends, the statement fails
 	// and every request is written again under its own.
-	rows, err := s.pool.Query(batch[0].ctx, groupSQL, streams, los, his, reqs, ords, ids, types, datas, metadata, commitMode)
+	rows, err := s.pool.Query(batch[0].ctx, groupSQL, streams, los, his, reqs, ords, ids, types, datas, metadata, commitMode, lasts)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,8 @@ func TestGroupStatementIsAllOrNothing(t *testing.T) {
 	t.Parallel()
 	s := New(pgtest.New(t))
 	ctx := t.Context()
-	if _, err := s.Append(ctx, "g-existing", eventstore.NoStream, event(1), event(2)); err != nil {
+	second := event(2)
+	if _, err := s.Append(ctx, "g-existing", eventstore.NoStream, event(1), second); err != nil {
 		t.Fatal(err)
 	}
 	pending := func(stream string, expected eventstore.ExpectedVersion, n int) *pendingAppend {
@@ -34,13 +35,17 @@ func TestGroupStatementIsAllOrNothing(t *testing.T) {
 	if _, err := s.appendGroupSQL(refused, false); !errors.As(err, &gr) || gr.failed[0] || !gr.failed[1] || gr.failed[2] {
 		t.Fatalf("group with a wrong expected version = %v, want a groupRefusedError naming the second request alone", err)
 	}
+	refused[1] = pending("g-existing", eventstore.ExactAfter(2, uuid.New()), 1)
+	if _, err := s.appendGroupSQL(refused, false); !errors.As(err, &gr) || gr.failed[0] || !gr.failed[1] || gr.failed[2] {
+		t.Fatalf("group with the right version but another last event = %v, want a groupRefusedError naming the second request alone", err)
+	}
 	for _, stream := range []string{"g-a", "g-b"} {
 		if _, err := s.ReadStream(ctx, stream, 1, 0); !errors.Is(err, eventstore.ErrStreamNotFound) {
 			t.Fatalf("after a refused group, %s: %v; want no stream", stream, err)
 		}
 	}
 
-	ok := []*pendingAppend{pending("g-a", eventstore.NoStream, 2), pending("g-existing", eventstore.Exact(2), 3), pending("g-b", eventstore.Exact(0), 1)}
+	ok := []*pendingAppend{pending("g-a", eventstore.NoStream, 2), pending("g-existing", eventstore.ExactAfter(2, second.ID), 3), pending("g-b", eventstore.Exact(0), 1)}
 	results, err := s.appendGroupSQL(ok, true)
 	if err != nil {
 		t.Fatalf("group with right expected versions = %v", err)

@@ -168,7 +168,8 @@ type querier interface {
 // (0, 0 when the condition failed and nothing was written).
 //
 // $8, when not NULL, is the transaction's synchronous_commit ('off' for AppendDelayed); the
-// setting is made in cur, which the statement always evaluates, and is read at commit.
+// setting is made in cur, which the statement always evaluates, and is read at commit. $9, when
+// not NULL, is the id the event at the current version must have (eventstore.ExactAfter).
 const appendSQL = `
 WITH cur AS (
 	SELECT (SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1) AS v,
@@ -179,6 +180,7 @@ WITH cur AS (
 	       e.data::jsonb, nullif(e.metadata, '')::jsonb, now()
 	FROM cur, unnest($4::uuid[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS e(id, type, data, metadata, n)
 	WHERE cur.v BETWEEN $2 AND $3
+	  AND ($9::uuid IS NULL OR EXISTS (SELECT 1 FROM events l WHERE l.stream_id = $1 AND l.version = cur.v AND l.id = $9))
 	RETURNING version, position
 )
 SELECT cur.v, coalesce(max(ins.version), 0), coalesce(max(ins.position), 0) FROM cur LEFT JOIN ins ON true GROUP BY cur.v`
@@ -195,6 +197,13 @@ func versionRange(expected eventstore.ExpectedVersion) (lo, hi int64) {
 		return v, v
 	}
 	return 0, math.MaxInt64
+}
+
+// lastIDArg returns the event id expected requires at its version (eventstore.ExactAfter) as a
+// query argument: NULL when it requires none.
+func lastIDArg(expected eventstore.ExpectedVersion) pgtype.UUID {
+	id, ok := expected.LastID()
+	return pgtype.UUID{Bytes: id, Valid: ok}
 }
 
 // Append writes events to stream atomically if the stream's version satisfies expected. Appending
@@ -250,6 +259,7 @@ func (s *Store) append(ctx context.Context, q querier, stream string, expected e
 		types[i], data[i], meta[i] = e.Type, string(e.Data), string(e.Metadata)
 	}
 	lo, hi := versionRange(expected)
+	last := lastIDArg(expected)
 	var commitMode *string
 	if delayed {
 		off := "off"
@@ -257,7 +267,7 @@ func (s *Store) append(ctx context.Context, q querier, stream string, expected e
 	}
 	for attempt := 0; ; attempt++ {
 		var current, version, position int64
-		err := q.QueryRow(ctx, appendSQL, stream, lo, hi, ids, types, data, meta, commitMode).Scan(&current, &version, &position)
+		err := q.QueryRow(ctx, appendSQL, stream, lo, hi, ids, types, data, meta, commitMode, last).Scan(&current, &version, &position)
 		if err == nil && version > 0 {
 			return eventstore.AppendResult{Version: version, Position: eventstore.Position(position)}, true, nil
 		}
@@ -312,6 +322,16 @@ SELECT NULL, NULL, coalesce(max(version), 0), 0 FROM events WHERE stream_id = $1
 	}
 	if !expected.Allows(current) {
 		return eventstore.AppendResult{}, true, &eventstore.WrongVersionError{Stream: stream, Expected: expected, Actual: current}
+	}
+	if want, ok := expected.LastID(); ok {
+		var have pgtype.UUID
+		err := q.QueryRow(ctx, `SELECT id FROM events WHERE stream_id = $1 AND version = $2`, stream, current).Scan(&have)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return eventstore.AppendResult{}, false, fmt.Errorf("append to %s: read the event at version %d: %w", stream, current, err)
+		}
+		if !have.Valid || have.Bytes != want {
+			return eventstore.AppendResult{}, true, &eventstore.WrongVersionError{Stream: stream, Expected: expected, Actual: current}
+		}
 	}
 	for _, e := range events {
 		if st, ok := stored[e.ID]; ok {
