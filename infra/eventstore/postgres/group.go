@@ -259,14 +259,9 @@ func (s *Store) appendGroupSQL(batch []*pendingAppend, delayed bool) ([]eventsto
 			types, datas, metadata = append(types, e.Type), append(datas, string(e.Data)), append(metadata, string(e.Metadata))
 		}
 	}
-	var commitMode *string
-	if delayed {
-		off := "off"
-		commitMode = &off
-	}
 	// The group is written under the first request's context: if it ends, the statement fails
 	// and every request is written again under its own.
-	rows, err := s.pool.Query(batch[0].ctx, groupSQL, streams, los, his, reqs, ords, ids, types, datas, metadata, commitMode, lasts)
+	rows, err := s.pool.Query(batch[0].ctx, groupSQL, streams, los, his, reqs, ords, ids, types, datas, metadata, commitModeArg(delayed), lasts)
 	if err != nil {
 		return nil, err
 	}

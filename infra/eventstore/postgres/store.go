@@ -199,6 +199,16 @@ func versionRange(expected eventstore.ExpectedVersion) (lo, hi int64) {
 	return 0, math.MaxInt64
 }
 
+// commitModeArg returns the synchronous_commit an append statement sets for its transaction: 'off'
+// for a delayed append, NULL (the session's setting) for a durable one.
+func commitModeArg(delayed bool) *string {
+	if !delayed {
+		return nil
+	}
+	off := "off"
+	return &off
+}
+
 // lastIDArg returns the event id expected requires at its version (eventstore.ExactAfter) as a
 // query argument: NULL when it requires none.
 func lastIDArg(expected eventstore.ExpectedVersion) pgtype.UUID {
@@ -259,15 +269,10 @@ func (s *Store) append(ctx context.Context, q querier, stream string, expected e
 		types[i], data[i], meta[i] = e.Type, string(e.Data), string(e.Metadata)
 	}
 	lo, hi := versionRange(expected)
-	last := lastIDArg(expected)
-	var commitMode *string
-	if delayed {
-		off := "off"
-		commitMode = &off
-	}
+	last, mode := lastIDArg(expected), commitModeArg(delayed)
 	for attempt := 0; ; attempt++ {
 		var current, version, position int64
-		err := q.QueryRow(ctx, appendSQL, stream, lo, hi, ids, types, data, meta, commitMode, last).Scan(&current, &version, &position)
+		err := q.QueryRow(ctx, appendSQL, stream, lo, hi, ids, types, data, meta, mode, last).Scan(&current, &version, &position)
 		if err == nil && version > 0 {
 			return eventstore.AppendResult{Version: version, Position: eventstore.Position(position)}, true, nil
 		}
