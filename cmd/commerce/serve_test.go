@@ -4,24 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/commerce-dev/commerce/infra/bus/kafkatest"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
 )
 
 // testConfig is the configuration of a process on a fresh database and a free port.
 func testConfig(t *testing.T) config {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr, _ := kafkatest.FreeAddr(t)
 	cfg, err := loadConfig(env(map[string]string{
 		"DATABASE_URL":     pgtest.NewURL(t),
 		"HTTP_ADDR":        addr,
