@@ -50,6 +50,12 @@ type cacheEntry[S any] struct {
 // lost in a crash and whose transaction id it reused) is forgotten after that.
 const currentFor = 30 * time.Second
 
+// endsWith reports whether recs, read from the stream from l's version on, start with l's last
+// event: whether the stream still has the history l was folded from.
+func (l loaded[S]) endsWith(recs []eventstore.Record) bool {
+	return len(recs) > 0 && recs[0].Version == l.version && recs[0].ID == l.lastID
+}
+
 func newStateCache[S any](size int) *stateCache[S] {
 	return &stateCache[S]{size: size, order: list.New(), items: make(map[string]*list.Element)}
 }

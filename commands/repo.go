@@ -294,7 +294,7 @@ func (r *Repo[S, E]) load(ctx context.Context, stream string, useCache bool, fin
 		full := len(recs) == pageSize
 		if check {
 			check = false
-			if len(recs) == 0 || recs[0].Version != cur.version || recs[0].ID != cur.lastID {
+			if !cur.endsWith(recs) {
 				// The store took back events the cache had seen: start over from the snapshot.
 				r.cache.remove(stream)
 				r.obs.StaleCache(stream, cur.version)
@@ -425,7 +425,7 @@ func (r *Repo[S, E]) saveSnapshot(ctx context.Context, stream string, cur loaded
 		if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
 			return fmt.Errorf("check %s at version %d before its snapshot: %w", stream, cur.version, err)
 		}
-		if len(recs) == 0 || recs[0].ID != cur.lastID {
+		if !cur.endsWith(recs) {
 			r.cache.remove(stream)
 			return fmt.Errorf("snapshot of %s at version %d not saved: the stream no longer has that state", stream, cur.version)
 		}
