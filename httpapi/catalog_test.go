@@ -148,10 +148,12 @@ func testMinPosition(t *testing.T, s *shop) {
 	e.expect(req{method: "GET", path: at("/api/v1/admin/orders", c.pos), token: sup.tokens.AccessToken}, 200)
 	e.expect(req{method: "GET", path: at("/api/v1/products/"+uuid.NewString()+"/reviews", c.pos)}, 200)
 
-	// A server with the production wait.
+	// A server with the production wait, asked for a position a billion transactions ahead (a
+	// position is the transaction id shifted by 20 bits, and the tests running beside this one
+	// use up thousands of ids a second).
 	prod := s.server(t, func(d *httpapi.Deps, _ *auth.Config) { d.Config.MinPositionWait = 0 })
 	start := time.Now()
-	r := prod.expect(req{method: "GET", path: at("/api/v1/categories/"+c.category.String(), c.pos+1_000_000_000)}, 503)
+	r := prod.expect(req{method: "GET", path: at("/api/v1/categories/"+c.category.String(), c.pos+1<<50)}, 503)
 	if took := time.Since(start); took < 2*time.Second || took > 10*time.Second || r.header.Get("Retry-After") == "" {
 		t.Fatalf("min_position ahead of the log: %s after %s, want 503 with Retry-After after about 2 s", r, took)
 	}
