@@ -170,11 +170,8 @@ func (r *Reader) ListCatalog(ctx context.Context, f CatalogFilter) (List[Product
 	}
 	// Without a search or price filter the total comes from the per category and brand counts the
 	// projector keeps, instead of counting up to every visible product.
-	var total int64
-	if err := r.db.QueryRow(ctx, "SELECT coalesce(sum(visible), 0)::bigint FROM readmodel.catalog_counts"+counted.whereClause(), counted.args...).Scan(&total); err != nil {
-		return List[Product]{}, fmt.Errorf("count catalog: %w", err)
-	}
-	return readPage(ctx, r.db, "catalog", q, "readmodel.products", productColumns, order, f.Page, total, scanProduct)
+	return readPage(ctx, r.db, "catalog", "SELECT coalesce(sum(visible), 0)::bigint FROM readmodel.catalog_counts"+counted.whereClause(), counted.args,
+		q, "readmodel.products", productColumns, order, f.Page, scanProduct)
 }
 
 // FindCatalogProduct returns a product of the public catalog; one that is not on SELL or

@@ -46,6 +46,13 @@ func (e *explainDB) QueryRow(ctx context.Context, sql string, args ...any) pgx.R
 	return e.db.QueryRow(ctx, sql, args...)
 }
 
+func (e *explainDB) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	for _, q := range b.QueuedQueries {
+		e.explain(ctx, q.SQL, q.Arguments)
+	}
+	return e.db.SendBatch(ctx, b)
+}
+
 func (e *explainDB) explain(ctx context.Context, sql string, args []any) {
 	p := queryPlan{sql: sql, exec: time.Hour}
 	// The fastest of up to 20 runs, stopping at the first within budget: on a shared machine one

@@ -19,6 +19,7 @@ import (
 type DB interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // Reader runs the typed queries over the read models.
@@ -103,24 +104,27 @@ func (q *query) whereClause() string {
 // list counts the rows that q selects from from (a FROM clause, with joins) and reads one page
 // of them: cols are the selected columns, order the ORDER BY clause; scan reads one row.
 func list[T any](ctx context.Context, db DB, what string, q *query, from, cols, order string, page Page, scan func(pgx.Row) (T, error)) (List[T], error) {
-	var total int64
-	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+from+q.whereClause(), q.args...).Scan(&total); err != nil {
-		return List[T]{}, fmt.Errorf("count %s: %w", what, err)
-	}
-	return readPage(ctx, db, what, q, from, cols, order, page, total, scan)
+	return readPage(ctx, db, what, "SELECT count(*) FROM "+from+q.whereClause(), q.args, q, from, cols, order, page, scan)
 }
 
-// readPage reads one page of the rows q selects, of total rows in all.
-func readPage[T any](ctx context.Context, db DB, what string, q *query, from, cols, order string, page Page, total int64, scan func(pgx.Row) (T, error)) (List[T], error) {
+// readPage reads one page of the rows q selects and their total, which countSQL with countArgs
+// returns. Both statements go to the server together, on one connection in one round trip: under
+// load a list waits once for a pooled connection and for the server, not twice.
+func readPage[T any](ctx context.Context, db DB, what, countSQL string, countArgs []any, q *query, from, cols, order string, page Page, scan func(pgx.Row) (T, error)) (List[T], error) {
 	page = page.normalized()
-	out := List[T]{Items: []T{}, Page: page, Total: total}
-	if total <= int64(page.offset()) {
-		return out, nil
-	}
+	out := List[T]{Items: []T{}, Page: page}
 	// LIMIT and OFFSET are written into the statement, not passed as arguments: a plan made for an
 	// unknown limit expects to read a tenth of the rows and prefers sorting them to walking an index.
-	sql := fmt.Sprintf("SELECT %s FROM %s%s ORDER BY %s LIMIT %d OFFSET %d", cols, from, q.whereClause(), order, page.Size, page.offset())
-	rows, err := db.Query(ctx, sql, q.args...)
+	pageSQL := fmt.Sprintf("SELECT %s FROM %s%s ORDER BY %s LIMIT %d OFFSET %d", cols, from, q.whereClause(), order, page.Size, page.offset())
+	b := &pgx.Batch{}
+	b.Queue(countSQL, countArgs...)
+	b.Queue(pageSQL, q.args...)
+	br := db.SendBatch(ctx, b)
+	defer br.Close()
+	if err := br.QueryRow().Scan(&out.Total); err != nil {
+		return List[T]{}, fmt.Errorf("count %s: %w", what, err)
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return out, fmt.Errorf("list %s: %w", what, err)
 	}
@@ -133,6 +137,10 @@ func readPage[T any](ctx context.Context, db DB, what string, q *query, from, co
 		out.Items = append(out.Items, v)
 	}
 	if err := rows.Err(); err != nil {
+		return out, fmt.Errorf("list %s: %w", what, err)
+	}
+	rows.Close()
+	if err := br.Close(); err != nil {
 		return out, fmt.Errorf("list %s: %w", what, err)
 	}
 	return out, nil

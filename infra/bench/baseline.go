@@ -175,38 +175,42 @@ const catalogPages = 50
 const catalogPageSize = 20
 
 // QueryCatalog reads a random one of the first pages of products, newest first, with the total
-// count that pagination shows: the same two queries the event-sourced read model answers.
+// count that pagination shows: the same two queries the event-sourced read model answers, sent
+// together as it sends them.
 func (b *Baseline) QueryCatalog(ctx context.Context, rng *rand.Rand) error {
-	var total int64
-	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM baseline.products`).Scan(&total); err != nil {
-		return fmt.Errorf("count baseline catalog: %w", err)
-	}
-	rows, err := b.pool.Query(ctx,
+	return b.countAndPage(ctx, "baseline catalog", `SELECT count(*) FROM baseline.products`, nil,
 		`SELECT id, name, price, stock, created_at FROM baseline.products ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2`,
 		catalogPageSize, rng.IntN(catalogPages)*catalogPageSize)
-	if err != nil {
-		return fmt.Errorf("query baseline catalog: %w", err)
-	}
-	if _, err := pgx.CollectRows(rows, pgx.RowToMap); err != nil {
-		return fmt.Errorf("query baseline catalog: %w", err)
-	}
-	return nil
 }
 
 // QueryUserOrders counts the user's orders and reads the latest, with their lines.
 func (b *Baseline) QueryUserOrders(ctx context.Context, user uuid.UUID) error {
-	var total int64
-	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM baseline.orders WHERE user_id = $1`, user).Scan(&total); err != nil {
-		return fmt.Errorf("count baseline orders of %s: %w", user, err)
-	}
-	rows, err := b.pool.Query(ctx,
+	return b.countAndPage(ctx, "baseline orders of "+user.String(), `SELECT count(*) FROM baseline.orders WHERE user_id = $1`, []any{user},
 		`SELECT id, status, total, lines, placed_at FROM baseline.orders WHERE user_id = $1 ORDER BY placed_at DESC, id LIMIT $2`,
 		user, catalogPageSize)
+}
+
+// countAndPage sends a count and a page query together, in one round trip on one connection, and
+// reads both.
+func (b *Baseline) countAndPage(ctx context.Context, what, countSQL string, countArgs []any, pageSQL string, pageArgs ...any) error {
+	batch := &pgx.Batch{}
+	batch.Queue(countSQL, countArgs...)
+	batch.Queue(pageSQL, pageArgs...)
+	br := b.pool.SendBatch(ctx, batch)
+	defer br.Close()
+	var total int64
+	if err := br.QueryRow().Scan(&total); err != nil {
+		return fmt.Errorf("count %s: %w", what, err)
+	}
+	rows, err := br.Query()
 	if err != nil {
-		return fmt.Errorf("query baseline orders of %s: %w", user, err)
+		return fmt.Errorf("query %s: %w", what, err)
 	}
 	if _, err := pgx.CollectRows(rows, pgx.RowToMap); err != nil {
-		return fmt.Errorf("query baseline orders of %s: %w", user, err)
+		return fmt.Errorf("query %s: %w", what, err)
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("query %s: %w", what, err)
 	}
 	return nil
 }
