@@ -129,7 +129,8 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 	if m.PoolConns > 0 {
 		fmt.Fprintf(&b, "; a pool of %d connections per path", m.PoolConns)
 	}
-	fmt.Fprintf(&b, "; %s per path per timed run; started %s\n\n", r.Duration, r.Started.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "; %s per path per timed run; mixed: each query worker one query every %s; started %s\n\n",
+		r.Duration, QueryInterval, r.Started.UTC().Format(time.RFC3339))
 	b.WriteString("| scenario | workers | path | orders/s | p50 ms | p99 ms | settled | rejected | conflicts | retries | ES/baseline | catalog p50/p99 ms | user orders p50/p99 ms | lag p99 ms | CPU ms/order app / db | run s | check |\n")
 	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, res := range r.Results {

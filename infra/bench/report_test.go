@@ -31,7 +31,7 @@ func TestWriteMarkdown(t *testing.T) {
 	if err := sampleReport().WriteMarkdown(&b); err != nil {
 		t.Fatalf("WriteMarkdown: %v", err)
 	}
-	want := `linux/amd64, 2 CPUs, go1.26.8, PostgreSQL 15.14 (fsync=on, synchronous_commit=on); 15s per path per timed run; started 2026-01-02T03:04:05Z
+	want := `linux/amd64, 2 CPUs, go1.26.8, PostgreSQL 15.14 (fsync=on, synchronous_commit=on); 15s per path per timed run; mixed: each query worker one query every 20ms; started 2026-01-02T03:04:05Z
 
 | scenario | workers | path | orders/s | p50 ms | p99 ms | settled | rejected | conflicts | retries | ES/baseline | catalog p50/p99 ms | user orders p50/p99 ms | lag p99 ms | CPU ms/order app / db | run s | check |
 |---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
