@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -364,6 +365,8 @@ func (r *Runner) follow(ctx context.Context, w *worker) error {
 		w.setHead(head)
 	}
 
+	a := &analyzer{r: r, w: w, ctx: ctx}
+	defer a.wg.Wait()
 	rctx, cancel := context.WithCancel(ctx)
 	caughtUp := 0
 	for res := range readAhead(rctx, r.store, pos, r.opts.CatchUpBatch) {
@@ -380,9 +383,11 @@ func (r *Runner) follow(ctx context.Context, w *worker) error {
 		}
 		pos = res.recs[len(res.recs)-1].Position
 		caughtUp += len(res.recs)
+		a.applied(len(res.recs))
 	}
 	cancel()
 	if caughtUp >= analyzeAfter {
+		a.wg.Wait()
 		if err := analyze(ctx, r.pool, LiveSchema, w.p.Tables()); err != nil {
 			r.log.Warn("projection tables not analyzed after catching up", "projector", w.name, "err", err)
 		}
@@ -392,7 +397,11 @@ func (r *Runner) follow(ctx context.Context, w *worker) error {
 			return nil
 		}
 		w.setHead(recs[len(recs)-1].Position)
-		return r.applyLive(ctx, w, recs)
+		if err := r.applyLive(ctx, w, recs); err != nil {
+			return err
+		}
+		a.applied(len(recs))
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("follow %s: %w", w.name, err)
@@ -403,8 +412,67 @@ func (r *Runner) follow(ctx context.Context, w *worker) error {
 // analyzeAfter is how many events a catch-up applies before the runner analyzes the projector's
 // tables rather than leave it to autovacuum, which may not come for a minute or more: until then
 // the planner believes in the tables' old sizes (empty, for a new projector) and may sort every
-// row of a catalog page query instead of walking its index.
+// row of a catalog page query instead of walking its index, or read every order line to find
+// the lines of one page of orders. It is also how many events the analyzer lets pass between two
+// looks at the tables' sizes.
 const analyzeAfter = 1000
+
+// analyzeGrowth is how many rows a table must have gained since it was last analyzed, besides
+// doubling, before the analyzer analyzes it again.
+const analyzeGrowth = 500
+
+// grownTablesSQL returns those of the tables $2 in schema $1 that at least doubled, by at least $3
+// rows, since they were last analyzed (reltuples is -1 for a table never analyzed).
+const grownTablesSQL = `SELECT c.relname FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_stat_user_tables s ON s.relid = c.oid
+WHERE n.nspname = $1 AND c.relname = ANY($2)
+  AND s.n_live_tup >= 2 * greatest(c.reltuples, 0) AND s.n_live_tup - greatest(c.reltuples, 0) >= $3`
+
+// analyzer keeps the planner's statistics of a projector's live tables current while they grow:
+// every analyzeAfter events applied, in the background and one look at a time, it analyzes the
+// tables that doubled since their last analysis. Tables that start empty and fill fast (a new
+// shop, or a new projector's order tables after a catch-up over the products) so are planned by
+// their size while they grow, and the analyses become rare once they are large, where
+// autovacuum's share of changed rows takes over.
+type analyzer struct {
+	r       *Runner
+	w       *worker
+	ctx     context.Context
+	wg      sync.WaitGroup
+	looking atomic.Bool
+	events  int // applied since the last look
+}
+
+// applied counts n more events applied and starts a look when one is due and none is under way.
+func (a *analyzer) applied(n int) {
+	if a.events += n; a.events < analyzeAfter || !a.looking.CompareAndSwap(false, true) {
+		return
+	}
+	a.events = 0
+	a.wg.Go(func() {
+		defer a.looking.Store(false)
+		if err := a.analyzeGrown(); err != nil && a.ctx.Err() == nil {
+			a.r.log.Warn("projection tables not analyzed while they grow", "projector", a.w.name, "err", err)
+		}
+	})
+}
+
+// analyzeGrown analyzes the projector's tables that doubled since their last analysis.
+func (a *analyzer) analyzeGrown() error {
+	rows, err := a.r.pool.Query(a.ctx, grownTablesSQL, LiveSchema, a.w.p.Tables(), analyzeGrowth)
+	if err != nil {
+		return fmt.Errorf("read sizes of %s: %w", qualified(LiveSchema, a.w.p.Tables()), err)
+	}
+	grown, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("read sizes of %s: %w", qualified(LiveSchema, a.w.p.Tables()), err)
+	}
+	if len(grown) == 0 {
+		return nil
+	}
+	return analyze(a.ctx, a.r.pool, LiveSchema, grown)
+}
 
 // analyze updates the planner's statistics of tables in schema.
 func analyze(ctx context.Context, pool *pgxpool.Pool, schema string, tables []string) error {

@@ -294,3 +294,47 @@ func TestRunnerAnalyzesAfterCatchingUp(t *testing.T) {
 		})
 	}
 }
+
+// TestRunnerAnalyzesWhileTablesGrow: a table that starts empty and fills live gets planner
+// statistics again and again as it doubles, without waiting for autovacuum.
+func TestRunnerAnalyzesWhileTablesGrow(t *testing.T) {
+	e := newEnv(t)
+	c := newCounter("counter.v1")
+	r := e.runner(e.pool, Options{}, c)
+	start(t, context.Background(), r)
+	table := c.Tables()[0]
+	// analyzed returns how many times the table was analyzed other than by autovacuum, and the
+	// rows it had at the last analysis.
+	analyzed := func() (n int64, rows float64) {
+		err := e.pool.QueryRow(context.Background(), `SELECT s.analyze_count, c.reltuples FROM pg_stat_user_tables s
+			JOIN pg_class c ON c.oid = s.relid WHERE s.schemaname = $1 AND s.relname = $2`, LiveSchema, table).Scan(&n, &rows)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return 0, -1 // not created yet
+		}
+		if err != nil {
+			t.Fatalf("read analyze_count of %s: %v", table, err)
+		}
+		return n, rows
+	}
+	// The server counts a table's rows for the analyzer a moment after they are written, so the
+	// events come in rounds until the analysis is seen, as they would keep coming in a shop.
+	grow := func(what string, before int64) float64 {
+		deadline := time.Now().Add(testTimeout)
+		for {
+			waitFor(t, r, "counter.v1", e.appendEvents(streams("g", 4), analyzeAfter/2, 10, "test.counted.v1"))
+			if n, rows := analyzed(); n > before {
+				return rows
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s of %s did not happen within %s", what, table, testTimeout)
+			}
+		}
+	}
+	n, _ := analyzed()
+	first := grow("a first analysis", n)
+	n, _ = analyzed()
+	second := grow("a second analysis", n)
+	if first < analyzeGrowth || second < 2*first {
+		t.Fatalf("analyzed at %.0f and %.0f rows, want at least %d and then at least twice as many", first, second, analyzeGrowth)
+	}
+}
