@@ -181,7 +181,7 @@ func (b *stockBatcher) apply(productID uuid.UUID, cur *loaded[product.Product], 
 			// snapshotted, so that the handlers' loads find it current instead of each folding the
 			// batch and saving a snapshot of its own. The snapshot is written in the background,
 			// off the batch loop; if that fails, loads only read a longer tail until the next one.
-			due := r.opts.SnapshotEvery > 0 && cur.version-cur.snapshot >= r.opts.SnapshotEvery
+			due := r.snapshotDue(*cur)
 			if due {
 				cur.snapshot = cur.version
 			}

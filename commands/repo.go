@@ -32,6 +32,12 @@ type Aggregate[S any, E Event] struct {
 	FoldFrom func(S, ...E) S
 	// Decode turns a stored event back into its value, such as product.Decode.
 	Decode func(typ string, data []byte) (E, error)
+	// SnapshotCost, when set, says how many events' worth of work a snapshot of the state is: a
+	// snapshot is due only when the stream has grown by that many events since the last one, as
+	// well as by Options.SnapshotEvery. A state that grows with its stream (a product's open
+	// reservations) so costs a bounded amount of snapshot work per event, instead of a snapshot
+	// of everything every SnapshotEvery events. Nil means every snapshot costs nothing extra.
+	SnapshotCost func(S) int64
 }
 
 // Options tune a Repo. The zero Options mean no snapshots, no cache, DefaultMaxAttempts and no
@@ -371,7 +377,7 @@ func (r *Repo[S, E]) fromSnapshot(ctx context.Context, stream string) loaded[S] 
 // reported to the Observer, and a later load or update tries again.
 func (r *Repo[S, E]) remember(ctx context.Context, stream string, cur loaded[S]) {
 	cur.snapshot = r.cache.put(stream, cur)
-	if r.opts.SnapshotEvery <= 0 || cur.version-cur.snapshot < r.opts.SnapshotEvery {
+	if !r.snapshotDue(cur) {
 		return
 	}
 	r.snapMu.Lock()
@@ -398,7 +404,7 @@ func (r *Repo[S, E]) remember(ctx context.Context, stream string, cur loaded[S])
 			r.cache.snapshotSaved(stream, cur.version)
 			// Loads skipped while this save was in flight: save the cached state if it is due.
 			next, ok := r.cache.get(stream)
-			if !ok || next.version-next.snapshot < r.opts.SnapshotEvery {
+			if !ok || !r.snapshotDue(next) {
 				break
 			}
 			cur = next
@@ -412,6 +418,16 @@ func (r *Repo[S, E]) remember(ctx context.Context, stream string, cur loaded[S])
 			r.obs.SnapshotFailed(stream, err)
 		}
 	}()
+}
+
+// snapshotDue reports whether cur's stream has grown enough since its last snapshot for another:
+// by SnapshotEvery events, and by the state's SnapshotCost.
+func (r *Repo[S, E]) snapshotDue(cur loaded[S]) bool {
+	grown := cur.version - cur.snapshot
+	if r.opts.SnapshotEvery <= 0 || grown < r.opts.SnapshotEvery {
+		return false
+	}
+	return r.agg.SnapshotCost == nil || grown >= r.agg.SnapshotCost(cur.state)
 }
 
 // WaitSnapshots waits until the snapshot saves started so far in the background have ended, such

@@ -379,6 +379,60 @@ func TestConcurrentLoadsSaveOneSnapshot(t *testing.T) {
 	}
 }
 
+// recordingSnapshots keeps the snapshots that reach a real snapshot store, in the order saved.
+type recordingSnapshots struct {
+	commands.SnapshotStore
+	mu    sync.Mutex
+	saved []commands.Snapshot
+}
+
+func (r *recordingSnapshots) Save(ctx context.Context, s commands.Snapshot) error {
+	r.mu.Lock()
+	r.saved = append(r.saved, s)
+	r.mu.Unlock()
+	return r.SnapshotStore.Save(ctx, s)
+}
+
+// TestSnapshotsOfAGrowingProductGetRarer: a product whose open reservations pile up is snapshotted
+// once its stream has grown by an eighth of its reservations as well as by SnapshotEvery, so the
+// snapshot work per event stays bounded however many orders wait for delivery.
+func TestSnapshotsOfAGrowingProductGetRarer(t *testing.T) {
+	e := newEnv(t, commands.Config{SnapshotEvery: 10})
+	ctx := context.Background()
+	s := seller()
+	p := e.onSale(s, e.item(), "Hot", 1000, 1000)
+	snaps := &recordingSnapshots{SnapshotStore: e.snaps}
+	repos := commands.NewRepos(e.store, commands.Config{Snapshots: snaps, SnapshotEvery: 10, Observer: e.obs})
+	for range 400 {
+		if _, err := repos.Products.Update(ctx, p.ID, commands.Meta{Actor: s}, func(p product.Product) ([]product.Event, error) {
+			return p.Reserve(uuid.New(), 1, time.Now())
+		}); err != nil {
+			t.Fatalf("reserve: %v", err)
+		}
+	}
+	repos.Products.WaitSnapshots()
+	if len(snaps.saved) < 2 {
+		t.Fatalf("%d snapshots saved over 400 reservations, want several", len(snaps.saved))
+	}
+	for i := 1; i < len(snaps.saved); i++ {
+		var st product.Product
+		if err := json.Unmarshal(snaps.saved[i].State, &st); err != nil {
+			t.Fatalf("decode snapshot %d: %v", i, err)
+		}
+		gap, want := snaps.saved[i].Version-snaps.saved[i-1].Version, max(10, int64(len(st.Reservations)/8))
+		if gap < want {
+			t.Fatalf("snapshot at version %d (%d reservations) came %d events after the one before, want at least %d",
+				snaps.saved[i].Version, len(st.Reservations), gap, want)
+		}
+	}
+	if last := snaps.saved[len(snaps.saved)-1]; last.Version < 300 {
+		t.Fatalf("the last snapshot is at version %d of about 400, want snapshots to go on", last.Version)
+	}
+	if len(e.obs.snapErrs) > 0 {
+		t.Fatalf("snapshot failures: %v", e.obs.snapErrs)
+	}
+}
+
 // TestLoadNoticesEventsTakenBack simulates a database that lost the last append the cache saw (a
 // crash that took back a delayed append, a fail-over to a replica that was behind) and got another
 // event at that version from another writer: Load must return the stream's state, not the cache's.
