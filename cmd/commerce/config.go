@@ -129,7 +129,7 @@ var envVars = []envVar{
 		return nil
 	}},
 	{"RATE_BURST", "40", "burst allowed above RATE_LIMIT", intVar(1, 1_000_000, func(c *config) *int { return &c.RateBurst })},
-	{"SNAPSHOT_EVERY", "100", "events between aggregate snapshots", intVar(1, 1_000_000, func(c *config) *int { return &c.SnapshotEvery })},
+	{"SNAPSHOT_EVERY", "100", "events between product snapshots, at least (a product with open reservations waits for an eighth of them too)", intVar(1, 1_000_000, func(c *config) *int { return &c.SnapshotEvery })},
 	{"SHUTDOWN_TIMEOUT", "20s", "how long shutdown waits for requests and workers to drain", durationVar(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
 }
 
