@@ -393,7 +393,11 @@ func queryRows(ctx context.Context, q querier, sql string, args ...any) ([]confl
 	})
 }
 
-// Head returns the position of the last event readers of the global log can see.
+// Head returns the position of the last event readers of the global log can see. Like ReadAll's
+// horizon it is computed per statement, and may for a moment be lower than one it returned
+// before: a transaction of another database that the horizon passed over holds it back again
+// when it ends between the statement's snapshot and its look at pg_stat_get_activity. Callers
+// that show a head keep the highest they have seen.
 func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 	var p int64
 	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(position), 0) FROM events WHERE position < `+horizonSQL).Scan(&p)
