@@ -94,13 +94,18 @@ func TestRunnerFailover(t *testing.T) {
 	start(t, context.Background(), r2)
 	eventually(t, "second runner standing by", func() bool { return workerState(r2, "counter.v1").State == StateStandby })
 
-	list, err := r2.List(context.Background())
-	if err != nil {
-		t.Fatalf("List: %v", err)
-	}
-	if len(list) != 1 || list[0].State != StateRunning || list[0].Standbys != 1 || list[0].LagEvents != 0 {
-		t.Fatalf("List = %+v, want counter.v1 running with 1 standby and no lag", list)
-	}
+	// The second runner says it stands by just before its lock request reaches the server, where
+	// List counts the waiters: List is asked until it shows the waiter.
+	eventually(t, "List showing the standby", func() bool {
+		list, err := r2.List(context.Background())
+		if err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		if len(list) != 1 || list[0].State != StateRunning || list[0].Standbys > 1 || list[0].LagEvents != 0 {
+			t.Fatalf("List = %+v, want counter.v1 running with 1 standby and no lag", list)
+		}
+		return list[0].Standbys == 1
+	})
 
 	last := e.appendEvents(ss, 300, 5, "test.counted.v1")
 	waitFor(t, r1, "counter.v1", last)
@@ -111,7 +116,7 @@ func TestRunnerFailover(t *testing.T) {
 	// The active runner's lock connection dies (as when its host vanishes): the standby takes over
 	// and the first runner stands by.
 	var pid int32
-	err = e.pool.QueryRow(context.Background(), `SELECT pid FROM pg_locks
+	err := e.pool.QueryRow(context.Background(), `SELECT pid FROM pg_locks
 WHERE locktype = 'advisory' AND granted AND classid::int8 = $1 AND objid::int8 = $2
 	AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
 		int64(liveLockClass), int64(uint32(lockKey("counter.v1")))).Scan(&pid)
