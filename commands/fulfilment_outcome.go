@@ -35,7 +35,7 @@ type Outcomes struct {
 	products *Repo[product.Product, product.Event]
 
 	startOnce sync.Once
-	started   chan struct{} // closed once Run follows the log
+	started   chan struct{} // closed once Run follows the log and watches the product cache
 	start     eventstore.Position
 
 	mu      sync.Mutex
@@ -81,9 +81,11 @@ func (w *Outcomes) Run(ctx context.Context) error {
 			return nil
 		}
 	}
-	w.startOnce.Do(func() { close(w.started) })
 	for {
 		w.products.watch()
+		// Started once the product cache is watched too, so that nothing a caller caches after
+		// AwaitSettled has returned is forgotten by the watch.
+		w.startOnce.Do(func() { close(w.started) })
 		err := w.store.SubscribeAll(ctx, from, func(_ context.Context, recs []eventstore.Record) error {
 			for _, rec := range recs {
 				w.see(rec)
