@@ -62,6 +62,7 @@ func TestTinyBench(t *testing.T) {
 	if len(rep.Results) != 6 {
 		t.Fatalf("Run gave %d results, want 3 scenarios × 2 paths: %+v", len(rep.Results), rep.Results)
 	}
+	dbCPU := map[string]float64{} // ms of the server's CPU, summed over each path's timed runs
 	for _, res := range rep.Results {
 		if !res.Verified || res.Errors > 0 || res.Settled == 0 {
 			t.Errorf("%s on %s: %+v, want verified, settled orders and no errors", res.Scenario, res.Path, res)
@@ -75,13 +76,22 @@ func TestTinyBench(t *testing.T) {
 		if res.Scenario == ScenarioMixed && res.Path == PathEventSourced && res.LagSamples == 0 {
 			t.Errorf("mixed on the event-sourced path sampled no projection lag: %+v", res)
 		}
-		// The test database runs on this machine (make test starts it), so the server's CPU is
-		// readable too.
-		if res.Scenario != ScenarioSeed && (res.AppCPUMsPerOrder <= 0 || res.DBCPUMsPerOrder <= 0) {
-			t.Errorf("%s on %s: CPU per order app %v ms, db %v ms; want both measured", res.Scenario, res.Path, res.AppCPUMsPerOrder, res.DBCPUMsPerOrder)
+		if res.Scenario != ScenarioSeed && res.AppCPUMsPerOrder <= 0 {
+			t.Errorf("%s on %s: CPU per order of the process %v ms, want it measured", res.Scenario, res.Path, res.AppCPUMsPerOrder)
+		}
+		if res.Scenario != ScenarioSeed {
+			dbCPU[res.Path] += res.DBCPUMsPerOrder * float64(res.Settled)
 		}
 		if res.Path == PathEventSourced && res.Ratio <= 0 {
 			t.Errorf("%s on the event-sourced path has no ratio to the baseline", res.Scenario)
+		}
+	}
+	// The test database runs on this machine (make test starts it), so the server's CPU is
+	// readable too. It is counted in clock ticks of 10 ms, which a single 300 ms run on a busy
+	// machine may not reach: each path's runs together must.
+	for _, p := range []string{PathEventSourced, PathBaseline} {
+		if dbCPU[p] <= 0 {
+			t.Errorf("the server's CPU over the timed runs of %s: %v ms, want it measured", p, dbCPU[p])
 		}
 	}
 	var accepted, rows int
