@@ -6,7 +6,6 @@ import (
 	"errors"
 	"reflect"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -326,15 +325,18 @@ func TestBrokenSnapshotIsIgnored(t *testing.T) {
 	}
 }
 
-// countingSnapshots counts the saves that reach a real snapshot store.
-type countingSnapshots struct {
+// recordingSnapshots keeps the snapshots that reach a real snapshot store, in the order saved.
+type recordingSnapshots struct {
 	commands.SnapshotStore
-	saves atomic.Int64
+	mu    sync.Mutex
+	saved []commands.Snapshot
 }
 
-func (c *countingSnapshots) Save(ctx context.Context, s commands.Snapshot) error {
-	c.saves.Add(1)
-	return c.SnapshotStore.Save(ctx, s)
+func (r *recordingSnapshots) Save(ctx context.Context, s commands.Snapshot) error {
+	r.mu.Lock()
+	r.saved = append(r.saved, s)
+	r.mu.Unlock()
+	return r.SnapshotStore.Save(ctx, s)
 }
 
 // TestConcurrentLoadsSaveOneSnapshot loads a stream that is due for a snapshot from many
@@ -351,7 +353,7 @@ func TestConcurrentLoadsSaveOneSnapshot(t *testing.T) {
 			t.Fatalf("reserve: %v", err)
 		}
 	}
-	snaps := &countingSnapshots{SnapshotStore: e.snaps}
+	snaps := &recordingSnapshots{SnapshotStore: e.snaps}
 	repos := commands.NewRepos(e.store, commands.Config{Snapshots: snaps, SnapshotEvery: 10, Observer: e.obs})
 	var wg sync.WaitGroup
 	for range 32 {
@@ -363,7 +365,7 @@ func TestConcurrentLoadsSaveOneSnapshot(t *testing.T) {
 	}
 	wg.Wait()
 	repos.Products.WaitSnapshots()
-	if n := snaps.saves.Load(); n != 1 {
+	if n := len(snaps.saved); n != 1 {
 		t.Fatalf("32 concurrent loads saved %d snapshots, want 1", n)
 	}
 	want, err := repos.Products.Load(ctx, p.ID)
@@ -377,20 +379,6 @@ func TestConcurrentLoadsSaveOneSnapshot(t *testing.T) {
 	if len(e.obs.snapErrs) > 0 {
 		t.Fatalf("snapshot failures: %v", e.obs.snapErrs)
 	}
-}
-
-// recordingSnapshots keeps the snapshots that reach a real snapshot store, in the order saved.
-type recordingSnapshots struct {
-	commands.SnapshotStore
-	mu    sync.Mutex
-	saved []commands.Snapshot
-}
-
-func (r *recordingSnapshots) Save(ctx context.Context, s commands.Snapshot) error {
-	r.mu.Lock()
-	r.saved = append(r.saved, s)
-	r.mu.Unlock()
-	return r.SnapshotStore.Save(ctx, s)
 }
 
 // TestSnapshotsOfAGrowingProductGetRarer: a product whose open reservations pile up is snapshotted
