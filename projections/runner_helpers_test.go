@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/commerce-dev/commerce/infra/eventstore"
+	"github.com/commerce-dev/commerce/infra/eventstore/eventstoretest"
 	espg "github.com/commerce-dev/commerce/infra/eventstore/postgres"
 	"github.com/commerce-dev/commerce/infra/postgres"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
@@ -251,26 +252,15 @@ func (e *env) head(pos eventstore.Position) eventstore.Position {
 	}
 }
 
-// readAllTo reads the whole global log once it shows every event up to pos. The log's horizon is
-// computed per statement and may be held back again by a transaction it had passed over (one in
-// another database that pg_stat_get_activity no longer shows), so a read right after Head
-// returned pos can still stop short of it: read until it does not.
+// readAllTo reads the whole global log once it shows every event up to pos
+// (eventstoretest.ReadAllTo).
 func (e *env) readAllTo(pos eventstore.Position) []eventstore.Record {
 	e.t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for {
-		recs, err := e.store.ReadAll(context.Background(), 0, 0)
-		if err != nil {
-			e.t.Fatalf("ReadAll: %v", err)
-		}
-		if len(recs) > 0 && recs[len(recs)-1].Position >= pos {
-			return recs
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("ReadAll did not reach %d within %s", pos, testTimeout)
-		}
-		time.Sleep(20 * time.Millisecond)
+	recs, err := eventstoretest.ReadAllTo(context.Background(), e.store, pos)
+	if err != nil {
+		e.t.Fatal(err)
 	}
+	return recs
 }
 
 // waitFor waits for r's projector to pass pos.

@@ -14,14 +14,15 @@ import (
 	"github.com/commerce-dev/commerce/infra/bus"
 	"github.com/commerce-dev/commerce/infra/bus/kafkatest"
 	"github.com/commerce-dev/commerce/infra/eventstore"
+	"github.com/commerce-dev/commerce/infra/eventstore/eventstoretest"
 	"github.com/commerce-dev/commerce/infra/eventstore/postgres"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
 	"github.com/commerce-dev/commerce/infra/relay"
 )
 
 // appendEvents appends perStream events to each stream, round-robin over the streams, pausing
-// between rounds, and returns the whole log once it shows the last of them (the log's horizon can
-// hold a committed event back for a moment, see readAllTo in the projections tests).
+// between rounds, and returns the whole log once it shows the last of them
+// (eventstoretest.ReadAllTo).
 func appendEvents(store eventstore.Store, streams []string, perStream int, pause time.Duration) ([]eventstore.Record, error) {
 	ctx := context.Background()
 	var last eventstore.Position
@@ -37,20 +38,7 @@ func appendEvents(store eventstore.Store, streams []string, perStream int, pause
 		}
 		time.Sleep(pause)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		recs, err := store.ReadAll(ctx, 0, 0)
-		if err != nil {
-			return nil, fmt.Errorf("read all: %w", err)
-		}
-		if len(recs) > 0 && recs[len(recs)-1].Position >= last {
-			return recs, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("read all: the log did not show position %d within 30s", last)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return eventstoretest.ReadAllTo(ctx, store, last)
 }
 
 func newStreams(n int) []string {

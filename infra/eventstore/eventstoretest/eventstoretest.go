@@ -80,6 +80,28 @@ func (s delayedStore) Append(ctx context.Context, stream string, expected events
 // timeout bounds every wait in the suite. It is generous: the machine may be busy.
 const timeout = 30 * time.Second
 
+// ReadAllTo reads the whole global log of s once it shows every event up to pos, for tests that
+// compare what they wrote with the log. A store's log may hold a committed event back for a
+// moment (the Postgres horizon is computed per statement and can be held back again by a
+// transaction of another database ending), so a single read right after an append, or after
+// Head returned pos, can stop short of it: ReadAllTo reads until it does not, for up to timeout.
+func ReadAllTo(ctx context.Context, s eventstore.Store, pos eventstore.Position) ([]eventstore.Record, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		recs, err := s.ReadAll(ctx, 0, 0)
+		if err != nil {
+			return nil, fmt.Errorf("read the log: %w", err)
+		}
+		if len(recs) > 0 && recs[len(recs)-1].Position >= pos {
+			return recs, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("read the log: position %d not shown within %s", pos, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func testContext(t *testing.T) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*timeout)
