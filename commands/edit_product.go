@@ -8,11 +8,12 @@ import (
 	"github.com/commerce-dev/commerce/domain/product"
 )
 
-// EditProduct changes a product's name and price (PATCH /products/{id}, owning SELLER).
+// EditProduct changes a product's name, price or both (PATCH /products/{id}, owning SELLER): a nil
+// field keeps the product's value.
 type EditProduct struct {
 	ProductID uuid.UUID
-	Name      string
-	Price     int64
+	Name      *string
+	Price     *int64
 }
 
 // EditProductHandler handles EditProduct.
@@ -26,7 +27,14 @@ func (h *EditProductHandler) Handle(ctx context.Context, cmd EditProduct) (res R
 		return res, err
 	}
 	st, err := h.repos.Products.UpdateState(ctx, cmd.ProductID, m, func(p product.Product) ([]product.Event, error) {
-		return p.Edit(m.Actor, cmd.Name, cmd.Price, at)
+		name, price := p.Name, p.Price
+		if cmd.Name != nil {
+			name = *cmd.Name
+		}
+		if cmd.Price != nil {
+			price = *cmd.Price
+		}
+		return p.Edit(m.Actor, name, price, at)
 	})
 	if err != nil {
 		return res, err

@@ -223,7 +223,7 @@ func TestPlaceOrderTakesWatchedProductsFromTheCache(t *testing.T) {
 	}
 
 	// Another process changes the price, then takes the product off sale: this process follows.
-	if _, err := e.h.EditProduct.Handle(as(s), commands.EditProduct{ProductID: p.ID, Name: "A", Price: 1500}); err != nil {
+	if _, err := e.h.EditProduct.Handle(as(s), commands.EditProduct{ProductID: p.ID, Name: new("A"), Price: new(int64(1500))}); err != nil {
 		t.Fatalf("EditProduct: %v", err)
 	}
 	deadline := time.Now().Add(10 * time.Second)

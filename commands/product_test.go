@@ -25,7 +25,7 @@ func TestProductCommands(t *testing.T) {
 		p.State.BrandID != want.BrandID || p.State.Status != want.Status || p.State.Stock != 10 {
 		t.Fatalf("CreateProduct = %+v, %v; want %+v", p.State, err, want)
 	}
-	ed, err := e.h.EditProduct.Handle(ctx, commands.EditProduct{ProductID: p.ID, Name: "Runner 2", Price: 25000})
+	ed, err := e.h.EditProduct.Handle(ctx, commands.EditProduct{ProductID: p.ID, Name: new("Runner 2"), Price: new(int64(25000))})
 	if err != nil || ed.State.Name != "Runner 2" || ed.State.Price != 25000 {
 		t.Fatalf("EditProduct = %+v, %v; want Runner 2 at 25000", ed.State, err)
 	}
@@ -55,11 +55,11 @@ func TestProductCommands(t *testing.T) {
 		return err
 	})
 	e.refused("EditProduct by another seller", domain.ErrForbidden, func() error {
-		_, err := e.h.EditProduct.Handle(as(seller()), commands.EditProduct{ProductID: p.ID, Name: "x", Price: 1})
+		_, err := e.h.EditProduct.Handle(as(seller()), commands.EditProduct{ProductID: p.ID, Name: new("x"), Price: new(int64(1))})
 		return err
 	})
 	e.refused("EditProduct of an unknown product", domain.ErrNotFound, func() error {
-		_, err := e.h.EditProduct.Handle(ctx, commands.EditProduct{ProductID: uuid.New(), Name: "x", Price: 1})
+		_, err := e.h.EditProduct.Handle(ctx, commands.EditProduct{ProductID: uuid.New(), Name: new("x"), Price: new(int64(1))})
 		return err
 	})
 	e.refused("ChangeProductStatus to REGISTERED", domain.ErrInvalid, func() error {

@@ -157,7 +157,7 @@ func TestNoOpDecisionAppendsNothing(t *testing.T) {
 	cur := e.stream(product.StreamID(p.ID))
 	last := cur[len(cur)-1]
 	before := e.count()
-	res, err := e.h.EditProduct.Handle(as(s), commands.EditProduct{ProductID: p.ID, Name: "Same", Price: 1000})
+	res, err := e.h.EditProduct.Handle(as(s), commands.EditProduct{ProductID: p.ID, Name: new("Same"), Price: new(int64(1000))})
 	if err != nil {
 		t.Fatalf("EditProduct with unchanged values: %v", err)
 	}

@@ -60,7 +60,7 @@ type UserView struct {
 	Name      string      `json:"name"`
 	Email     string      `json:"email"`
 	Phone     string      `json:"phone"`
-	Status    string      `json:"status" enum:"ACTIVE,UNREGISTERED"`
+	Status    string      `json:"status" enum:"REGISTERED,UNREGISTERED"`
 	Profile   ProfileView `json:"profile"`
 	CreatedAt time.Time   `json:"created_at"`
 	UpdatedAt time.Time   `json:"updated_at"`
@@ -137,7 +137,7 @@ func (s *Server) registerUsers(api huma.API) {
 	huma.Register(api, op(s.rateLimited(huma.Operation{
 		OperationID: "sign-up", Method: http.MethodPost, Path: "/users", Tags: []string{"users"},
 		Summary:       "Sign up as a USER",
-		Description:   "Creates an ACTIVE user with a BRONZE profile whose nick name is the name. An e-mail already registered as a USER (even by an unregistered one) is 409.",
+		Description:   "Creates a REGISTERED user with a BRONZE profile whose nick name is the name. An e-mail already registered as a USER (even by an unregistered one) is 409.",
 		DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict},
 	}), public), s.signUp)
 	huma.Register(api, op(huma.Operation{

@@ -18,7 +18,7 @@ type SellerView struct {
 	Name      string    `json:"name"`
 	Email     string    `json:"email"`
 	Phone     string    `json:"phone"`
-	Status    string    `json:"status" enum:"ACTIVE,UNREGISTERED"`
+	Status    string    `json:"status" enum:"REGISTERED,UNREGISTERED"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }

@@ -27,8 +27,8 @@ func testSignUpMeProfileAndPublicView(t *testing.T, pool *pgxpool.Pool) {
 		} `json:"profile"`
 	}
 	resp.decode(t, &u)
-	if u.Email != strings.ToLower(addr) || u.Status != "ACTIVE" || u.Profile.Grade != "BRONZE" || u.Profile.NickName != "Kim Minsu" || u.Profile.Image != nil {
-		t.Fatalf("POST /users: got %s, want ACTIVE BRONZE user with lower-case e-mail and nick name = name", resp)
+	if u.Email != strings.ToLower(addr) || u.Status != "REGISTERED" || u.Profile.Grade != "BRONZE" || u.Profile.NickName != "Kim Minsu" || u.Profile.Image != nil {
+		t.Fatalf("POST /users: got %s, want REGISTERED BRONZE user with lower-case e-mail and nick name = name", resp)
 	}
 	if got, want := resp.header.Get("Location"), "/api/v1/users/"+u.ID.String(); got != want {
 		t.Fatalf("Location = %q, want %q", got, want)
@@ -296,7 +296,7 @@ func TestSellers(t *testing.T) {
 		Status string `json:"status"`
 	}
 	r.decode(t, &s)
-	if s.Email != addr || s.Status != "ACTIVE" || r.header.Get("Location") != "/api/v1/sellers/"+s.ID {
+	if s.Email != addr || s.Status != "REGISTERED" || r.header.Get("Location") != "/api/v1/sellers/"+s.ID {
 		t.Fatalf("POST /sellers: %s", r)
 	}
 	e.expect(req{method: "POST", path: "/api/v1/sellers", token: sup, body: body}, 409)

@@ -63,10 +63,19 @@ type CreateProductInput struct {
 	Body CreateProductBody
 }
 
-// EditProductBody is PATCH /products/{id}: both fields, the unchanged one as it is.
+// EditProductBody is PATCH /products/{id}: a partial update, at least one field; a field left out
+// keeps its value.
 type EditProductBody struct {
-	Name  string `json:"name" minLength:"1" maxLength:"100" pattern:"\\S" patternDescription:"not blank"`
-	Price int64  `json:"price" minimum:"1" maximum:"100000000" doc:"KRW, 1 to 100,000,000"`
+	Name  *string `json:"name,omitempty" minLength:"1" maxLength:"100" pattern:"\\S" patternDescription:"not blank"`
+	Price *int64  `json:"price,omitempty" minimum:"1" maximum:"100000000" doc:"KRW, 1 to 100,000,000"`
+}
+
+// Resolve requires one field at least.
+func (b *EditProductBody) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
+	if b.Name == nil && b.Price == nil {
+		return []error{&huma.ErrorDetail{Location: prefix.String(), Message: "must change at least one of name, price"}}
+	}
+	return nil
 }
 
 // EditProductInput is PATCH /products/{id}.

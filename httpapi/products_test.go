@@ -50,7 +50,16 @@ func testProductLifecycle(t *testing.T, s *shop) {
 		t.Fatalf("another seller changed the product: %+v", got)
 	}
 
-	r = e.expect(req{method: "PATCH", path: "/api/v1/products/" + id, token: tok, body: map[string]any{"name": "Trail runner 2", "price": 99000}}, 200)
+	// PATCH is a partial update: each field alone, the other kept.
+	e.expect(req{method: "PATCH", path: "/api/v1/products/" + id, token: tok, body: map[string]any{"price": 99000}}, 200).decode(t, &p)
+	if p.Name != "Trail runner" || p.Price != 99000 {
+		t.Fatalf("PATCH with price only: %+v, want the name kept and price 99000", p)
+	}
+	r = e.expect(req{method: "PATCH", path: "/api/v1/products/" + id, token: tok, body: map[string]any{"name": "Trail runner 2"}}, 200)
+	r.decode(t, &p)
+	if p.Name != "Trail runner 2" || p.Price != 99000 {
+		t.Fatalf("PATCH with name only: %+v, want the price kept and name Trail runner 2", p)
+	}
 	position(t, r)
 	r = e.expect(req{method: "POST", path: "/api/v1/products/" + id + "/status", token: tok, body: map[string]any{"status": "SELL"}}, 200)
 	r.decode(t, &p)
@@ -154,7 +163,8 @@ func testProductValidation(t *testing.T, s *shop) {
 		{"POST", "/api/v1/products", map[string]any{"item_id": uuid.New(), "name": strings.Repeat("n", 101), "price": 100_000_001, "stock": 1_000_001}, []string{"name", "price", "stock"}},
 		{"POST", "/api/v1/products", map[string]any{"name": "A", "price": 1.5, "stock": "1"}, []string{"item_id", "price", "stock"}},
 		{"POST", "/api/v1/products", map[string]any{"item_id": uuid.New(), "name": "A", "price": 1, "stock": 1, "status": "SELL"}, []string{"status"}},
-		{"PATCH", "/api/v1/products/" + uuid.NewString(), map[string]any{"price": 5}, []string{"name"}},
+		{"PATCH", "/api/v1/products/" + uuid.NewString(), map[string]any{}, []string{"body"}},
+		{"PATCH", "/api/v1/products/" + uuid.NewString(), map[string]any{"name": " ", "price": 0}, []string{"name", "price"}},
 		{"POST", "/api/v1/products/" + uuid.NewString() + "/status", map[string]any{"status": "REGISTERED"}, []string{"status"}},
 		{"POST", "/api/v1/products/" + uuid.NewString() + "/stock", map[string]any{"quantity": -3}, []string{"quantity"}},
 		{"GET", "/api/v1/products?sort=cheapest&size=101&min_price=-1", nil, []string{"sort", "size", "min_price"}},

@@ -16,8 +16,9 @@ import (
 
 // Account statuses.
 const (
-	// StatusActive accounts may log in.
-	StatusActive = "ACTIVE"
+	// StatusRegistered accounts may log in (the original system's name; migration 00202 renamed
+	// the rows stored as REGISTERED).
+	StatusRegistered = "REGISTERED"
 	// StatusUnregistered is a soft-deleted user: kept for orders and reviews, no longer able to
 	// log in, its tokens refused.
 	StatusUnregistered = "UNREGISTERED"
@@ -53,7 +54,7 @@ type Account struct {
 	Email string
 	// Phone is empty for a supervisor without one.
 	Phone string
-	// Status is StatusActive or StatusUnregistered.
+	// Status is StatusRegistered or StatusUnregistered.
 	Status string
 	// CreatedAt is the sign-up time.
 	CreatedAt time.Time
@@ -180,7 +181,7 @@ func constraintError(err error) error {
 	return err
 }
 
-// SignUp creates an ACTIVE user with a BRONZE profile whose nick name is the name.
+// SignUp creates a REGISTERED user with a BRONZE profile whose nick name is the name.
 func (s *Service) SignUp(ctx context.Context, in NewAccount) (User, error) {
 	if err := checkAccount(in, true); err != nil {
 		return User{}, err
@@ -246,7 +247,7 @@ func (s *Service) User(ctx context.Context, id uuid.UUID) (User, error) {
 // ActiveUser is User, but an unregistered user is NotFound: the public view.
 func (s *Service) ActiveUser(ctx context.Context, id uuid.UUID) (User, error) {
 	u, err := s.User(ctx, id)
-	if err == nil && u.Status != StatusActive {
+	if err == nil && u.Status != StatusRegistered {
 		return User{}, accountNotFound(domain.RoleUser, id)
 	}
 	return u, err
@@ -274,7 +275,7 @@ func (s *Service) count(ctx context.Context, role domain.Role) (int64, error) {
 	return n, nil
 }
 
-// UpdateUser changes what ch sets on an ACTIVE user.
+// UpdateUser changes what ch sets on a REGISTERED user.
 func (s *Service) UpdateUser(ctx context.Context, id uuid.UUID, ch UserChanges) (User, error) {
 	f := make(domain.Fields)
 	if ch.Name != nil {
@@ -310,7 +311,7 @@ func (s *Service) UpdateUser(ctx context.Context, id uuid.UUID, ch UserChanges) 
 		tag, err := tx.Exec(ctx, `
 			UPDATE accounts SET name = coalesce($2, name), password_hash = coalesce($3, password_hash),
 				phone = coalesce($4, phone), updated_at = now()
-			WHERE id = $1 AND role = 'USER' AND status = 'ACTIVE'`, id, name, hash, ch.Phone)
+			WHERE id = $1 AND role = 'USER' AND status = 'REGISTERED'`, id, name, hash, ch.Phone)
 		if err != nil {
 			return err
 		}
@@ -355,13 +356,13 @@ func (s *Service) otherSessions(ctx context.Context, tx pgx.Tx, account, keep uu
 	return out, rows.Err()
 }
 
-// Unregister soft-deletes an ACTIVE user (status UNREGISTERED) and revokes every token of the
+// Unregister soft-deletes a REGISTERED user (status UNREGISTERED) and revokes every token of the
 // account at once.
 func (s *Service) Unregister(ctx context.Context, id uuid.UUID) (User, error) {
 	rows := []revocation{{id: id, kind: revokeAccount, expiresAt: s.cfg.Now().Add(s.cfg.RefreshTTL)}}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE accounts SET status = 'UNREGISTERED', updated_at = now()
-			WHERE id = $1 AND role = 'USER' AND status = 'ACTIVE'`, id)
+			WHERE id = $1 AND role = 'USER' AND status = 'REGISTERED'`, id)
 		if err != nil {
 			return err
 		}
@@ -377,7 +378,7 @@ func (s *Service) Unregister(ctx context.Context, id uuid.UUID) (User, error) {
 	return s.User(ctx, id)
 }
 
-// UpdateProfile replaces the nick name and image URL of an ACTIVE user's profile.
+// UpdateProfile replaces the nick name and image URL of a REGISTERED user's profile.
 func (s *Service) UpdateProfile(ctx context.Context, id uuid.UUID, nickName, imageURL string) (User, error) {
 	f := make(domain.Fields)
 	f.Text("nick_name", nickName, 1, MaxNameLength)
@@ -391,7 +392,7 @@ func (s *Service) UpdateProfile(ctx context.Context, id uuid.UUID, nickName, ima
 	}
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE user_profiles p SET nick_name = $2, profile_image_url = $3, updated_at = now()
-		FROM accounts a WHERE a.id = p.user_id AND p.user_id = $1 AND a.status = 'ACTIVE'`,
+		FROM accounts a WHERE a.id = p.user_id AND p.user_id = $1 AND a.status = 'REGISTERED'`,
 		id, strings.TrimSpace(nickName), url)
 	if err != nil {
 		return User{}, fmt.Errorf("update profile of %s: %w", id, err)
@@ -456,7 +457,7 @@ func (s *Service) AddAddress(ctx context.Context, userID uuid.UUID, in AddressIn
 	in = trimAddress(in)
 	a, err := scanAddress(s.pool.QueryRow(ctx, `
 		INSERT INTO user_addresses (id, user_id, receiver, address1, address2, zipcode, phone, receive_type, receive_message)
-		SELECT $1, a.id, $3, $4, $5, $6, $7, $8, $9 FROM accounts a WHERE a.id = $2 AND a.role = 'USER' AND a.status = 'ACTIVE'
+		SELECT $1, a.id, $3, $4, $5, $6, $7, $8, $9 FROM accounts a WHERE a.id = $2 AND a.role = 'USER' AND a.status = 'REGISTERED'
 		RETURNING `+addressColumns,
 		uuid.New(), userID, in.Receiver, in.Address1, in.Address2, in.Zipcode, in.Phone, in.ReceiveType, in.ReceiveMessage))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -501,7 +502,7 @@ func (s *Service) DeleteAddress(ctx context.Context, userID, id uuid.UUID) error
 	return nil
 }
 
-// CreateSeller creates an ACTIVE seller account.
+// CreateSeller creates a REGISTERED seller account.
 func (s *Service) CreateSeller(ctx context.Context, in NewAccount) (Account, error) {
 	if err := checkAccount(in, true); err != nil {
 		return Account{}, err

@@ -37,7 +37,7 @@ func (s *Service) Login(ctx context.Context, email, password string, role domain
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("login: verify password of %s: %w", id, err)
 	}
-	if !match || status != StatusActive {
+	if !match || status != StatusRegistered {
 		return TokenPair{}, ErrBadCredentials
 	}
 	var pair TokenPair
@@ -100,7 +100,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 		if err := tx.QueryRow(ctx, `SELECT status FROM accounts WHERE id = $1`, p.Actor.ID).Scan(&status); err != nil {
 			return fmt.Errorf("find account %s: %w", p.Actor.ID, err)
 		}
-		if status != StatusActive {
+		if status != StatusRegistered {
 			return fmt.Errorf("%w: account is %s", ErrTokenRevoked, status)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE auth_refresh_tokens SET spent_at = $2 WHERE jti = $1`, p.TokenID, s.cfg.Now()); err != nil {
