@@ -63,9 +63,11 @@ type Empty struct {
 	_ struct{} `nullable:"true"`
 }
 
-// PageQuery is the page and size query of every list; embed it in a list's input struct.
+// PageQuery is the page and size query of every list; embed it in a list's input struct. The
+// page is bounded (10,000,000: an offset of at most 10^9 rows) so that page × size never
+// overflows; past it is 400.
 type PageQuery struct {
-	Page int `query:"page" minimum:"0" default:"0" doc:"0-based page number"`
+	Page int `query:"page" minimum:"0" maximum:"10000000" default:"0" doc:"0-based page number, at most 10,000,000"`
 	Size int `query:"size" minimum:"1" maximum:"100" default:"10" doc:"Page size, at most 100"`
 }
 

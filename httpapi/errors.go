@@ -203,6 +203,13 @@ func fiberEnvelope(fe *fiber.Error) *ErrorEnvelope {
 	return errorEnvelope(fe.Code, fe.Code, fe.Message)
 }
 
+// validationEnvelope is the 400 of a malformed request: every failing field and why.
+func validationEnvelope(fields map[string]string) *ErrorEnvelope {
+	e := errorEnvelope(http.StatusBadRequest, http.StatusBadRequest, describeFields(fields))
+	e.Data = &ErrorData{Fields: fields}
+	return e
+}
+
 // describeFields lists every failing field and why, in field order.
 func describeFields(fields map[string]string) string {
 	names := make([]string, 0, len(fields))
@@ -247,9 +254,7 @@ func newError(status int, msg string, errs ...error) huma.StatusError {
 		if len(fields) == 0 {
 			return errorEnvelope(http.StatusBadRequest, http.StatusBadRequest, msg)
 		}
-		e := errorEnvelope(http.StatusBadRequest, http.StatusBadRequest, describeFields(fields))
-		e.Data = &ErrorData{Fields: fields}
-		return e
+		return validationEnvelope(fields)
 	case 0:
 		// huma asks for an example error at registration, to document the error schema.
 		return errorEnvelope(http.StatusInternalServerError, http.StatusInternalServerError, msg)

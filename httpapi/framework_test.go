@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -71,6 +72,12 @@ func testBodyOverOneMiBIs413(t *testing.T, pool *pgxpool.Pool) {
 		t.Fatalf("1 MiB + 1 byte: %d %+v (%v), want 413 in the envelope", resp.StatusCode, env.Result, err)
 	}
 
+	// A client that keeps sending a 2 MiB body while the answer comes: it still reads its 413 in
+	// the envelope (the server reads and discards what it sends, up to a bound, before closing).
+	for range 3 {
+		sendingClientGets413(t, ln.Addr().String(), 2<<20)
+	}
+
 	// Just under the limit: read whole and refused by validation.
 	body := `{"name":"` + strings.Repeat("x", 1<<20-100) + `"}`
 	under, err := http.Post("http://"+ln.Addr().String()+"/api/v1/users", "application/json", strings.NewReader(body))
@@ -80,6 +87,52 @@ func testBodyOverOneMiBIs413(t *testing.T, pool *pgxpool.Pool) {
 	defer under.Body.Close()
 	if err := json.NewDecoder(under.Body).Decode(&env); err != nil || under.StatusCode != 400 || env.Result.Code != 400 {
 		t.Fatalf("just under 1 MiB: %d %+v (%v), want 400", under.StatusCode, env.Result, err)
+	}
+}
+
+// sendingClientGets413 sends a sign-up with a size-byte body over a real TCP connection, writing
+// the whole body while it reads the answer, and fails unless the answer is 413 in the envelope.
+func sendingClientGets413(t *testing.T, addr string, size int) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	sent := make(chan error, 1)
+	go func() {
+		head := fmt.Sprintf("POST /api/v1/users HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", size)
+		body := append([]byte(`{"name":"`), bytes.Repeat([]byte("x"), size-len(`{"name":""}`))...)
+		body = append(body, `"}`...)
+		if _, err := conn.Write([]byte(head)); err != nil {
+			sent <- err
+			return
+		}
+		// As a slow client on a real network: the body arrives in pieces, long after the head.
+		for len(body) > 0 {
+			n := min(len(body), 32<<10)
+			if _, err := conn.Write(body[:n]); err != nil {
+				sent <- err
+				return
+			}
+			body = body[n:]
+			time.Sleep(time.Millisecond)
+		}
+		sent <- nil
+	}()
+	time.Sleep(50 * time.Millisecond) // the answer is there before the client reads it
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("read the answer to a %d-byte body while sending it: %v (send: %v)", size, err, <-sent)
+	}
+	defer resp.Body.Close()
+	var env envelope
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil || resp.StatusCode != 413 || env.Result.Code != 413 {
+		t.Fatalf("a %d-byte body while sending: %d %+v (%v), want 413 in the envelope", size, resp.StatusCode, env.Result, err)
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("send a %d-byte body: %v; want the server to read it (up to a bound) before closing", size, err)
 	}
 }
 

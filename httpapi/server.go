@@ -180,7 +180,8 @@ func build(deps Deps) (*fiber.App, *Server) {
 		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
 		TrustedProxies:          cfg.TrustedProxies,
 	})
-	app.Use(requestID, s.observe, recoverPanic)
+	app.Server().ErrorHandler = lingerOnTooLarge(app.Server().ErrorHandler)
+	app.Use(requestID, s.observe, recoverPanic, checkText)
 	if len(cfg.CORSOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  strings.Join(cfg.CORSOrigins, ","),

@@ -251,6 +251,7 @@ func TestShop(t *testing.T) {
 		"200 concurrent orders":      testConcurrentOrders,
 		"roles per route":            testShopRoles,
 		"admin streams":              testAdminStreams,
+		"bad input":                  testBadInput,
 	})
 }
 
