@@ -95,8 +95,10 @@ type SignUpInput struct {
 // UserChangesBody is PATCH /users/me: the fields to change, at least one.
 type UserChangesBody struct {
 	Name     *string `json:"name,omitempty" minLength:"1" maxLength:"50" pattern:"\\S" patternDescription:"not blank"`
-	Password *string `json:"password,omitempty" minLength:"8" maxLength:"16" pattern:"^[A-Za-z0-9$@!%*#?&]*$" patternDescription:"made of A-Z, a-z, 0-9 and $@!%*#?&" writeOnly:"true" doc:"The password rule of sign-up"`
-	Phone    *string `json:"phone,omitempty" pattern:"^(?:010\\d{4}|070\\d{4}|01[16789]\\d{3,4})\\d{4}$" patternDescription:"a Korean mobile number, digits only"`
+	Password *string `json:"password,omitempty" minLength:"8" maxLength:"16" pattern:"^[A-Za-z0-9$@!%*#?&]*$" patternDescription:"made of A-Z, a-z, 0-9 and $@!%*#?&" writeOnly:"true" doc:"The password rule of sign-up; needs current_password. Ends every other session of the account."`
+	// CurrentPassword proves the change is the account holder's, not a stolen token's.
+	CurrentPassword *string `json:"current_password,omitempty" minLength:"1" maxLength:"128" writeOnly:"true" doc:"The password before the change: required with password; a wrong one is 401"`
+	Phone           *string `json:"phone,omitempty" pattern:"^(?:010\\d{4}|070\\d{4}|01[16789]\\d{3,4})\\d{4}$" patternDescription:"a Korean mobile number, digits only"`
 }
 
 // Resolve requires one field at least and checks the password's mix of characters.
@@ -104,12 +106,16 @@ func (b *UserChangesBody) Resolve(_ huma.Context, prefix *huma.PathBuffer) []err
 	if b.Name == nil && b.Password == nil && b.Phone == nil {
 		return []error{&huma.ErrorDetail{Location: prefix.String(), Message: "must change at least one of name, password, phone"}}
 	}
+	var errs []error
 	if b.Password != nil {
 		if msg := auth.CheckPasswordMix(*b.Password); msg != "" {
-			return []error{&huma.ErrorDetail{Location: prefix.With("password"), Message: msg}}
+			errs = append(errs, &huma.ErrorDetail{Location: prefix.With("password"), Message: msg})
+		}
+		if b.CurrentPassword == nil {
+			errs = append(errs, &huma.ErrorDetail{Location: prefix.With("current_password"), Message: "is required to change the password"})
 		}
 	}
-	return nil
+	return errs
 }
 
 // UpdateMeInput is PATCH /users/me.
@@ -146,7 +152,10 @@ func (s *Server) registerUsers(api huma.API) {
 	}, roles(domain.RoleUser)), s.getMe)
 	huma.Register(api, op(huma.Operation{
 		OperationID: "update-me", Method: http.MethodPatch, Path: "/users/me", Tags: []string{"users"},
-		Summary: "Change the caller's name, password or phone", Errors: []int{http.StatusNotFound},
+		Summary: "Change the caller's name, password or phone",
+		Description: "A new password needs current_password (missing: 400, wrong: 401), ends every other session of the account, " +
+			"and is limited to 5 tries per account, then one a minute (429 with Retry-After).",
+		Errors: []int{http.StatusNotFound, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, roles(domain.RoleUser)), s.updateMe)
 	huma.Register(api, op(huma.Operation{
 		OperationID: "delete-me", Method: http.MethodDelete, Path: "/users/me", Tags: []string{"users"},
@@ -187,7 +196,14 @@ func (s *Server) getMe(ctx context.Context, _ *struct{}) (*Response[UserView], e
 }
 
 func (s *Server) updateMe(ctx context.Context, in *UpdateMeInput) (*Response[UserView], error) {
-	u, err := s.auth.UpdateUser(ctx, actor(ctx).ID, auth.UserChanges{Name: in.Body.Name, Password: in.Body.Password, Phone: in.Body.Phone, Session: principal(ctx).Session})
+	if in.Body.Password != nil {
+		// Each try costs a password check: limited per account, whatever the address.
+		if allowed, wait := s.passwords.allow(actor(ctx).ID.String(), time.Now()); !allowed {
+			return nil, tooManyRequests("too many password changes for this account; retry later", wait)
+		}
+	}
+	u, err := s.auth.UpdateUser(ctx, actor(ctx).ID, auth.UserChanges{Name: in.Body.Name, Password: in.Body.Password,
+		CurrentPassword: in.Body.CurrentPassword, Phone: in.Body.Phone, Session: principal(ctx).Session})
 	if err != nil {
 		return nil, err
 	}

@@ -70,8 +70,9 @@ func (s *Server) registerAuth(api huma.API) {
 	}), public), s.refresh)
 	huma.Register(api, op(huma.Operation{
 		OperationID: "logout", Method: http.MethodPost, Path: "/auth/logout", Tags: []string{"auth"},
-		Summary:     "Log out",
-		Description: "The access token is refused (4002) from now on; with the session's refresh_token, every token of that login session is.",
+		Summary: "Log out",
+		Description: "Ends the whole login session: the access token and every refresh and access token of its session are refused (4002) from now on, " +
+			"whether or not the body names the session's refresh_token. A refresh_token of another session of the account ends that session too.",
 	}, anyRole), s.logout)
 }
 

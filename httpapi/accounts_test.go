@@ -55,7 +55,7 @@ func testSignUpMeProfileAndPublicView(t *testing.T, pool *pgxpool.Pool) {
 
 	// PATCH changes what it is given; the new password logs in, the old one does not.
 	e.expect(req{method: "PATCH", path: "/api/v1/users/me", token: tk.AccessToken, body: map[string]string{
-		"name": "Kim Jisu", "password": "newPass1#", "phone": "0111234567"}}, 200)
+		"name": "Kim Jisu", "password": "newPass1#", "current_password": password, "phone": "0111234567"}}, 200)
 	e.expect(req{method: "POST", path: "/api/v1/auth/login", body: map[string]string{"email": addr, "password": password}}, 401)
 	tk = e.login(addr, "newPass1#", "USER")
 	e.expect(req{method: "PATCH", path: "/api/v1/users/me", token: tk.AccessToken, body: map[string]string{}}, 400)

@@ -130,6 +130,12 @@ func toEnvelope(err error) *ErrorEnvelope {
 		return errorEnvelope(http.StatusForbidden, codeRoleNotAllowed, errRoleNotAllowed.Error())
 	case errors.Is(err, auth.ErrBadCredentials):
 		return errorEnvelope(http.StatusUnauthorized, http.StatusUnauthorized, auth.ErrBadCredentials.Error())
+	case errors.Is(err, auth.ErrWrongPassword):
+		return errorEnvelope(http.StatusUnauthorized, http.StatusUnauthorized, auth.ErrWrongPassword.Error())
+	case errors.Is(err, auth.ErrBusy), errors.Is(err, auth.ErrUnavailable):
+		e := errorEnvelope(http.StatusServiceUnavailable, http.StatusServiceUnavailable, tryAgain(err))
+		e.headers = http.Header{"Retry-After": {"1"}}
+		return e
 	case errors.Is(err, eventstore.ErrWrongVersion):
 		return errorEnvelope(http.StatusConflict, http.StatusConflict, "the resource was changed at the same time; try again")
 	}
@@ -140,6 +146,14 @@ func toEnvelope(err error) *ErrorEnvelope {
 	e := errorEnvelope(http.StatusInternalServerError, http.StatusInternalServerError, "internal error; quote the X-Request-ID when reporting it")
 	e.cause = err
 	return e
+}
+
+// tryAgain is the description of a 503 that a retry shortly may cure.
+func tryAgain(err error) string {
+	if errors.Is(err, auth.ErrBusy) {
+		return auth.ErrBusy.Error()
+	}
+	return auth.ErrUnavailable.Error()
 }
 
 // codeStatus answers the business refusals whose kind alone would give another status: a restock

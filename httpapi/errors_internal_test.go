@@ -113,7 +113,7 @@ func TestSchemaPatternsMatchAuthRules(t *testing.T) {
 }
 
 func TestLimiter(t *testing.T) {
-	l := newLimiter(2, 3) // 2 a second, bursts of 3
+	l := newLimiter(2, 3, 2) // 2 a second, bursts of 3, 2 buckets kept
 	now := time.Unix(1000, 0)
 	for i := range 3 {
 		if ok, _ := l.allow("a", now); !ok {
@@ -133,10 +133,10 @@ func TestLimiter(t *testing.T) {
 	if ok, _ := l.allow("a", now.Add(600*time.Millisecond)); ok {
 		t.Fatal("allowed with no token left")
 	}
-	// A bucket refilled to the burst is forgotten at the next sweep.
-	l.allow("c", now.Add(2*time.Minute))
-	if _, kept := l.buckets["b"]; kept {
-		t.Fatal("a full bucket survived the sweep")
+	// The map is bounded: a third key drops the least recently used bucket (b), not a.
+	l.allow("c", now.Add(600*time.Millisecond))
+	if n := l.buckets.Len(); n != 2 || l.buckets.Contains("b") || !l.buckets.Contains("a") {
+		t.Fatalf("after a third key: %d buckets %v, want 2 with a kept and b dropped", n, l.buckets.Keys())
 	}
 	if got := retryAfter(0.2); got != "1" {
 		t.Fatalf("retryAfter(0.2) = %s, want 1", got)

@@ -184,7 +184,12 @@ func testPanicIs500InEnvelopeLoggedOnce(t *testing.T, pool *pgxpool.Pool) {
 func testRateLimit(t *testing.T, pool *pgxpool.Pool) {
 	e := newEnvOn(t, pool, func(d *httpapi.Deps, _ *auth.Config) {
 		d.Config.RateLimit, d.Config.RateBurst = 0.5, 3
-		d.Config.ProxyHeader, d.Config.TrustedProxies = "X-Forwarded-For", []string{"0.0.0.0", "127.0.0.1"}
+		// The test client's peer address is 0.0.0.0: the proxy in front; 10.9.0.0/16 a second layer.
+		proxies, err := httpapi.ParseTrustedProxies([]string{"0.0.0.0", "10.9.0.0/16"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Config.TrustedProxies = proxies
 	})
 	from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
 	login := req{method: "POST", path: "/api/v1/auth/login", body: map[string]string{"email": "a@b.co", "password": "x"}, header: from("10.0.0.1")}
@@ -196,10 +201,26 @@ func testRateLimit(t *testing.T, pool *pgxpool.Pool) {
 	if err != nil || retry < 1 || retry > 2 {
 		t.Fatalf("429 Retry-After = %q, want 1-2 s at 0.5/s", r.header.Get("Retry-After"))
 	}
+	// The client is the right-most address that is not a trusted proxy: what the client wrote
+	// left of it (a forged X-Forwarded-For) does not give it a fresh bucket, nor does a second
+	// trusted proxy layer.
+	for _, forged := range []string{"1.2.3.4, 10.0.0.1", "5.6.7.8,10.0.0.1, 10.9.0.5", "garbage, 10.0.0.1"} {
+		login.header = from(forged)
+		e.expect(login, 429)
+	}
 	// Another address has its own bucket; other routes are not limited.
 	login.header = from("10.0.0.2")
 	e.expect(login, 401)
 	e.expect(req{method: "GET", path: "/healthz", header: from("10.0.0.1")}, 200)
+	// IPv6 clients share a bucket per /64.
+	for range 3 {
+		login.header = from("2001:db8:1:2::1")
+		e.expect(login, 401)
+	}
+	login.header = from("2001:db8:1:2:ffff:ffff:ffff:ffff")
+	e.expect(login, 429)
+	login.header = from("2001:db8:1:3::1")
+	e.expect(login, 401)
 	// Without trusted proxies the header is not believed: it cannot pick a fresh bucket.
 	untrusting := newEnvOn(t, pool, func(d *httpapi.Deps, _ *auth.Config) {
 		d.Config.RateLimit, d.Config.RateBurst, d.Config.ProxyHeader = 0.5, 1, "X-Forwarded-For"

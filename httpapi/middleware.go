@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -183,7 +182,7 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	s.log.LogAttrs(c.UserContext(), slog.LevelInfo, "http",
 		slog.String("request_id", id), slog.String("method", c.Method()), slog.String("path", c.Path()),
 		slog.String("route", route), slog.Int("status", status), slog.Duration("duration", elapsed),
-		slog.String("client", c.IP()))
+		slog.String("client", s.client(c).String()))
 	return nil
 }
 
@@ -195,76 +194,4 @@ func routeLabel(c *fiber.Ctx, status int) string {
 		return "unmatched"
 	}
 	return r.Path
-}
-
-// limiter is a token bucket per key: rate tokens a second, at most burst saved up.
-type limiter struct {
-	rate  float64
-	burst float64
-
-	mu        sync.Mutex
-	buckets   map[string]*bucket
-	lastSweep time.Time
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newLimiter(rate float64, burst int) *limiter {
-	return &limiter{rate: rate, burst: float64(burst), buckets: map[string]*bucket{}}
-}
-
-// allow takes a token from key's bucket, or says how long until one is there.
-func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.lastSweep) > time.Minute {
-		// Forget buckets that have refilled: they are the same as new ones.
-		for k, b := range l.buckets {
-			if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
-				delete(l.buckets, k)
-			}
-		}
-		l.lastSweep = now
-	}
-	b, ok := l.buckets[key]
-	if !ok {
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[key] = b
-	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
-}
-
-// rateLimited makes o answer 429 with Retry-After once a client address exceeds the rate.
-func (s *Server) rateLimited(o huma.Operation) huma.Operation {
-	o.Errors = append(o.Errors, http.StatusTooManyRequests)
-	o.Middlewares = append(o.Middlewares, func(ctx huma.Context, next func(huma.Context)) {
-		key := ctx.Operation().OperationID + " " + humafiber.Unwrap(ctx).IP()
-		allowed, wait := s.limit.allow(key, time.Now())
-		if !allowed {
-			e := errorEnvelope(http.StatusTooManyRequests, http.StatusTooManyRequests, "too many requests from this address; retry later")
-			e.headers = http.Header{"Retry-After": {retryAfter(wait.Seconds())}}
-			s.writeError(ctx, e)
-			return
-		}
-		next(ctx)
-	})
-	return o
-}
-
-// trustedProxyHeader is the proxy header fiber may read the client address from: none unless
-// the proxies are known, since fiber believes the header from anyone when no proxy is listed.
-func trustedProxyHeader(cfg Config) string {
-	if len(cfg.TrustedProxies) == 0 {
-		return ""
-	}
-	return cfg.ProxyHeader
 }

@@ -75,7 +75,8 @@ func op(o huma.Operation, a access) huma.Operation {
 	errs := append([]int{http.StatusBadRequest, http.StatusInternalServerError}, o.Errors...)
 	if !a.public {
 		o.Security = []map[string][]string{{securityScheme: {}}}
-		errs = append(errs, http.StatusUnauthorized, http.StatusForbidden)
+		// 503: the token revocation check's database failed for longer than its fallback.
+		errs = append(errs, http.StatusUnauthorized, http.StatusForbidden, http.StatusServiceUnavailable)
 	}
 	slices.Sort(errs)
 	o.Errors = slices.Compact(errs)

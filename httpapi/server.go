@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/time/rate"
 
 	"github.com/commerce-dev/commerce/commands"
 	"github.com/commerce-dev/commerce/infra/auth"
@@ -37,12 +39,16 @@ type Config struct {
 	WriteTimeout time.Duration
 	// IdleTimeout closes idle keep-alive connections (default 60 s).
 	IdleTimeout time.Duration
-	// ProxyHeader is the header holding the client address behind a proxy, such as
-	// X-Forwarded-For. It is used only with TrustedProxies, and believed only from them; else the
-	// client address is the peer address (so a client cannot pick its rate-limit bucket).
+	// RateLimitClients bounds the rate-limit buckets kept (default 100,000); past it the least
+	// recently seen client's bucket is dropped.
+	RateLimitClients int
+	// ProxyHeader is the header in which proxies list the addresses they forward for (default
+	// X-Forwarded-For). It is used only with TrustedProxies, and believed only from them.
 	ProxyHeader string
-	// TrustedProxies are the proxy addresses or CIDRs whose ProxyHeader is believed.
-	TrustedProxies []string
+	// TrustedProxies are the reverse proxies in front of the server (ParseTrustedProxies). The
+	// client is the right-most address of ProxyHeader that is not one of them; with none the
+	// client is the peer address, so that a client cannot pick its rate-limit bucket.
+	TrustedProxies []netip.Prefix
 	// MinPositionWait bounds how long a query with ?min_position waits for its read model before
 	// it answers 503 (default 2 s, as API.md says).
 	MinPositionWait time.Duration
@@ -54,6 +60,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RateBurst == 0 {
 		c.RateBurst = 40
+	}
+	if c.RateLimitClients == 0 {
+		c.RateLimitClients = 100_000
+	}
+	if c.ProxyHeader == "" {
+		c.ProxyHeader = fiber.HeaderXForwardedFor
 	}
 	if c.ReadTimeout == 0 {
 		c.ReadTimeout = 10 * time.Second
@@ -116,13 +128,15 @@ type Deps struct {
 
 // Server holds the dependencies the handlers use. Handlers are its methods.
 type Server struct {
-	log     *slog.Logger
-	auth    *auth.Service
-	ready   []Check
-	cfg     Config
-	api     huma.API
-	limit   *limiter
-	metrics *httpMetrics
+	log   *slog.Logger
+	auth  *auth.Service
+	ready []Check
+	cfg   Config
+	api   huma.API
+	limit *limiter
+	// passwords limits password changes per account.
+	passwords *limiter
+	metrics   *httpMetrics
 
 	commands    *commands.Handlers
 	idempotency *commands.Idempotency
@@ -152,12 +166,14 @@ func build(deps Deps) (*fiber.App, *Server) {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	s := &Server{
-		log:     log,
-		auth:    deps.Auth,
-		ready:   deps.Ready,
-		cfg:     cfg,
-		limit:   newLimiter(cfg.RateLimit, cfg.RateBurst),
-		metrics: newHTTPMetrics(reg),
+		log:   log,
+		auth:  deps.Auth,
+		ready: deps.Ready,
+		cfg:   cfg,
+		limit: newLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst, cfg.RateLimitClients),
+		// 5 password changes per account, then one a minute.
+		passwords: newLimiter(rate.Every(time.Minute), 5, cfg.RateLimitClients),
+		metrics:   newHTTPMetrics(reg),
 
 		commands:    deps.Commands,
 		idempotency: deps.Idempotency,
@@ -168,17 +184,14 @@ func build(deps Deps) (*fiber.App, *Server) {
 		store:       deps.Store,
 	}
 	app := fiber.New(fiber.Config{
-		AppName:                 "commerce",
-		BodyLimit:               bodyLimit,
-		ReadTimeout:             cfg.ReadTimeout,
-		WriteTimeout:            cfg.WriteTimeout,
-		IdleTimeout:             cfg.IdleTimeout,
-		ErrorHandler:            s.handleError,
-		Immutable:               true,
-		DisableStartupMessage:   true,
-		ProxyHeader:             trustedProxyHeader(cfg),
-		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
-		TrustedProxies:          cfg.TrustedProxies,
+		AppName:               "commerce",
+		BodyLimit:             bodyLimit,
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		ErrorHandler:          s.handleError,
+		Immutable:             true,
+		DisableStartupMessage: true,
 	})
 	app.Server().ErrorHandler = lingerOnTooLarge(app.Server().ErrorHandler)
 	app.Use(requestID, s.observe, recoverPanic, checkText)

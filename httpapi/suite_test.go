@@ -27,6 +27,8 @@ func TestAccounts(t *testing.T) {
 		"revocation across processes":            testRevocationAcrossProcesses,
 		"password change revokes other sessions": testPasswordChangeRevokesOtherSessions,
 		"roles per route":                        testRolesPerRoute,
+		"password changes are rate-limited":      testPasswordChangesAreRateLimited,
+		"hashing burst is 503":                   testHashingBurstIs503,
 	})
 }
 

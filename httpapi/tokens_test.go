@@ -132,10 +132,18 @@ func testLogoutRevokesAtOnce(t *testing.T, pool *pgxpool.Pool) {
 	// The other session is untouched.
 	e.expect(req{method: "GET", path: "/api/v1/users/me", token: second.AccessToken}, 200)
 
-	// Logout without a body revokes the access token only.
-	e.expect(req{method: "POST", path: "/api/v1/auth/logout", token: second.AccessToken}, 200)
+	// Logout with only the bearer ends the whole session too: its refresh token is refused, and
+	// so is an access token the session got from an earlier refresh.
+	r := e.expect(req{method: "POST", path: "/api/v1/auth/refresh", body: map[string]string{"refresh_token": second.RefreshToken}}, 200)
+	var next tokens
+	r.decode(t, &next)
+	e.expect(req{method: "POST", path: "/api/v1/auth/logout", token: next.AccessToken}, 200)
+	e.expect(req{method: "GET", path: "/api/v1/users/me", token: next.AccessToken}, 401, 4002)
 	e.expect(req{method: "GET", path: "/api/v1/users/me", token: second.AccessToken}, 401, 4002)
-	e.expect(req{method: "POST", path: "/api/v1/auth/refresh", body: map[string]string{"refresh_token": second.RefreshToken}}, 200)
+	e.expect(req{method: "POST", path: "/api/v1/auth/refresh", body: map[string]string{"refresh_token": next.RefreshToken}}, 401, 4002)
+	// ... also in another process, which learns it from the database.
+	elsewhere := newEnvOn(t, pool)
+	elsewhere.expect(req{method: "POST", path: "/api/v1/auth/refresh", body: map[string]string{"refresh_token": next.RefreshToken}}, 401, 4002)
 
 	// Someone else's refresh token, or garbage, is refused and revokes nothing.
 	third := e.login(u.email, password, "USER")
@@ -152,7 +160,7 @@ func testLogoutRevokesAtOnce(t *testing.T, pool *pgxpool.Pool) {
 	// With the refresh token, logout ends the whole session: an earlier access token of the same
 	// login is refused too.
 	first := e.login(u.email, password, "USER")
-	r := e.expect(req{method: "POST", path: "/api/v1/auth/refresh", body: map[string]string{"refresh_token": first.RefreshToken}}, 200)
+	r = e.expect(req{method: "POST", path: "/api/v1/auth/refresh", body: map[string]string{"refresh_token": first.RefreshToken}}, 200)
 	var rotated tokens
 	r.decode(t, &rotated)
 	e.expect(req{method: "POST", path: "/api/v1/auth/logout", token: rotated.AccessToken,
@@ -245,7 +253,15 @@ func testPasswordChangeRevokesOtherSessions(t *testing.T, pool *pgxpool.Pool) {
 	other := e.login(u.email, password, "USER")
 	bystander := e.user()
 	const newPassword = "N3wP@sswr0d!"
-	e.expect(req{method: "PATCH", path: "/api/v1/users/me", token: u.tokens.AccessToken, body: map[string]string{"password": newPassword}}, 200)
+	// A stolen access token alone cannot change the password: the current one is needed, a wrong
+	// one is 401, and neither revokes anything.
+	r := e.expect(req{method: "PATCH", path: "/api/v1/users/me", token: u.tokens.AccessToken, body: map[string]string{"password": newPassword}}, 400)
+	if r.fields()["current_password"] == "" {
+		t.Fatalf("PATCH password without current_password: %s, want 400 naming current_password", r)
+	}
+	e.expect(req{method: "PATCH", path: "/api/v1/users/me", token: u.tokens.AccessToken, body: map[string]string{"password": newPassword, "current_password": "wrong123!"}}, 401)
+	e.expect(req{method: "GET", path: "/api/v1/users/me", token: other.AccessToken}, 200)
+	e.expect(req{method: "PATCH", path: "/api/v1/users/me", token: u.tokens.AccessToken, body: map[string]string{"password": newPassword, "current_password": password}}, 200)
 
 	e.expect(req{method: "GET", path: "/api/v1/users/me", token: other.AccessToken}, 401, 4002)
 	e.expect(req{method: "POST", path: "/api/v1/auth/refresh", body: map[string]string{"refresh_token": other.RefreshToken}}, 401, 4002)

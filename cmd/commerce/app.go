@@ -98,7 +98,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		}
 		secrets = fillSecrets(secrets, dev)
 	}
-	authCfg := auth.Config{Secrets: secrets, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Log: log}
+	authCfg := auth.Config{Secrets: secrets, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, HashConcurrency: cfg.HashConcurrency, Log: log}
 	if err := authCfg.Validate(cfg.production()); err != nil {
 		a.close()
 		return nil, fmt.Errorf("JWT_SECRET_*: %w", err)

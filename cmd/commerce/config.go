@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/commerce-dev/commerce/httpapi"
 )
 
 // config is everything the binary reads from the environment. It is parsed here and nowhere else.
@@ -33,6 +36,8 @@ type config struct {
 	CORSOrigins     []string
 	RateLimit       float64
 	RateBurst       int
+	TrustedProxies  []netip.Prefix
+	HashConcurrency int
 	SnapshotEvery   int
 	ShutdownTimeout time.Duration
 }
@@ -129,6 +134,12 @@ var envVars = []envVar{
 		return nil
 	}},
 	{"RATE_BURST", "40", "burst allowed above RATE_LIMIT", intVar(1, 1_000_000, func(c *config) *int { return &c.RateBurst })},
+	{"TRUSTED_PROXIES", "", "comma-separated reverse proxy addresses or CIDRs; the client is the right-most X-Forwarded-For address not in it (empty: the peer)", func(c *config, v string) error {
+		p, err := httpapi.ParseTrustedProxies(splitList(v))
+		c.TrustedProxies = p
+		return err
+	}},
+	{"PASSWORD_HASH_CONCURRENCY", "0", "argon2id hashes at once, process-wide (0: the number of cores); past it 503 after 1 s", intVar(0, 1024, func(c *config) *int { return &c.HashConcurrency })},
 	{"SNAPSHOT_EVERY", "100", "events between product snapshots, at least (a product with open reservations waits for an eighth of them too)", intVar(1, 1_000_000, func(c *config) *int { return &c.SnapshotEvery })},
 	{"SHUTDOWN_TIMEOUT", "20s", "how long shutdown waits for requests and workers to drain", durationVar(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
 }

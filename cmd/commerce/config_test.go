@@ -28,11 +28,12 @@ func TestLoadConfigNamesEveryBadVariable(t *testing.T) {
 		"ROLES":            "api,cron",
 		"ACCESS_TOKEN_TTL": "-1s",
 		"RATE_BURST":       "zero",
+		"TRUSTED_PROXIES":  "10.0.0.0/8,proxy",
 	}))
 	if err == nil {
 		t.Fatal("loadConfig accepted bad values")
 	}
-	for _, name := range []string{"DATABASE_URL", "HTTP_ADDR", "KURRENTDB_URL", "LOG_LEVEL", "ROLES", "ACCESS_TOKEN_TTL", "RATE_BURST"} {
+	for _, name := range []string{"DATABASE_URL", "HTTP_ADDR", "KURRENTDB_URL", "LOG_LEVEL", "ROLES", "ACCESS_TOKEN_TTL", "RATE_BURST", "TRUSTED_PROXIES"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}

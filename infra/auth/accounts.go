@@ -97,8 +97,11 @@ type NewAccount struct {
 type UserChanges struct {
 	// Name is the new name.
 	Name *string
-	// Password is the new password.
+	// Password is the new password; it needs CurrentPassword.
 	Password *string
+	// CurrentPassword is the account's password before the change: a stolen access token alone
+	// does not take the account over. A wrong one is ErrWrongPassword.
+	CurrentPassword *string
 	// Phone is the new phone number.
 	Phone *string
 	// Session is the session the change is made from. A new password revokes every other
@@ -196,7 +199,7 @@ func (s *Service) SignUp(ctx context.Context, in NewAccount) (User, error) {
 // insertAccount inserts the account (and a user's profile). With ensure, an account of the role
 // with that e-mail already there is not an error: its id is returned.
 func (s *Service) insertAccount(ctx context.Context, role domain.Role, in NewAccount, ensure bool) (uuid.UUID, error) {
-	hash, err := hashPassword(in.Password, s.cfg.Argon2)
+	hash, err := s.hash(ctx, in.Password)
 	if err != nil {
 		return uuid.Nil, err
 	}
@@ -285,6 +288,9 @@ func (s *Service) UpdateUser(ctx context.Context, id uuid.UUID, ch UserChanges) 
 		if msg := CheckPassword(*ch.Password); msg != "" {
 			f["password"] = msg
 		}
+		if ch.CurrentPassword == nil {
+			f["current_password"] = "is required to change the password"
+		}
 	}
 	if ch.Phone != nil {
 		if msg := CheckPhone(*ch.Phone); msg != "" {
@@ -300,7 +306,10 @@ func (s *Service) UpdateUser(ctx context.Context, id uuid.UUID, ch UserChanges) 
 		name = &n
 	}
 	if ch.Password != nil {
-		h, err := hashPassword(*ch.Password, s.cfg.Argon2)
+		if err := s.checkCurrentPassword(ctx, id, *ch.CurrentPassword); err != nil {
+			return User{}, err
+		}
+		h, err := s.hash(ctx, *ch.Password)
 		if err != nil {
 			return User{}, fmt.Errorf("update user %s: %w", id, err)
 		}
@@ -331,6 +340,29 @@ func (s *Service) UpdateUser(ctx context.Context, id uuid.UUID, ch UserChanges) 
 	}
 	s.rev.revoked(revoked)
 	return s.User(ctx, id)
+}
+
+// ErrWrongPassword refuses a password change whose current password does not match.
+var ErrWrongPassword = errors.New("current_password does not match the account's password")
+
+// checkCurrentPassword returns nil when password is the REGISTERED user id's password.
+func (s *Service) checkCurrentPassword(ctx context.Context, id uuid.UUID, password string) error {
+	var hash string
+	err := s.pool.QueryRow(ctx, `SELECT password_hash FROM accounts WHERE id = $1 AND role = 'USER' AND status = 'REGISTERED'`, id).Scan(&hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return accountNotFound(domain.RoleUser, id)
+	}
+	if err != nil {
+		return fmt.Errorf("find the password of user %s: %w", id, err)
+	}
+	match, err := s.verify(ctx, password, hash)
+	if err != nil {
+		return fmt.Errorf("check the password of user %s: %w", id, err)
+	}
+	if !match {
+		return ErrWrongPassword
+	}
+	return nil
 }
 
 // otherSessions returns revocations of the account's sessions that can still refresh, except

@@ -38,6 +38,7 @@ type Service struct {
 	cfg       Config
 	keys      map[domain.Role][]byte
 	rev       *revocations
+	slots     *hashSlots
 	dummyHash string
 }
 
@@ -58,7 +59,8 @@ func New(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new auth service: %w", err)
 	}
-	return &Service{pool: pool, cfg: cfg, keys: keys, rev: newRevocations(cfg.RevocationCacheTTL), dummyHash: dummy}, nil
+	return &Service{pool: pool, cfg: cfg, keys: keys, rev: newRevocations(cfg.RevocationCacheTTL, cfg.RevocationFallback),
+		slots: newHashSlots(cfg.HashConcurrency, cfg.HashWait), dummyHash: dummy}, nil
 }
 
 // inTx runs fn in a transaction and commits it when fn returns nil.

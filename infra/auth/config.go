@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -24,6 +25,14 @@ const (
 	// DefaultRevocationCacheTTL is how long a "not revoked" answer from the database is trusted.
 	// A logout in this process takes effect at once; one in another process within this time.
 	DefaultRevocationCacheTTL = 3 * time.Second
+	// DefaultRevocationFallback is how long after the database last answered a revocation check
+	// the last known answers stand in for it while it fails (see Config.RevocationFallback).
+	DefaultRevocationFallback = 30 * time.Second
+	// DefaultClockSkew is the leeway on a token's iat and exp: the clock difference between
+	// instances that is tolerated.
+	DefaultClockSkew = 30 * time.Second
+	// DefaultHashWait is how long a request waits for a password hashing slot before ErrBusy.
+	DefaultHashWait = time.Second
 	// MinSecretLength is the shortest secret, in bytes, that production accepts.
 	MinSecretLength = 32
 	// DevSecretPrefix starts every secret that DevelopmentSecrets generates; production refuses
@@ -42,8 +51,21 @@ type Config struct {
 	// RevocationCacheTTL bounds how stale a revocation check may be for tokens revoked by
 	// another process; zero means DefaultRevocationCacheTTL.
 	RevocationCacheTTL time.Duration
+	// RevocationFallback bounds how long a failing database is covered: for that long after its
+	// last answer, a token's revocation check takes the last answer known for that token (not
+	// revoked when none), so that a short outage does not fail valid tokens; later checks fail
+	// with ErrUnavailable. Zero means DefaultRevocationFallback.
+	RevocationFallback time.Duration
+	// ClockSkew is the leeway on iat and exp; zero means DefaultClockSkew.
+	ClockSkew time.Duration
 	// Argon2 sets the password hashing cost; the zero value means DefaultArgon2.
 	Argon2 Argon2Params
+	// HashConcurrency bounds the argon2id hashes computed at once, process-wide: each holds
+	// Argon2.Memory and a core. Zero means runtime.GOMAXPROCS(0).
+	HashConcurrency int
+	// HashWait is how long a sign-up, login or password change waits for a hashing slot before
+	// it is refused with ErrBusy; zero means DefaultHashWait.
+	HashWait time.Duration
 	// Now is the clock; nil means time.Now. Tests set it to issue tokens in the past.
 	Now func() time.Time
 	// Log receives the purge worker's warnings; nil discards them.
@@ -78,6 +100,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RevocationCacheTTL == 0 {
 		c.RevocationCacheTTL = DefaultRevocationCacheTTL
+	}
+	if c.RevocationFallback == 0 {
+		c.RevocationFallback = DefaultRevocationFallback
+	}
+	if c.ClockSkew == 0 {
+		c.ClockSkew = DefaultClockSkew
+	}
+	if c.HashConcurrency == 0 {
+		c.HashConcurrency = runtime.GOMAXPROCS(0)
+	}
+	if c.HashWait == 0 {
+		c.HashWait = DefaultHashWait
 	}
 	if c.Argon2 == (Argon2Params{}) {
 		c.Argon2 = DefaultArgon2
@@ -114,8 +148,11 @@ func (c Config) Validate(production bool) error {
 		}
 		seen[secret] = role
 	}
-	if c.AccessTTL < 0 || c.RefreshTTL < 0 || c.RevocationCacheTTL < 0 {
+	if c.AccessTTL < 0 || c.RefreshTTL < 0 || c.RevocationCacheTTL < 0 || c.RevocationFallback < 0 {
 		problems = append(problems, "token lifetimes must be positive")
+	}
+	if c.ClockSkew < 0 || c.HashConcurrency < 0 || c.HashWait < 0 {
+		problems = append(problems, "clock skew, hash concurrency and hash wait must be positive")
 	}
 	if c.AccessTTL > c.RefreshTTL {
 		problems = append(problems, "the access token lifetime exceeds the refresh token lifetime")

@@ -1,12 +1,14 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -69,4 +71,64 @@ func verifyPassword(password, hash string) (bool, error) {
 	}
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+// ErrBusy refuses a password hash or check when every hashing slot stayed taken for
+// Config.HashWait: the caller should try again shortly (HTTP 503 with Retry-After).
+var ErrBusy = errors.New("too many password checks at once; try again shortly")
+
+// hashSlots bounds the argon2id computations running at once, process-wide, so that bursts of
+// sign-ups and logins queue for a while and are then refused instead of holding memory and CPU
+// the machine does not have. Waiting holds neither.
+type hashSlots struct {
+	slots chan struct{}
+	wait  time.Duration
+}
+
+func newHashSlots(n int, wait time.Duration) *hashSlots {
+	return &hashSlots{slots: make(chan struct{}, n), wait: wait}
+}
+
+// do runs fn in a slot, waiting for one at most h.wait (ErrBusy) or until ctx ends.
+func (h *hashSlots) do(ctx context.Context, fn func()) error {
+	select {
+	case h.slots <- struct{}{}:
+	default:
+		t := time.NewTimer(h.wait)
+		defer t.Stop()
+		select {
+		case h.slots <- struct{}{}:
+		case <-t.C:
+			return ErrBusy
+		case <-ctx.Done():
+			return fmt.Errorf("wait for a password hashing slot: %w", ctx.Err())
+		}
+	}
+	defer func() { <-h.slots }()
+	fn()
+	return nil
+}
+
+// hash is hashPassword in a hashing slot.
+func (s *Service) hash(ctx context.Context, password string) (string, error) {
+	var (
+		out string
+		err error
+	)
+	if busy := s.slots.do(ctx, func() { out, err = hashPassword(password, s.cfg.Argon2) }); busy != nil {
+		return "", busy
+	}
+	return out, err
+}
+
+// verify is verifyPassword in a hashing slot.
+func (s *Service) verify(ctx context.Context, password, hash string) (bool, error) {
+	var (
+		match bool
+		err   error
+	)
+	if busy := s.slots.do(ctx, func() { match, err = verifyPassword(password, hash) }); busy != nil {
+		return false, busy
+	}
+	return match, err
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -20,14 +21,25 @@ const (
 // maxChecked is the number of cached answers above which expired ones are swept.
 const maxChecked = 4096
 
+// revocationQueryTimeout bounds one revocation query, so that a database that does not answer
+// (a partition) turns into the fallback within a second instead of holding the request.
+const revocationQueryTimeout = time.Second
+
+// ErrUnavailable: the database a check needs has not answered for longer than the check's
+// fallback covers (Config.RevocationFallback); try again shortly (HTTP 503 with Retry-After).
+var ErrUnavailable = errors.New("the account database is unavailable; try again shortly")
+
 // revocations caches the answers of the revocation table. Revocations made by this process are
 // kept in local and take effect at once; those made by another process are seen when the cached
-// "not revoked" answer for a token is older than ttl.
+// "not revoked" answer for a token is older than ttl. While the database fails, and for at most
+// fallback after its last answer, the last answer known for a token stands in for it.
 type revocations struct {
-	ttl     time.Duration
-	mu      sync.Mutex
-	local   map[uuid.UUID]time.Time // revoked id -> when the row expires
-	checked map[uuid.UUID]checked   // token id -> last database answer
+	ttl      time.Duration
+	fallback time.Duration
+	mu       sync.Mutex
+	local    map[uuid.UUID]time.Time // revoked id -> when the row expires
+	checked  map[uuid.UUID]checked   // token id -> last database answer
+	answered time.Time               // when the database last answered a check
 }
 
 type checked struct {
@@ -35,8 +47,8 @@ type checked struct {
 	at      time.Time
 }
 
-func newRevocations(ttl time.Duration) *revocations {
-	return &revocations{ttl: ttl, local: map[uuid.UUID]time.Time{}, checked: map[uuid.UUID]checked{}}
+func newRevocations(ttl, fallback time.Duration) *revocations {
+	return &revocations{ttl: ttl, fallback: fallback, local: map[uuid.UUID]time.Time{}, checked: map[uuid.UUID]checked{}}
 }
 
 // cached returns the answer for p when it is known without the database.
@@ -54,12 +66,27 @@ func (r *revocations) cached(p Principal, now time.Time) (revoked, ok bool) {
 	return false, false
 }
 
+// lastKnown returns the answer that stands in for the database while it fails: the last one it
+// gave for p's token, or "not revoked" for a token it was never asked about; ok is false once the
+// database has been silent for longer than the fallback.
+func (r *revocations) lastKnown(p Principal, now time.Time) (revoked, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.answered.IsZero() || now.Sub(r.answered) > r.fallback {
+		return false, false
+	}
+	return r.checked[p.TokenID].revoked, true
+}
+
 func (r *revocations) remember(id uuid.UUID, revoked bool, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.answered = now
 	if len(r.checked) >= maxChecked {
 		for k, c := range r.checked {
-			if now.Sub(c.at) >= r.ttl {
+			// Answers are kept for the fallback, not only the ttl: they stand in for the
+			// database while it fails.
+			if now.Sub(c.at) >= max(r.ttl, r.fallback) {
 				delete(r.checked, k)
 			}
 		}
@@ -106,13 +133,24 @@ func (s *Service) checkRevoked(ctx context.Context, p Principal) error {
 	now := s.cfg.Now()
 	revoked, ok := s.rev.cached(p, now)
 	if !ok {
-		err := s.pool.QueryRow(ctx, `
+		qctx, cancel := context.WithTimeout(ctx, revocationQueryTimeout)
+		err := s.pool.QueryRow(qctx, `
 			SELECT EXISTS (SELECT 1 FROM auth_revocations WHERE id = ANY($1) AND expires_at > $2)`,
 			[]uuid.UUID{p.TokenID, p.Session, p.Actor.ID}, now).Scan(&revoked)
-		if err != nil {
+		cancel()
+		switch {
+		case err == nil:
+			s.rev.remember(p.TokenID, revoked, now)
+		case ctx.Err() != nil:
 			return fmt.Errorf("check token revocation: %w", err)
+		default:
+			// The answer is not remembered: the next check asks the database again, so a
+			// revocation made elsewhere during the outage is refused as soon as it answers.
+			if revoked, ok = s.rev.lastKnown(p, now); !ok {
+				return fmt.Errorf("check token revocation: %w: %w", ErrUnavailable, err)
+			}
+			s.cfg.Log.Debug("revocation check answered from the last known answer", "token", p.TokenID, "err", err)
 		}
-		s.rev.remember(p.TokenID, revoked, now)
 	}
 	if revoked {
 		return ErrTokenRevoked

@@ -27,13 +27,18 @@ func (s *Service) Login(ctx context.Context, email, password string, role domain
 		string(role), email).Scan(&id, &hash, &status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Spend the time a real check takes, so that timing does not tell which e-mails exist.
-		_, _ = verifyPassword(password, s.dummyHash)
+		if _, err := s.verify(ctx, password, s.dummyHash); errors.Is(err, ErrBusy) {
+			return TokenPair{}, err
+		}
 		return TokenPair{}, ErrBadCredentials
 	}
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("login: find account: %w", err)
 	}
-	match, err := verifyPassword(password, hash)
+	match, err := s.verify(ctx, password, hash)
+	if errors.Is(err, ErrBusy) {
+		return TokenPair{}, err
+	}
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("login: verify password of %s: %w", id, err)
 	}
@@ -119,12 +124,16 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 	return pair, nil
 }
 
-// Logout revokes the access token of p and, when refreshToken is not empty, that refresh token's
-// whole session (the login it came from: every refresh and access token issued since), until they
-// expire. An expired refresh token is ignored (it is refused anyway); one that does not verify or
-// is another account's is a validation error on the field refresh_token, and nothing is revoked.
+// Logout ends the session of p, the login its access token came from: that access token and
+// every refresh and access token issued in the session are refused until they expire, whether or
+// not refreshToken is given. A non-empty refreshToken of the same account also ends the session
+// it belongs to; an expired one is ignored (it is refused anyway); one that does not verify or is
+// another account's is a validation error on the field refresh_token, and nothing is revoked.
 func (s *Service) Logout(ctx context.Context, p Principal, refreshToken string) error {
-	rows := []revocation{{id: p.TokenID, kind: revokeToken, expiresAt: p.ExpiresAt}}
+	rows := []revocation{
+		{id: p.TokenID, kind: revokeToken, expiresAt: p.ExpiresAt},
+		{id: p.Session, kind: revokeSession, expiresAt: s.cfg.Now().Add(s.cfg.RefreshTTL)},
+	}
 	if refreshToken != "" {
 		r, err := s.parse(refreshToken, useRefresh)
 		switch {

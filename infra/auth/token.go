@@ -164,6 +164,7 @@ func (s *Service) parse(token, use string) (Principal, error) {
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
+		jwt.WithLeeway(s.cfg.ClockSkew),
 		jwt.WithTimeFunc(s.cfg.Now),
 	)
 	_, err := parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return key, nil })
