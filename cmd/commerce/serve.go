@@ -127,9 +127,10 @@ func (a *app) httpDeps(ready []httpapi.Check) httpapi.Deps {
 		Ready:   ready,
 		Metrics: a.metrics.Registry,
 		Config: httpapi.Config{
-			CORSOrigins: a.cfg.CORSOrigins,
-			RateLimit:   a.cfg.RateLimit,
-			RateBurst:   a.cfg.RateBurst,
+			CORSOrigins:    a.cfg.CORSOrigins,
+			RateLimit:      a.cfg.RateLimit,
+			RateBurst:      a.cfg.RateBurst,
+			RequestTimeout: a.cfg.RequestTimeout,
 		},
 		Commands:    a.handlers,
 		Idempotency: a.idem,
