@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,7 @@ type Proxy struct {
 	healed      chan struct{} // closed when a partition ends
 	closed      bool
 	wg          sync.WaitGroup
+	running     atomic.Int64
 }
 
 // Start listens on a free port of 127.0.0.1 and forwards to target (host:port).
@@ -38,6 +40,18 @@ func Start(target string) (*Proxy, error) {
 	close(p.healed)
 	p.serve(ln)
 	return p, nil
+}
+
+// Goroutines is how many goroutines the proxy runs now, for tests that count the rest.
+func (p *Proxy) Goroutines() int { return int(p.running.Load()) }
+
+// goroutine runs f on a goroutine that Close waits for and Goroutines counts.
+func (p *Proxy) goroutine(f func()) {
+	p.running.Add(1)
+	p.wg.Go(func() {
+		defer p.running.Add(-1)
+		f()
+	})
 }
 
 // Addr is the address clients connect to.
@@ -130,13 +144,13 @@ func (p *Proxy) Close() {
 }
 
 func (p *Proxy) serve(ln net.Listener) {
-	p.wg.Go(func() {
+	p.goroutine(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			p.wg.Go(func() { p.forward(c) })
+			p.goroutine(func() { p.forward(c) })
 		}
 	})
 }
@@ -173,10 +187,15 @@ func (p *Proxy) forward(client net.Conn) {
 		return
 	}
 	defer p.untrack(server)
-	var wg sync.WaitGroup
-	wg.Go(func() { p.pump(client, server) })
-	wg.Go(func() { p.pump(server, client) })
-	wg.Wait()
+	done := make(chan struct{}, 2)
+	for _, ends := range [][2]net.Conn{{client, server}, {server, client}} {
+		p.goroutine(func() {
+			p.pump(ends[0], ends[1])
+			done <- struct{}{}
+		})
+	}
+	<-done
+	<-done
 }
 
 // chunk is bytes read from one side at a time; nil data is the end of the side's stream.
@@ -189,7 +208,7 @@ type chunk struct {
 // side ends, both are closed (after what was held has gone through).
 func (p *Proxy) pump(src, dst net.Conn) {
 	line := make(chan chunk, 256)
-	go func() {
+	p.goroutine(func() {
 		defer close(line)
 		for {
 			buf := make([]byte, 32<<10)
@@ -201,7 +220,7 @@ func (p *Proxy) pump(src, dst net.Conn) {
 				return
 			}
 		}
-	}()
+	})
 	defer func() {
 		_ = dst.Close()
 		_ = src.Close()
