@@ -1,8 +1,10 @@
 package commands
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -38,11 +40,11 @@ type IdempotencyKey struct {
 type ClaimState int
 
 const (
-	// Claimed means the caller now owns the key and must Complete or Release it.
+	// Claimed means the caller now holds the key and runs the command.
 	Claimed ClaimState = iota + 1
 	// Completed means an earlier request with the same hash finished; Claim.Result is its result.
 	Completed
-	// InFlight means an earlier request with the same hash holds the key and has not finished.
+	// InFlight means an earlier request with the same hash holds the key, its lease not yet over.
 	InFlight
 	// Mismatch means the key was used with a request of another hash.
 	Mismatch
@@ -56,34 +58,52 @@ type Claim struct {
 	Result []byte
 }
 
-// IdempotencyStore keeps idempotency keys with the first result of each. infra/idempotency
-// implements it on Postgres.
+// IdempotencyStore keeps idempotency keys with the request hash and first result of each.
+// infra/idempotency implements it on Postgres.
 type IdempotencyStore interface {
 	// Claim takes k for a request with hash, under token, until lease has passed, if k is unused,
-	// expired, or claimed for the same hash by a holder whose lease has run out. A claimed key
-	// expires ttl after the claim.
+	// or known with the same hash and either expired or held by a holder whose lease has run out.
+	// A claimed key expires ttl after the claim. The hash of a key is kept after it expires: the
+	// command's ids derive from the key, so what it did outlives its result, and another body
+	// with the key is Mismatch for good, never a run that would find the first request's effects.
 	Claim(ctx context.Context, k IdempotencyKey, hash []byte, token uuid.UUID, lease, ttl time.Duration) (Claim, error)
-	// Complete stores result for k if token still holds it, and keeps it until ttl from now.
-	Complete(ctx context.Context, k IdempotencyKey, token uuid.UUID, result []byte, ttl time.Duration) error
-	// Release gives k up if token still holds it, so that the next request with k runs.
+	// Complete stores result for k and hash unless a result is stored already, whoever holds the
+	// claim, keeps it until ttl from now, and returns the stored result: the first one wins. It is
+	// ErrIdempotencyKeyReused when k is held for another hash.
+	Complete(ctx context.Context, k IdempotencyKey, hash []byte, token uuid.UUID, result []byte, ttl time.Duration) ([]byte, error)
+	// Release forgets k if token still holds it without a result, so that the next request with k
+	// runs, whatever its body: for a run that changed nothing.
 	Release(ctx context.Context, k IdempotencyKey, token uuid.UUID) error
+	// Lapse ends token's lease on k now and keeps the request hash, so that the next request with
+	// the same body runs at once and one with another body is refused: for a run that may have
+	// changed something.
+	Lapse(ctx context.Context, k IdempotencyKey, token uuid.UUID) error
 }
 
 // Idempotency runs commands at most once per account and Idempotency-Key.
 type Idempotency struct {
 	store IdempotencyStore
-	// TTL is how long a key and its result are kept: 24 h.
+	// TTL is how long a key's result is kept: 24 h. After it the same request runs again and
+	// finds what it did; another body with the key stays refused.
 	TTL time.Duration
-	// Lease is how long a claim holds a key without a result before another request with the same
-	// key and body may take it over (the holder died): 30 s.
+	// Lease is how long a claim makes other requests with the same key and body wait for the
+	// holder's result before one of them runs the command too: 500 ms. A holder that lost its
+	// database connection, or whose claim's reply was lost, never completes the key, so a retry
+	// must not wait for it for long; running the command a second time is safe because run is
+	// idempotent under its key-derived CommandID (PlaceOrder finds the order it placed).
 	Lease time.Duration
 	// Poll is the first pause while waiting for a request in flight; it doubles up to 100 ms.
 	Poll time.Duration
+	// Grace bounds the key's bookkeeping after run returns (storing the result, giving the key
+	// back) once the caller's context is over: 500 ms. A retry recovers what it could not do.
+	Grace time.Duration
 }
 
-// NewIdempotency returns an Idempotency on store with a 24 h TTL, a 30 s lease and 5 ms polls.
+// NewIdempotency returns an Idempotency on store with a 24 h TTL, a 500 ms lease, 5 ms polls and
+// a 500 ms grace.
 func NewIdempotency(store IdempotencyStore) *Idempotency {
-	return &Idempotency{store: store, TTL: 24 * time.Hour, Lease: 30 * time.Second, Poll: 5 * time.Millisecond}
+	return &Idempotency{store: store, TTL: 24 * time.Hour, Lease: 500 * time.Millisecond,
+		Poll: 5 * time.Millisecond, Grace: 500 * time.Millisecond}
 }
 
 // RequestHash returns the hash that Do compares: SHA-256 over each part with its length, so
@@ -104,13 +124,17 @@ func IdempotentCommandID(account uuid.UUID, key string) uuid.UUID {
 	return uuid.NewSHA1(account, []byte("idempotency-key:"+key))
 }
 
-// Do runs run once for account's key and request hash and returns its result. A later call with
-// the same key and hash returns the stored result with replayed true and does not run; one that
-// arrives while the first is running waits for it (until ctx ends). The same key with another hash
-// is ErrIdempotencyKeyReused. An error from run is returned and nothing is stored, so the key can
-// be used again: to keep a refusal, return it rendered as the result.
+// Do runs run for account's key and request hash and returns its result. A later call with the
+// same key and hash returns the stored result with replayed true and does not run; one that
+// arrives while the first is running waits for it, for at most the lease, then runs run itself
+// (until ctx ends). The same key with another hash is ErrIdempotencyKeyReused, also after a failed
+// attempt. A domain error from run is returned and the key given back, so it can be used again
+// with any body: to keep a refusal, return it rendered as the result. Any other error may come
+// after run changed something, so the key keeps its body; a retry with it runs at once.
 //
-// run gets a context whose Meta (see MetaFrom) has CommandID = IdempotentCommandID(account, key).
+// run gets a context whose Meta (see MetaFrom) has CommandID = IdempotentCommandID(account, key),
+// and it must be idempotent under it: run may run more than once for one key, even at the same
+// time, when a holder dies, loses its connection or is slower than the lease.
 func (i *Idempotency) Do(ctx context.Context, account uuid.UUID, key string, requestHash []byte, run func(context.Context) ([]byte, error)) (result []byte, replayed bool, err error) {
 	if key == "" || utf8.RuneCountInString(key) > MaxIdempotencyKeyLen || !utf8.ValidString(key) {
 		return nil, false, domain.Invalidf(CodeIdempotencyKeyInvalid, "Idempotency-Key must be 1 to %d characters", MaxIdempotencyKeyLen)
@@ -127,10 +151,9 @@ func (i *Idempotency) Do(ctx context.Context, account uuid.UUID, key string, req
 		case Completed:
 			return c.Result, true, nil
 		case Mismatch:
-			return nil, false, &domain.Error{Kind: domain.Invalid, Code: CodeIdempotencyKeyReused,
-				Message: "Idempotency-Key was already used with a different request"}
+			return nil, false, keyReused()
 		case Claimed:
-			return i.run(ctx, k, token, run)
+			return i.run(ctx, k, requestHash, token, run)
 		}
 		if err := sleep(ctx, pause); err != nil {
 			return nil, false, fmt.Errorf("wait for idempotency key in flight: %w", err)
@@ -139,23 +162,34 @@ func (i *Idempotency) Do(ctx context.Context, account uuid.UUID, key string, req
 	}
 }
 
-func (i *Idempotency) run(ctx context.Context, k IdempotencyKey, token uuid.UUID, run func(context.Context) ([]byte, error)) ([]byte, bool, error) {
+func keyReused() error {
+	return &domain.Error{Kind: domain.Invalid, Code: CodeIdempotencyKeyReused,
+		Message: "Idempotency-Key was already used with a different request"}
+}
+
+func (i *Idempotency) run(ctx context.Context, k IdempotencyKey, hash []byte, token uuid.UUID, run func(context.Context) ([]byte, error)) ([]byte, bool, error) {
 	m, _ := MetaFrom(ctx)
 	m.CommandID = IdempotentCommandID(k.Account, k.Key)
 	result, err := run(WithMeta(ctx, m))
-	if err != nil {
-		// The caller's ctx may be over; give the key back regardless, else it waits for the lease.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if rerr := i.store.Release(rctx, k, token); rerr != nil {
+	// The caller's ctx may be over; the bookkeeping gets a short grace of its own.
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.Grace)
+	defer cancel()
+	var de *domain.Error
+	switch {
+	case errors.As(err, &de):
+		if rerr := i.store.Release(gctx, k, token); rerr != nil {
 			return nil, false, fmt.Errorf("%w (and release idempotency key: %w)", err, rerr)
 		}
 		return nil, false, err
+	case err != nil:
+		if lerr := i.store.Lapse(gctx, k, token); lerr != nil {
+			return nil, false, fmt.Errorf("%w (and end idempotency lease: %w)", err, lerr)
+		}
+		return nil, false, err
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := i.store.Complete(cctx, k, token, result, i.TTL); err != nil {
+	stored, err := i.store.Complete(gctx, k, hash, token, result, i.TTL)
+	if err != nil {
 		return nil, false, fmt.Errorf("store idempotent result: %w", err)
 	}
-	return result, false, nil
+	return stored, !bytes.Equal(stored, result), nil
 }

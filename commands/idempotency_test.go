@@ -6,6 +6,10 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/commerce-dev/commerce/commands"
 	"github.com/commerce-dev/commerce/domain"
@@ -101,4 +105,89 @@ func TestPlaceOrderRerunAfterLostResult(t *testing.T) {
 		t.Fatalf("re-run = %s at %d, %v (events %d -> %d); want %s at %d and nothing appended",
 			again.ID, again.Position, err, before, e.count(), first.ID, first.Position)
 	}
+}
+
+// killingStore is the real idempotency store whose first Complete finds every connection of the
+// test database terminated by the server, as in a database restart between the append and the
+// key's completion.
+type killingStore struct {
+	*idempotency.Store
+	t    *testing.T
+	url  string
+	once sync.Once
+}
+
+func (s *killingStore) Complete(ctx context.Context, k commands.IdempotencyKey, hash []byte, token uuid.UUID, result []byte, ttl time.Duration) ([]byte, error) {
+	s.once.Do(func() {
+		c, err := pgx.Connect(ctx, s.url)
+		if err != nil {
+			s.t.Errorf("connect to terminate the pool's connections: %v", err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()`); err != nil {
+			s.t.Errorf("terminate the pool's connections: %v", err)
+		}
+	})
+	return s.Store.Complete(ctx, k, hash, token, result, ttl)
+}
+
+// TestKeyAnswersFirstOrderAfterFailedCompletion: the order is appended, then the database drops
+// every connection before the key is completed, so the request fails. A retry with the same key
+// answers the first order at once and places nothing; the key with another body is refused, also
+// after its record expired, and never places a second order.
+func TestKeyAnswersFirstOrderAfterFailedCompletion(t *testing.T) {
+	e := newEnv(t, commands.Config{})
+	url := e.pool.Config().ConnString()
+	idem := commands.NewIdempotency(&killingStore{Store: idempotency.New(e.pool), t: t, url: url})
+	p := e.onSale(seller(), e.item(), "P", 100, 10)
+	u := user()
+	cmd := commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{{ProductID: p.ID, Quantity: 1}}}
+	if id, _, err := placeIdempotent(as(u), e, idem, u, "k", cmd); err == nil {
+		t.Fatalf("PlaceOrder whose completion lost its connection = %q, nil; want the store's error", id)
+	}
+	// The pool finds its dead connections one failed query at a time; this test is about the
+	// key, the fault test in httpapi about the pool.
+	e.pool.Reset()
+	placed := e.placedOrders()
+	if len(placed) != 1 {
+		t.Fatalf("after the failed completion the store holds %d order.placed, want 1 (the append happened)", len(placed))
+	}
+	start := time.Now()
+	again, _, err := placeIdempotent(as(u), e, idem, u, "k", cmd)
+	if took := time.Since(start); err != nil || again != placed[0] || took > time.Second {
+		t.Fatalf("retry with the same key = %q, %v after %s; want %q within 1 s", again, err, took, placed[0])
+	}
+	other := cmd
+	other.Lines = []commands.PlaceOrderLine{{ProductID: p.ID, Quantity: 2}}
+	if id, _, err := placeIdempotent(as(u), e, idem, u, "k", other); !errors.Is(err, commands.ErrIdempotencyKeyReused) {
+		t.Fatalf("the key with another body = %q, %v; want ErrIdempotencyKeyReused", id, err)
+	}
+	if _, err := e.pool.Exec(context.Background(), `UPDATE idempotency_keys SET expires_at = now() - interval '1 second'`); err != nil {
+		t.Fatalf("expire the key: %v", err)
+	}
+	if id, _, err := placeIdempotent(as(u), e, idem, u, "k", other); !errors.Is(err, commands.ErrIdempotencyKeyReused) {
+		t.Fatalf("the expired key with another body = %q, %v; want ErrIdempotencyKeyReused", id, err)
+	}
+	if id, _, err := placeIdempotent(as(u), e, idem, u, "k", cmd); err != nil || id != placed[0] {
+		t.Fatalf("the expired key with its own body = %q, %v; want %q", id, err, placed[0])
+	}
+	if got := e.placedOrders(); len(got) != 1 {
+		t.Fatalf("one key placed %d orders %v, want 1", len(got), got)
+	}
+}
+
+// placedOrders returns the ids of the orders placed, from the log.
+func (e *env) placedOrders() []string {
+	e.t.Helper()
+	rows, err := e.pool.Query(context.Background(), `SELECT data->>'order_id' FROM events WHERE type = $1 ORDER BY 1`, order.TypePlaced)
+	if err != nil {
+		e.t.Fatalf("read order.placed: %v", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		e.t.Fatalf("read order.placed: %v", err)
+	}
+	return ids
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -138,6 +139,8 @@ func toEnvelope(err error) *ErrorEnvelope {
 		return e
 	case errors.Is(err, eventstore.ErrWrongVersion):
 		return errorEnvelope(http.StatusConflict, http.StatusConflict, "the resource was changed at the same time; try again")
+	case errors.Is(err, context.DeadlineExceeded):
+		return pastDeadline(err)
 	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {

@@ -52,6 +52,9 @@ type Config struct {
 	// MinPositionWait bounds how long a query with ?min_position waits for its read model before
 	// it answers 503 (default 2 s, as API.md says).
 	MinPositionWait time.Duration
+	// RequestTimeout is every request's deadline, plus its ?wait (default 5 s); past it the
+	// request stops and answers 503 with Retry-After.
+	RequestTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -78,6 +81,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MinPositionWait == 0 {
 		c.MinPositionWait = 2 * time.Second
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 5 * time.Second
 	}
 	return c
 }
@@ -194,7 +200,7 @@ func build(deps Deps) (*fiber.App, *Server) {
 		DisableStartupMessage: true,
 	})
 	app.Server().ErrorHandler = lingerOnTooLarge(app.Server().ErrorHandler)
-	app.Use(requestID, s.observe, recoverPanic, checkText)
+	app.Use(requestID, s.observe, recoverPanic, checkText, s.deadline)
 	if len(cfg.CORSOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  strings.Join(cfg.CORSOrigins, ","),

@@ -44,7 +44,12 @@ type shop struct {
 
 func newShop(t *testing.T) *shop {
 	t.Helper()
-	pool := pgtest.New(t)
+	return newShopOn(t, pgtest.New(t))
+}
+
+// newShopOn is newShop on pool, whose database has the migrations applied.
+func newShopOn(t *testing.T, pool *pgxpool.Pool) *shop {
+	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	store := postgres.New(pool)
 	cfg := commands.Config{Snapshots: snapshot.New(pool)}

@@ -40,6 +40,7 @@ type config struct {
 	HashConcurrency int
 	SnapshotEvery   int
 	ShutdownTimeout time.Duration
+	RequestTimeout  time.Duration
 }
 
 // production reports whether the process runs with ENV=production.
@@ -141,6 +142,7 @@ var envVars = []envVar{
 	}},
 	{"PASSWORD_HASH_CONCURRENCY", "0", "argon2id hashes at once, process-wide (0: the number of cores); past it 503 after 1 s", intVar(0, 1024, func(c *config) *int { return &c.HashConcurrency })},
 	{"SNAPSHOT_EVERY", "100", "events between product snapshots, at least (a product with open reservations waits for an eighth of them too)", intVar(1, 1_000_000, func(c *config) *int { return &c.SnapshotEvery })},
+	{"REQUEST_TIMEOUT", "5s", "every request's deadline (plus its ?wait); past it 503 with Retry-After", durationVar(func(c *config) *time.Duration { return &c.RequestTimeout })},
 	{"SHUTDOWN_TIMEOUT", "20s", "how long shutdown waits for requests and workers to drain", durationVar(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
 }
 

@@ -131,6 +131,7 @@ func (a *app) httpDeps(ready []httpapi.Check) httpapi.Deps {
 			RateLimit:      a.cfg.RateLimit,
 			RateBurst:      a.cfg.RateBurst,
 			TrustedProxies: a.cfg.TrustedProxies,
+			RequestTimeout: a.cfg.RequestTimeout,
 		},
 		Commands:    a.handlers,
 		Idempotency: a.idem,

@@ -71,17 +71,59 @@ func TestDoRefusesKeyWithAnotherBody(t *testing.T) {
 	}
 }
 
-func TestDoReleasesKeyWhenRunFails(t *testing.T) {
+// TestDoAfterFailedRun: a domain error gives the key back for any body; any other error may come
+// after the command changed something, so the key keeps its body: the same body runs again at
+// once, another is refused.
+func TestDoAfterFailedRun(t *testing.T) {
 	ctx := context.Background()
 	idem := commands.NewIdempotency(idempotency.New(pgtest.New(t)))
-	account, hash := uuid.New(), commands.RequestHash([]byte("x"))
-	boom := errors.New("boom")
-	if _, _, err := idem.Do(ctx, account, "k", hash, func(context.Context) ([]byte, error) { return nil, boom }); !errors.Is(err, boom) {
-		t.Fatalf("Do with failing run = %v, want boom", err)
+	account := uuid.New()
+	a, b := commands.RequestHash([]byte("a")), commands.RequestHash([]byte("b"))
+	refused := domain.Invalidf("NO", "refused")
+	if _, _, err := idem.Do(ctx, account, "refused", a, func(context.Context) ([]byte, error) { return nil, refused }); !errors.Is(err, refused) {
+		t.Fatalf("Do with a refusing run = %v, want the refusal", err)
 	}
-	got, replayed, err := idem.Do(ctx, account, "k", hash, func(context.Context) ([]byte, error) { return []byte("second"), nil })
-	if err != nil || replayed || string(got) != "second" {
-		t.Fatalf("Do after a failed run = %q, %v, %v; want a fresh run", got, replayed, err)
+	got, replayed, err := idem.Do(ctx, account, "refused", b, func(context.Context) ([]byte, error) { return []byte("b"), nil })
+	if err != nil || replayed || string(got) != "b" {
+		t.Fatalf("Do with another body after a refusal = %q, %v, %v; want a fresh run", got, replayed, err)
+	}
+
+	boom := errors.New("connection lost")
+	if _, _, err := idem.Do(ctx, account, "lost", a, func(context.Context) ([]byte, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Fatalf("Do with a failing run = %v, want its error", err)
+	}
+	if _, _, err := idem.Do(ctx, account, "lost", b, func(context.Context) ([]byte, error) {
+		t.Error("run called for another body after a failed attempt")
+		return nil, nil
+	}); !errors.Is(err, commands.ErrIdempotencyKeyReused) {
+		t.Fatalf("Do with another body after a failed attempt = %v, want ErrIdempotencyKeyReused", err)
+	}
+	start := time.Now()
+	got, replayed, err = idem.Do(ctx, account, "lost", a, func(context.Context) ([]byte, error) { return []byte("second"), nil })
+	if took := time.Since(start); err != nil || replayed || string(got) != "second" || took >= idem.Lease {
+		t.Fatalf("Do with the same body after a failed attempt = %q, %v, %v after %s; want a fresh run before the %s lease", got, replayed, err, took, idem.Lease)
+	}
+}
+
+// TestDoRecoversKeyOfLostClaim: a claim committed whose holder never heard back (its reply was
+// lost with the connection) holds the key only for the lease: a retry with the same body runs the
+// command within about a second and stores its result.
+func TestDoRecoversKeyOfLostClaim(t *testing.T) {
+	ctx := context.Background()
+	store := idempotency.New(pgtest.New(t))
+	idem := commands.NewIdempotency(store)
+	k := commands.IdempotencyKey{Account: uuid.New(), Key: "k"}
+	hash := commands.RequestHash([]byte("order"))
+	if c, err := store.Claim(ctx, k, hash, uuid.New(), idem.Lease, idem.TTL); err != nil || c.State != commands.Claimed {
+		t.Fatalf("Claim = %+v, %v; want Claimed", c, err)
+	}
+	start := time.Now()
+	got, replayed, err := idem.Do(ctx, k.Account, k.Key, hash, func(context.Context) ([]byte, error) { return []byte("r"), nil })
+	if took := time.Since(start); err != nil || replayed || string(got) != "r" || took > time.Second {
+		t.Fatalf("Do on a key whose holder vanished = %q, %v, %v after %s; want its own run within 1 s", got, replayed, err, took)
+	}
+	if got, replayed, err = idem.Do(ctx, k.Account, k.Key, hash, nil); err != nil || !replayed || string(got) != "r" {
+		t.Fatalf("Do again = %q, %v, %v; want the stored result replayed", got, replayed, err)
 	}
 }
 
@@ -116,7 +158,7 @@ func TestDoConcurrentSameKeyRunsOnce(t *testing.T) {
 	}
 }
 
-func TestClaimTakesOverAfterLeaseAndExpiry(t *testing.T) {
+func TestClaimTakesOverAfterLeaseAndExpiryWithItsBody(t *testing.T) {
 	ctx := context.Background()
 	store := idempotency.New(pgtest.New(t))
 	k := commands.IdempotencyKey{Account: uuid.New(), Key: "k"}
@@ -136,18 +178,32 @@ func TestClaimTakesOverAfterLeaseAndExpiry(t *testing.T) {
 	if c, err := store.Claim(ctx, k, a, second, time.Minute, time.Hour); err != nil || c.State != commands.Claimed {
 		t.Fatalf("Claim with the same hash after the lease = %+v, %v; want Claimed", c, err)
 	}
-	if err := store.Complete(ctx, k, first, []byte("late"), time.Hour); err == nil {
-		t.Fatal("Complete by the holder that lost its lease succeeded, want an error")
+	// Both holders ran the command; the first result stored is every request's answer.
+	if got, err := store.Complete(ctx, k, a, first, []byte("late"), 50*time.Millisecond); err != nil || string(got) != "late" {
+		t.Fatalf("Complete by the holder that lost its lease = %q, %v; want its result stored", got, err)
 	}
-	if err := store.Complete(ctx, k, second, []byte("r"), 50*time.Millisecond); err != nil {
-		t.Fatalf("Complete by the new holder: %v", err)
+	if got, err := store.Complete(ctx, k, a, second, []byte("r"), time.Hour); err != nil || string(got) != "late" {
+		t.Fatalf("Complete by the new holder = %q, %v; want the first result, %q", got, err, "late")
+	}
+	if _, err := store.Complete(ctx, k, b, second, []byte("r"), time.Hour); !errors.Is(err, commands.ErrIdempotencyKeyReused) {
+		t.Fatalf("Complete with another hash = %v, want ErrIdempotencyKeyReused", err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	if c, err := store.Claim(ctx, k, b, uuid.New(), time.Minute, time.Hour); err != nil || c.State != commands.Claimed {
-		t.Fatalf("Claim of an expired key = %+v, %v; want Claimed", c, err)
+	// The result expired (50 ms); the key's body is remembered, before and after a purge.
+	for _, when := range []string{"expired", "purged"} {
+		if c, err := store.Claim(ctx, k, b, uuid.New(), time.Minute, time.Hour); err != nil || c.State != commands.Mismatch {
+			t.Fatalf("Claim of the %s key with another hash = %+v, %v; want Mismatch", when, c, err)
+		}
+		if when == "expired" {
+			if n, err := store.Purge(ctx); err != nil || n != 1 {
+				t.Fatalf("Purge = %d, %v; want 1 result dropped", n, err)
+			}
+		}
 	}
-	n, err := store.Purge(ctx)
-	if err != nil || n != 0 {
+	if c, err := store.Claim(ctx, k, a, uuid.New(), time.Minute, time.Hour); err != nil || c.State != commands.Claimed {
+		t.Fatalf("Claim of the purged key with its own hash = %+v, %v; want Claimed", c, err)
+	}
+	if n, err := store.Purge(ctx); err != nil || n != 0 {
 		t.Fatalf("Purge = %d, %v; want 0 (the key was claimed again)", n, err)
 	}
 }

@@ -15,8 +15,12 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -34,7 +38,29 @@ var migrations embed.FS
 // 860 / 927 with 32. Size it to the database server's cores.
 const DefaultMaxConns = 16
 
-// Connect opens a pool to url and checks that the database answers.
+// Timeouts and probes of every connection, so that a database that stops answering costs a
+// bounded wait, never a hang. A setting in the URL (connect_timeout, statement_timeout,
+// tcp_keepalives_*) wins over these.
+const (
+	// DefaultConnectTimeout bounds opening one connection (connect_timeout).
+	DefaultConnectTimeout = 3 * time.Second
+	// DefaultStatementTimeout is the server's statement_timeout on the pool's connections: the
+	// server stops work whose client is gone. Requests carry their own, shorter deadline (httpapi);
+	// this bounds the rest. Connections made from the pool's ConnConfig for advisory locks and
+	// LISTEN do not get it: they wait on purpose.
+	DefaultStatementTimeout = 30 * time.Second
+)
+
+// Keepalive is how both ends of every connection probe it when it is idle: the server
+// (tcp_keepalives_*) and this process's socket, which also gives up on data unacknowledged for as
+// long (TCP_USER_TIMEOUT, on Linux). A peer that vanished in a silent partition is noticed in
+// Idle + Interval x Count, 25 s, not the operating system's default of hours. The pool's
+// connections and those made from its ConnConfig (advisory locks, LISTEN) share it.
+var Keepalive = net.KeepAliveConfig{Enable: true, Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3}
+
+// Connect opens a pool to url and checks that the database answers. Its connections have the
+// timeouts above and Keepalive; pgxpool has no acquire timeout of its own: an acquire waits as long
+// as its context, and every request's context has a deadline (httpapi).
 func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -43,6 +69,7 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = DefaultMaxConns
 	}
+	configure(cfg, url)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)
@@ -52,6 +79,37 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("ping database: %w", err)
 	}
 	return pool, nil
+}
+
+// configure gives cfg's connections the defaults above, where url does not set them.
+func configure(cfg *pgxpool.Config, url string) {
+	cc := cfg.ConnConfig
+	if !strings.Contains(url, "connect_timeout") {
+		cc.ConnectTimeout = DefaultConnectTimeout
+	}
+	params := map[string]time.Duration{
+		"tcp_keepalives_idle":     Keepalive.Idle,
+		"tcp_keepalives_interval": Keepalive.Interval,
+	}
+	for name, d := range params {
+		if _, ok := cc.RuntimeParams[name]; !ok {
+			cc.RuntimeParams[name] = strconv.Itoa(int(d.Seconds()))
+		}
+	}
+	if _, ok := cc.RuntimeParams["tcp_keepalives_count"]; !ok {
+		cc.RuntimeParams["tcp_keepalives_count"] = strconv.Itoa(Keepalive.Count)
+	}
+	d := &net.Dialer{KeepAliveConfig: Keepalive, Control: userTimeout(Keepalive.Idle + time.Duration(Keepalive.Count)*Keepalive.Interval)}
+	cc.DialFunc = d.DialContext
+	if _, ok := cc.RuntimeParams["statement_timeout"]; !ok {
+		set := fmt.Sprintf("SET statement_timeout = %d", DefaultStatementTimeout.Milliseconds())
+		cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			if _, err := c.Exec(ctx, set); err != nil {
+				return fmt.Errorf("set statement_timeout: %w", err)
+			}
+			return nil
+		}
+	}
 }
 
 // Migrate applies every embedded migration not yet applied to the database behind pool.
