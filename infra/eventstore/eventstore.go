@@ -218,6 +218,14 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
+// Subscriber follows the global log. Every Store is one; a process gives its followers (relay,
+// projectors, outcome waiter, live-update streams) one shared tail of the log that is one too
+// (package logtail), so that the log is read live once per process rather than once per follower.
+type Subscriber interface {
+	// SubscribeAll is Store.SubscribeAll.
+	SubscribeAll(ctx context.Context, from Position, handle func(context.Context, []Record) error) error
+}
+
 // DelayedAppender is implemented by stores that can acknowledge an append before it is on disk,
 // for writes whose loss in a crash of the store is repaired by redoing them: the fulfilment's
 // stock reservations, which an order's durable outcome always follows.
