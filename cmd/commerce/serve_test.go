@@ -17,7 +17,7 @@ import (
 func testConfig(t *testing.T) config {
 	t.Helper()
 	addr, _ := kafkatest.FreeAddr(t)
-	cfg, err := loadConfig(env(map[string]string{
+	cfg, err := loadConfig(envMap(map[string]string{
 		"DATABASE_URL":     pgtest.NewURL(t),
 		"HTTP_ADDR":        addr,
 		"SECRETS_FILE":     filepath.Join(t.TempDir(), "secrets.json"),
