@@ -105,7 +105,16 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 	}
 	t.Logf("kill -9 %s (the active relay)", holder)
 	procs[holder].kill9(t)
-	sleepT(ctx, 5*time.Second)
+	killed := time.Now()
+	standbyOps := map[string]string{"relay1": opsR1, "relay2": opsR2}[standby]
+	for metricValue(t, standbyOps+"/metrics", "commerce_relay_active") != 1 {
+		if time.Since(killed) > 30*time.Second {
+			t.Fatalf("the standby relay %s did not become active within 30 s of the kill", standby)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("the standby relay %s took over %.2f s after the kill", standby, time.Since(killed).Seconds())
+	sleepT(ctx, 4*time.Second)
 	stopLoad()
 	wg.Wait()
 	if ctx.Err() != nil {
@@ -128,7 +137,7 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 	t.Logf("place→settled as clients saw it (POST /orders?wait=10s): p50 %.3f s, p99 %.3f s, max %.3f s over %d orders",
 		p50.Seconds(), p99.Seconds(), max.Seconds(), len(st.latencies))
 	conflicts := 0.0
-	for _, u := range []string{api1, api2, map[string]string{"relay1": opsR1, "relay2": opsR2}[standby]} {
+	for _, u := range []string{api1, api2, standbyOps} {
 		conflicts += metricValue(t, u+"/metrics", "commerce_command_conflicts_total")
 	}
 	t.Logf("version conflicts counted by the surviving processes: %.0f", conflicts)

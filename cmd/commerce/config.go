@@ -91,8 +91,9 @@ var envFields = func() []envField {
 
 // loadOptions say what a command needs of the configuration.
 type loadOptions struct {
-	// noDatabase lets DATABASE_URL be empty: commands that do not connect (healthcheck).
-	noDatabase bool
+	// probe is for commands that only ask a running process (healthcheck): DATABASE_URL may be
+	// empty and ROLES need not settle orders by themselves.
+	probe bool
 }
 
 // loadConfig reads every variable through getenv, applying defaults, and returns all problems at
@@ -167,7 +168,7 @@ func (c *config) validate(environ map[string]string, o loadOptions) []error {
 		bad("ENV", "must be development or production")
 	}
 	if c.DatabaseURL == "" {
-		if !o.noDatabase {
+		if !o.probe {
 			errs = append(errs, errors.New("DATABASE_URL: is required (make db prints one)"))
 		}
 	} else if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
@@ -195,7 +196,7 @@ func (c *config) validate(environ map[string]string, o loadOptions) []error {
 	}
 	// Without a broker the relay hands events to the process manager inside its own process:
 	// one without the other would leave every order PENDING.
-	if len(c.KafkaBrokers) == 0 && c.hasRole("relay") != c.hasRole("saga") {
+	if !o.probe && len(c.KafkaBrokers) == 0 && c.hasRole("relay") != c.hasRole("saga") {
 		bad("ROLES", "roles relay and saga in different processes need KAFKA_BROKERS: without a broker the relay hands order events only to a saga in its own process, so orders would stay PENDING")
 	}
 	for _, d := range []struct {

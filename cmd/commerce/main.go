@@ -180,7 +180,7 @@ func (c *cli) root() *cobra.Command {
 			"It needs no database: only HTTP_ADDR, METRICS_ADDR and ROLES are read.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := c.load(loadOptions{noDatabase: true}); err != nil {
+			if err := c.load(loadOptions{probe: true}); err != nil {
 				return err
 			}
 			return healthcheck(cmd.Context(), c.cfg)
