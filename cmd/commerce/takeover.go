@@ -25,6 +25,8 @@ type takeover struct {
 	after time.Duration
 	log   *slog.Logger
 
+	started chan struct{} // closed once Run knows the head: it sees every order placed after
+
 	mu      sync.Mutex
 	pending map[uuid.UUID]pendingOrder
 	full    bool
@@ -43,7 +45,7 @@ const maxPending = 1 << 17
 const takeoverWorkers = 16
 
 func newTakeover(store eventstore.Store, saga bus.Handler, after time.Duration, log *slog.Logger) *takeover {
-	return &takeover{store: store, saga: saga, after: after, log: log, pending: make(map[uuid.UUID]pendingOrder)}
+	return &takeover{store: store, saga: saga, after: after, log: log, pending: make(map[uuid.UUID]pendingOrder), started: make(chan struct{})}
 }
 
 // Run follows the log from its head and settles overdue orders until ctx ends; it returns nil
@@ -54,6 +56,7 @@ func (t *takeover) Run(ctx context.Context) error {
 		head, err := t.store.Head(ctx)
 		if err == nil {
 			from = head
+			close(t.started)
 			break
 		}
 		if sleepCtx(ctx, time.Second) != nil {
