@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/commerce-dev/commerce/domain"
+	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
 )
 
 // runCLI runs the command line with the environment m and returns the exit code and what was
@@ -86,5 +91,41 @@ func TestReadPassword(t *testing.T) {
 	}
 	if _, err := readPassword("", strings.NewReader("")); err == nil {
 		t.Fatal("readPassword with nothing = nil error, want one")
+	}
+}
+
+// TestCreateSupervisorInProduction creates the first supervisor with ENV=production, the
+// password on stdin, and logs in with it.
+func TestCreateSupervisorInProduction(t *testing.T) {
+	m := map[string]string{
+		"ENV":                   "production",
+		"DATABASE_URL":          pgtest.NewURL(t),
+		"JWT_SECRET_USER":       "prod-user-8d1f0c4b6e2a4f7d9c3b5a1e0f2d4c6b",
+		"JWT_SECRET_SELLER":     "prod-seller-3a5c7e9b1d2f4a6c8e0b2d4f6a8c0e2",
+		"JWT_SECRET_SUPERVISOR": "prod-super-5e7a9c1b3d5f7a9c1e3b5d7f9a1c3e5",
+	}
+	const password = "N3wSup3r!pw"
+	code, out, errOut := runCLI(t, m, password+"\n", "admin", "create-supervisor", "--email", "root@shop.example", "--name", "Root")
+	if code != 0 {
+		t.Fatalf("commerce admin create-supervisor in production: exit %d:\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(out+errOut, password) {
+		t.Fatalf("the password is in the output:\n%s%s", out, errOut)
+	}
+	cfg, err := loadConfig(envMap(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := openApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	if _, err := a.auth.Login(context.Background(), "root@shop.example", password, domain.RoleSupervisor); err != nil {
+		t.Fatalf("log in as the new supervisor: %v", err)
+	}
+	// Without a password anywhere it refuses.
+	if code, _, errOut := runCLI(t, m, "", "admin", "create-supervisor", "--email", "other@shop.example", "--name", "Other"); code != 1 || !strings.Contains(errOut, supervisorPasswordEnv) {
+		t.Fatalf("create-supervisor without a password: exit %d, %q; want exit 1 naming %s", code, errOut, supervisorPasswordEnv)
 	}
 }
