@@ -5,7 +5,7 @@ SHELL := /bin/bash
 DEVDB := ./infra/devdb/devdb.sh
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: db db-stop run test lint bench build
+.PHONY: db db-stop run cluster test lint bench build
 
 ## db: start (or find running) the private PostgreSQL; the last line is DATABASE_URL=...
 db:
@@ -22,6 +22,12 @@ build:
 run: build
 	@db=$$($(DEVDB) start | tail -1); export "$$db"; \
 	./commerce migrate && ./commerce seed && exec ./commerce serve
+
+## cluster: database, then kfake and four `commerce serve` split by roles (api,saga x2 on :8080
+## and :8081; relay,projector x2 with operations on :9090 and :9091); Ctrl-C stops them all
+cluster:
+	@db=$$($(DEVDB) start | tail -1); export "$$db"; \
+	exec ./infra/devcluster/cluster.sh
 
 ## test: database, go vet, then every test with the race detector
 test:

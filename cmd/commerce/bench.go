@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime/pprof"
@@ -12,6 +13,12 @@ import (
 	"github.com/commerce-dev/commerce/infra/bench"
 	"github.com/commerce-dev/commerce/infra/postgres"
 )
+
+// benchHelp prints bench's flags (bench.ParseArgs does, on -h) and returns flag.ErrHelp.
+func benchHelp(args []string, out io.Writer) error {
+	_, err := bench.ParseArgs(args, out)
+	return err
+}
 
 // benchCmd measures order throughput of the event-sourced path against a plain one-transaction
 // baseline in a fresh database (bench_<random>) on DATABASE_URL's server, dropped afterwards. It

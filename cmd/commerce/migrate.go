@@ -25,11 +25,12 @@ func migrateCmd(ctx context.Context, cfg config, log *slog.Logger) error {
 	return nil
 }
 
-// healthcheck asks the local server's /readyz, for container health checks where no curl exists.
+// healthcheck asks the local process's /readyz (on its operations address), for container health
+// checks where no curl exists.
 func healthcheck(ctx context.Context, cfg config) error {
-	_, port, err := net.SplitHostPort(cfg.HTTPAddr)
+	_, port, err := net.SplitHostPort(cfg.opsAddr())
 	if err != nil {
-		return fmt.Errorf("parse HTTP_ADDR: %w", err)
+		return fmt.Errorf("parse the operations address %q: %w", cfg.opsAddr(), err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()

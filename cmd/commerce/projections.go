@@ -4,65 +4,121 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
 	"github.com/commerce-dev/commerce/projections"
 )
 
-// projectionsCmd runs `commerce projections list` and `commerce projections rebuild NAME|--all`.
-func projectionsCmd(ctx context.Context, cfg config, log *slog.Logger, args []string) error {
-	if len(args) == 0 {
-		return errors.New("usage: commerce projections list | rebuild NAME|--all")
+// projectionsCmd is `commerce projections list` and `commerce projections rebuild NAME|--all`.
+func (c *cli) projectionsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "projections",
+		Short: "List the read-model projections or rebuild them from the event log",
+		RunE:  groupRunE,
 	}
-	a, err := openApp(ctx, cfg, log)
-	if err != nil {
-		return err
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Show each projector's position, lag, standbys and status",
+		Args:  cobra.NoArgs,
+		RunE: c.withConfig(func(ctx context.Context, _ []string) error {
+			a, err := openApp(ctx, c.cfg, c.log)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			return listProjections(ctx, a.runner, c.stdout)
+		}),
 	}
-	defer a.close()
-	switch args[0] {
-	case "list":
-		infos, err := a.runner.List(ctx)
-		if err != nil {
-			return fmt.Errorf("list projections: %w", err)
-		}
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tSTATE\tPOSITION\tLAG (EVENTS)\tSTANDBYS\tUPDATED\tERROR")
-		for _, i := range infos {
-			updated := "-"
-			if !i.UpdatedAt.IsZero() {
-				updated = i.UpdatedAt.UTC().Format(time.RFC3339)
+	var all bool
+	rebuild := &cobra.Command{
+		Use:   "rebuild NAME | --all",
+		Short: "Rebuild a projector's read model (or all of them) from the log, without downtime",
+		Long: "Replay the log into shadow tables while the live ones keep serving, then swap them in.\n" +
+			"Progress is a bar when stderr is a terminal, else a log line every few seconds.",
+		Args: func(_ *cobra.Command, args []string) error {
+			if all != (len(args) == 0) || len(args) > 1 {
+				return errors.New("name one projector, or give --all")
 			}
-			lag := "?"
-			if i.LagEvents >= 0 {
-				lag = fmt.Sprint(i.LagEvents)
+			return nil
+		},
+		RunE: c.withConfig(func(ctx context.Context, args []string) error {
+			a, err := openApp(ctx, c.cfg, c.log)
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\n", i.Name, i.State, i.Position, lag, i.Standbys, updated, i.Error)
-		}
-		return tw.Flush()
-	case "rebuild":
-		if len(args) != 2 {
-			return errors.New("usage: commerce projections rebuild NAME|--all")
-		}
-		start := time.Now()
-		if args[1] == "--all" {
-			// One read of the log feeds every projector's shadow tables side by side.
-			if err := a.runner.RebuildAll(ctx, nil, projectionsProgress("all")); err != nil {
-				return fmt.Errorf("rebuild all projections: %w", err)
+			defer a.close()
+			start := time.Now()
+			which := "all"
+			if all {
+				// One read of the log feeds every projector's shadow tables side by side.
+				if err := a.runner.RebuildAll(ctx, nil, c.progress("all")); err != nil {
+					return fmt.Errorf("rebuild all projections: %w", err)
+				}
+			} else {
+				which = args[0]
+				if err := a.runner.Rebuild(ctx, which, c.progress(which)); err != nil {
+					return fmt.Errorf("rebuild %s: %w", which, err)
+				}
 			}
-		} else if err := a.runner.Rebuild(ctx, args[1], projectionsProgress(args[1])); err != nil {
-			return fmt.Errorf("rebuild %s: %w", args[1], err)
-		}
-		log.Info("projections rebuilt", "which", args[1], "took", time.Since(start).String())
-		return nil
-	default:
-		return fmt.Errorf("unknown projections command %q: want list or rebuild", args[0])
+			c.log.Info("projections rebuilt", "which", which, "took", time.Since(start))
+			return nil
+		}),
 	}
+	rebuild.Flags().BoolVar(&all, "all", false, "rebuild every projector in one read of the log")
+	cmd.AddCommand(list, rebuild)
+	return cmd
 }
 
-// projectionsProgress draws the rebuild's progress bar on stderr.
-func projectionsProgress(name string) func(projections.Progress) {
-	return projections.ProgressBar(os.Stderr, name)
+// listProjections prints the runner's projectors as a table.
+func listProjections(ctx context.Context, runner *projections.Runner, out io.Writer) error {
+	infos, err := runner.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list projections: %w", err)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tPOSITION\tLAG (EVENTS)\tSTANDBYS\tUPDATED\tERROR")
+	for _, i := range infos {
+		updated := "-"
+		if !i.UpdatedAt.IsZero() {
+			updated = i.UpdatedAt.UTC().Format(time.RFC3339)
+		}
+		lag := "?"
+		if i.LagEvents >= 0 {
+			lag = fmt.Sprint(i.LagEvents)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\n", i.Name, i.State, i.Position, lag, i.Standbys, updated, i.Error)
+	}
+	return tw.Flush()
+}
+
+// progress reports a rebuild's progress: a bar when stderr is a terminal, else a log line at most
+// every progressEvery and one at the end, so that logs collected from a pipe have no carriage
+// returns.
+func (c *cli) progress(name string) func(projections.Progress) {
+	if f, ok := c.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return projections.ProgressBar(f, name)
+	}
+	return progressLog(c.log, name, time.Now)
+}
+
+// progressEvery is how often a rebuild's progress is logged when stderr is not a terminal.
+const progressEvery = 5 * time.Second
+
+func progressLog(log *slog.Logger, name string, now func() time.Time) func(projections.Progress) {
+	var last time.Time
+	return func(p projections.Progress) {
+		if !p.Swapped && now().Sub(last) < progressEvery {
+			return
+		}
+		last = now()
+		log.Info("rebuild progress", "projector", name, "done", p.Done, "total", p.Total,
+			"elapsed", p.Elapsed, "events_per_second", int64(p.Rate), "eta", p.ETA, "swapped", p.Swapped)
+	}
 }

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
+
+	"github.com/gofiber/fiber/v2"
 
 	"github.com/commerce-dev/commerce/httpapi"
 	"github.com/commerce-dev/commerce/infra/adminapi"
@@ -25,7 +28,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer a.close()
 
-	b := bus.New(bus.Config{Brokers: cfg.KafkaBrokers, Logger: log})
+	b := bus.New(bus.Config{Brokers: cfg.KafkaBrokers, SessionTimeout: cfg.KafkaSessionTimeout, Logger: log})
 	defer b.Close()
 
 	// Workers run until workCtx ends; shutdown cancels it after the HTTP server has drained.
@@ -33,13 +36,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	defer stopWorkers()
 	var wg sync.WaitGroup
 	worker := func(name string, run func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := run(workCtx); err != nil && workCtx.Err() == nil {
 				log.Error("worker stopped", "worker", name, "err", err)
 			}
-		}()
+		})
 	}
 
 	ready := []httpapi.Check{
@@ -53,6 +54,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	if cfg.hasRole("api") {
 		worker("order-outcomes", a.outcomes.Run)
+		if b.Kafka() && cfg.TakeoverAfter > 0 {
+			worker("saga-takeover", newTakeover(a.store, a.fulfil, cfg.TakeoverAfter, log).Run)
+		}
 	}
 	if cfg.hasRole("relay") {
 		r := relay.New(a.store, a.pool, b.Publisher(), relay.Options{Logger: log, DurableOnly: len(cfg.KafkaBrokers) > 0})
@@ -66,24 +70,48 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	worker("token-purge", func(ctx context.Context) error { return a.auth.Run(ctx, 10*time.Minute) })
 	worker("idempotency-purge", func(ctx context.Context) error { return a.idemKeys.Run(ctx, 10*time.Minute, log) })
 
-	var serveErr error
-	if cfg.hasRole("api") {
-		app := httpapi.New(a.httpDeps(ready))
-		errc := make(chan error, 1)
-		go func() { errc <- app.Listen(cfg.HTTPAddr) }()
-		log.Info("serving", "addr", cfg.HTTPAddr, "roles", cfg.Roles, "eventstore", cfg.EventStore, "kafka", len(cfg.KafkaBrokers) > 0)
-		select {
-		case <-ctx.Done():
-			log.Info("shutting down: draining requests")
-			if err := app.ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil {
-				serveErr = fmt.Errorf("drain HTTP server: %w", err)
-			}
-		case err := <-errc:
-			serveErr = fmt.Errorf("serve HTTP on %s: %w", cfg.HTTPAddr, err)
+	// Listeners are bound before "serving" is logged, so that the line means connections are
+	// accepted; a port in use stops the process at once.
+	errc := make(chan error, 2)
+	attrs := []any{"roles", cfg.Roles, "eventstore", cfg.EventStore, "kafka", len(cfg.KafkaBrokers) > 0}
+	var ops *opsServer
+	if !cfg.hasRole("api") || cfg.MetricsAddr != "" {
+		if ops, err = listenOps(cfg.opsAddr(), ready, a.metrics.Registry, log); err != nil {
+			stopWorkers()
+			wg.Wait()
+			return err
 		}
-	} else {
-		log.Info("running workers", "roles", cfg.Roles)
-		<-ctx.Done()
+		go func() { errc <- ops.Serve() }()
+		attrs = append(attrs, "ops_addr", ops.Addr())
+	}
+	var api *fiber.App
+	if cfg.hasRole("api") {
+		ln, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			stopWorkers()
+			wg.Wait()
+			return fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPAddr, err)
+		}
+		api = httpapi.New(a.httpDeps(ready))
+		go func() {
+			if err := api.Listener(ln); err != nil {
+				errc <- fmt.Errorf("serve HTTP on %s: %w", cfg.HTTPAddr, err)
+			}
+		}()
+		attrs = append(attrs, "addr", ln.Addr().String())
+	}
+	log.Info("serving", attrs...)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	log.Info("shutting down: draining requests")
+	if api != nil {
+		if err := api.ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil {
+			serveErr = errors.Join(serveErr, fmt.Errorf("drain HTTP server: %w", err))
+		}
 	}
 
 	log.Info("shutting down: stopping workers")
@@ -94,6 +122,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	case <-done:
 	case <-time.After(cfg.ShutdownTimeout):
 		serveErr = errors.Join(serveErr, errors.New("workers did not stop within SHUTDOWN_TIMEOUT"))
+	}
+	if ops != nil {
+		// The operations listener answers until the workers are stopped, so probes see the drain.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := ops.Shutdown(sctx); err != nil {
+			serveErr = errors.Join(serveErr, fmt.Errorf("drain operations listener: %w", err))
+		}
+		cancel()
 	}
 	log.Info("stopped")
 	return serveErr

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +21,7 @@ import (
 func testConfig(t *testing.T) config {
 	t.Helper()
 	addr, _ := kafkatest.FreeAddr(t)
-	cfg, err := loadConfig(env(map[string]string{
+	cfg, err := loadConfig(envMap(map[string]string{
 		"DATABASE_URL":     pgtest.NewURL(t),
 		"HTTP_ADDR":        addr,
 		"SECRETS_FILE":     filepath.Join(t.TempDir(), "secrets.json"),
@@ -122,4 +126,70 @@ func getJSON(t *testing.T, url string, v any) int {
 		t.Fatalf("GET %s: decode: %v", url, err)
 	}
 	return resp.StatusCode
+}
+
+// TestWorkerProcessServesOperations runs a process without role api: it answers /healthz,
+// /readyz and /metrics on METRICS_ADDR, and `commerce healthcheck` finds it there.
+func TestWorkerProcessServesOperations(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Roles = []string{"projector"}
+	cfg.MetricsAddr, _ = kafkatest.FreeAddr(t)
+	var logs syncBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, log) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve returned %v after shutdown, want nil", err)
+		}
+	}()
+
+	base := "http://" + cfg.MetricsAddr
+	waitFor(t, base+"/readyz", http.StatusOK)
+	if !strings.Contains(logs.String(), `"msg":"serving"`) || !strings.Contains(logs.String(), cfg.MetricsAddr) {
+		t.Errorf("no serving line naming %s in the log:\n%s", cfg.MetricsAddr, logs.String())
+	}
+	var health struct {
+		Data struct {
+			Status string `json:"status"`
+		} `json:"data"`
+	}
+	if status := getJSON(t, base+"/healthz", &health); status != http.StatusOK || health.Data.Status != "ok" {
+		t.Errorf("GET /healthz: %d %+v, want 200 ok", status, health)
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "go_goroutines") {
+		t.Errorf("GET /metrics: %d without go_goroutines", resp.StatusCode)
+	}
+	if code, out, errOut := runCLI(t, map[string]string{"ROLES": "projector", "METRICS_ADDR": cfg.MetricsAddr}, "", "healthcheck"); code != 0 {
+		t.Errorf("commerce healthcheck: exit %d:\n%s%s", code, out, errOut)
+	}
+	if _, err := http.Get("http://" + cfg.HTTPAddr + "/healthz"); err == nil {
+		t.Error("a process without role api answers on HTTP_ADDR")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's and the test's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

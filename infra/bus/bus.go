@@ -34,6 +34,11 @@ type Config struct {
 	// succeeds (see InProcessConfig). The default is OrderTopic, which the order-fulfilment
 	// process manager consumes.
 	RequireSubscriber []string
+	// SessionTimeout is how long Kafka waits for a consumer that stopped sending heartbeats (a
+	// process killed or cut off) before it gives that consumer's partitions to the others of its
+	// group; their messages wait that long. Default DefaultSessionTimeout. The broker refuses
+	// a value below its group.min.session.timeout.ms (6 s unless changed).
+	SessionTimeout time.Duration
 	// Logger receives Watermill's logs, its info messages at debug level. Nil discards them.
 	Logger *slog.Logger
 }
@@ -52,6 +57,9 @@ type Bus struct {
 func New(cfg Config) *Bus {
 	if cfg.ClientID == "" {
 		cfg.ClientID = "commerce"
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = DefaultSessionTimeout
 	}
 	if cfg.RequireSubscriber == nil {
 		cfg.RequireSubscriber = []string{OrderTopic}
@@ -83,7 +91,7 @@ func (b *Bus) Publisher() message.Publisher {
 // subscriber gets every message.
 func (b *Bus) Subscriber(group string) (message.Subscriber, error) {
 	if b.kafkaPb != nil {
-		return NewKafkaSubscriber(b.cfg.Brokers, b.cfg.ClientID, group, b.logger)
+		return NewKafkaSubscriber(b.cfg.Brokers, b.cfg.ClientID, group, b.cfg.SessionTimeout, b.logger)
 	}
 	return nopClose{b.inproc}, nil
 }

@@ -128,16 +128,35 @@ func (p *KafkaPublisher) Close() error {
 	return nil
 }
 
+// DefaultSessionTimeout is the consumer groups' session timeout unless Config says otherwise:
+// the smallest a Kafka broker accepts by default (group.min.session.timeout.ms), so that the
+// partitions of a consumer that died are handed to the others as soon as the broker allows.
+const DefaultSessionTimeout = 6 * time.Second
+
 // NewKafkaSubscriber returns a watermill-kafka subscriber in consumer group group. A new group
 // starts at the oldest message, so nothing published before its first commit is skipped. Each
 // partition is consumed in order: the next message of a partition comes after the previous one
 // was acknowledged.
-func NewKafkaSubscriber(brokers []string, clientID, group string, logger watermill.LoggerAdapter) (*kafka.Subscriber, error) {
+//
+// A member that stops heartbeating loses its partitions after sessionTimeout (heartbeats go every
+// tenth of it). Partitions are assigned by sarama's sticky strategy: on a rebalance every member
+// keeps the partitions it had and only those of a member that left, or some for one that joined,
+// move. sarama (v1.43) has no incremental cooperative protocol, so members still pause between the
+// revoke and the new assignment of a rebalance (well under a second when every live member
+// answers); Rebalance.Timeout bounds how long a rebalance waits for a member that is alive but
+// slow to rejoin.
+func NewKafkaSubscriber(brokers []string, clientID, group string, sessionTimeout time.Duration, logger watermill.LoggerAdapter) (*kafka.Subscriber, error) {
+	if sessionTimeout <= 0 {
+		sessionTimeout = DefaultSessionTimeout
+	}
 	c := saramaConfig(clientID)
 	c.Consumer.Return.Errors = true
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
 	c.Consumer.Offsets.AutoCommit.Interval = 200 * time.Millisecond
-	c.Consumer.Group.Heartbeat.Interval = 500 * time.Millisecond
+	c.Consumer.Group.Session.Timeout = sessionTimeout
+	c.Consumer.Group.Heartbeat.Interval = sessionTimeout / 10
+	c.Consumer.Group.Rebalance.Timeout = sessionTimeout + 4*time.Second
+	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategySticky()}
 	sub, err := kafka.NewSubscriber(kafka.SubscriberConfig{
 		Brokers:               brokers,
 		Unmarshaler:           marshaler,
