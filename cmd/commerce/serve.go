@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/commerce-dev/commerce/infra/adminapi"
 	"github.com/commerce-dev/commerce/infra/bus"
 	"github.com/commerce-dev/commerce/infra/relay"
+	"github.com/commerce-dev/commerce/infra/telemetry"
 	"github.com/commerce-dev/commerce/projections"
 	"github.com/commerce-dev/commerce/readmodels"
 )
@@ -19,6 +21,16 @@ import (
 // serve runs the roles of this process (ROLES: api, projector, relay, saga) until SIGINT or
 // SIGTERM, then stops accepting requests, drains those in flight and the workers, and returns nil.
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	version, _ := telemetry.Version()
+	stopTracing, err := telemetry.StartTracing(ctx, os.Getenv, version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopTracing(context.WithoutCancel(ctx)); err != nil {
+			log.Warn("spans not flushed at shutdown", "err", err)
+		}
+	}()
 	a, err := openApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -65,6 +77,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	worker("token-purge", func(ctx context.Context) error { return a.auth.Run(ctx, 10*time.Minute) })
 	worker("idempotency-purge", func(ctx context.Context) error { return a.idemKeys.Run(ctx, 10*time.Minute, log) })
+
+	for _, c := range ready {
+		a.metrics.WatchReady(c.Name, c.Ping)
+	}
 
 	var serveErr error
 	if cfg.hasRole("api") {
@@ -138,5 +154,6 @@ func (a *app) httpDeps(ready []httpapi.Check) httpapi.Deps {
 		Orders:      a.outcomes,
 		Projections: adminapi.Projections{Runner: a.runner},
 		Store:       a.store,
+		Tracing:     telemetry.TracerProvider(),
 	}
 }
