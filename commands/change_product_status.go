@@ -20,7 +20,8 @@ type ChangeProductStatusHandler struct{ base }
 
 // Handle changes the status; asking for the current one changes nothing.
 func (h *ChangeProductStatusHandler) Handle(ctx context.Context, cmd ChangeProductStatus) (res Result[product.Product], err error) {
-	defer h.observe("ChangeProductStatus", &err)
+	ctx, done := h.begin(ctx, "ChangeProductStatus")
+	defer done(&err)
 	m, at, err := h.start(ctx)
 	if err != nil {
 		return res, err

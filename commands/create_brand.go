@@ -20,7 +20,8 @@ type CreateBrandHandler struct{ base }
 
 // Handle creates the brand and returns its id and state.
 func (h *CreateBrandHandler) Handle(ctx context.Context, cmd CreateBrand) (res Result[catalog.Brand], err error) {
-	defer h.observe("CreateBrand", &err)
+	ctx, done := h.begin(ctx, "CreateBrand")
+	defer done(&err)
 	m, at, err := h.start(ctx)
 	if err != nil {
 		return res, err

@@ -20,7 +20,8 @@ type CreateCategoryHandler struct{ base }
 
 // Handle creates the category and returns its id and state.
 func (h *CreateCategoryHandler) Handle(ctx context.Context, cmd CreateCategory) (res Result[catalog.Category], err error) {
-	defer h.observe("CreateCategory", &err)
+	ctx, done := h.begin(ctx, "CreateCategory")
+	defer done(&err)
 	m, at, err := h.start(ctx)
 	if err != nil {
 		return res, err

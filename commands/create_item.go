@@ -24,7 +24,8 @@ type CreateItemHandler struct{ base }
 
 // Handle creates the item once its input is valid and its category and brand exist.
 func (h *CreateItemHandler) Handle(ctx context.Context, cmd CreateItem) (res Result[catalog.Item], err error) {
-	defer h.observe("CreateItem", &err)
+	ctx, done := h.begin(ctx, "CreateItem")
+	defer done(&err)
 	m, at, err := h.start(ctx)
 	if err != nil {
 		return res, err

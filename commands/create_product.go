@@ -28,7 +28,8 @@ type CreateProductHandler struct{ base }
 
 // Handle creates the product. An unknown item is not found.
 func (h *CreateProductHandler) Handle(ctx context.Context, cmd CreateProduct) (res Result[product.Product], err error) {
-	defer h.observe("CreateProduct", &err)
+	ctx, done := h.begin(ctx, "CreateProduct")
+	defer done(&err)
 	m, at, err := h.start(ctx)
 	if err != nil {
 		return res, err

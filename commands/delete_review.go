@@ -18,7 +18,8 @@ type DeleteReviewHandler struct{ base }
 
 // Handle deletes the review; another user's review, or a deleted one, is not found.
 func (h *DeleteReviewHandler) Handle(ctx context.Context, cmd DeleteReview) (res Result[review.Review], err error) {
-	defer h.observe("DeleteReview", &err)
+	ctx, done := h.begin(ctx, "DeleteReview")
+	defer done(&err)
 	m, at, err := h.start(ctx)
 	if err != nil {
 		return res, err

@@ -22,7 +22,8 @@ type EditItemHandler struct{ base }
 
 // Handle edits the item once its category and brand exist; unchanged values change nothing.
 func (h *EditItemHandler) Handle(ctx context.Context, cmd EditItem) (res Result[catalog.Item], err error) {
-	defer h.observe("EditItem", &err)
+	ctx, done := h.begin(ctx, "EditItem")
+	defer done(&err)
 	m, at, err := h.start(ctx)
 	if err != nil {
 		return res, err

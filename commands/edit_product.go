@@ -21,7 +21,8 @@ type EditProductHandler struct{ base }
 
 // Handle edits the product; unchanged values change nothing.
 func (h *EditProductHandler) Handle(ctx context.Context, cmd EditProduct) (res Result[product.Product], err error) {
-	defer h.observe("EditProduct", &err)
+	ctx, done := h.begin(ctx, "EditProduct")
+	defer done(&err)
 	m, at, err := h.start(ctx)
 	if err != nil {
 		return res, err

@@ -20,7 +20,8 @@ type EditReviewHandler struct{ base }
 
 // Handle edits the review; another user's review is not found, unchanged values change nothing.
 func (h *EditReviewHandler) Handle(ctx context.Context, cmd EditReview) (res Result[review.Review], err error) {
-	defer h.observe("EditReview", &err)
+	ctx, done := h.begin(ctx, "EditReview")
+	defer done(&err)
 	m, at, err := h.start(ctx)
 	if err != nil {
 		return res, err

@@ -136,7 +136,7 @@ func newCountingObserver() *countingObserver {
 	return &countingObserver{commands: map[string]int{}, failed: map[string]int{}}
 }
 
-func (o *countingObserver) Command(name string, err error) {
+func (o *countingObserver) Command(name string, err error, _ time.Duration) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.commands[name]++

@@ -40,8 +40,8 @@ const (
 // the handler's goroutines and must not block.
 type FulfilmentObserver interface {
 	// Settled is called when this process appended an order's outcome: ORDER, or REJECT with its
-	// reason.
-	Settled(status order.Status, reason string)
+	// reason, and how long after the order was placed.
+	Settled(status order.Status, reason string, sincePlaced time.Duration)
 	// StockBatch is called for every group commit on a product with the number of requests in it.
 	StockBatch(requests int)
 }
@@ -50,7 +50,7 @@ type FulfilmentObserver interface {
 type NopFulfilmentObserver struct{}
 
 // Settled does nothing.
-func (NopFulfilmentObserver) Settled(order.Status, string) {}
+func (NopFulfilmentObserver) Settled(order.Status, string, time.Duration) {}
 
 // StockBatch does nothing.
 func (NopFulfilmentObserver) StockBatch(int) {}
@@ -128,18 +128,20 @@ func NewFulfilment(repos *Repos, cfg FulfilmentConfig) *Fulfilment {
 
 // Handle handles one event from the bus. Events other than the four it acts on are ignored. An
 // error means the work is not done and the message must be delivered again.
-func (f *Fulfilment) Handle(ctx context.Context, rec eventstore.Record) error {
+func (f *Fulfilment) Handle(ctx context.Context, rec eventstore.Record) (err error) {
 	switch rec.Type {
 	case order.TypePlaced, order.TypeLineRejected, order.TypeLineCancelled, order.TypeLineDelivered:
 	default:
 		return nil
 	}
+	ctx, span := startConsumer(ctx, "fulfil "+rec.Type, rec)
+	defer func() { endSpan(span, err) }()
 	e, err := order.Decode(rec.Type, rec.Data)
 	if err != nil {
 		return fmt.Errorf("fulfil %s %s: %w", rec.Type, rec.ID, err)
 	}
 	src := MetaOf(rec)
-	meta := src.Caused(rec.ID, src.Actor)
+	meta := src.Caused(rec.ID, src.Actor).traced(ctx)
 	switch e := e.(type) {
 	case order.Placed:
 		return f.settle(ctx, e, meta)
@@ -204,7 +206,7 @@ func (f *Fulfilment) settle(ctx context.Context, placed order.Placed, meta Meta)
 		at, err := f.decideOrder(ctx, st, meta, func(o order.Order) ([]order.Event, error) { return o.Confirm(f.now()) })
 		switch {
 		case err == nil:
-			f.obs.Settled(order.StatusOrder, "")
+			f.obs.Settled(order.StatusOrder, "", f.now().Sub(placed.At))
 			f.out.settled(o.ID, outcome{status: order.StatusOrder}, at)
 			return nil
 		case errors.Is(err, domain.ErrConflict):
@@ -222,7 +224,7 @@ func (f *Fulfilment) settle(ctx context.Context, placed order.Placed, meta Meta)
 	case err != nil:
 		return fmt.Errorf("fulfil order %s: reject: %w", o.ID, err)
 	}
-	f.obs.Settled(order.StatusReject, reason)
+	f.obs.Settled(order.StatusReject, reason, f.now().Sub(placed.At))
 	if err := f.step(ctx, StepRejected, o.ID); err != nil {
 		return err
 	}
@@ -255,12 +257,15 @@ func (f *Fulfilment) current(ctx context.Context, placed order.Placed) (State[or
 // since, it loads, decides and appends again through the repository (with its retries). It
 // returns the position of the order's last event after the append, or 0 when decide made no
 // events.
-func (f *Fulfilment) decideOrder(ctx context.Context, st State[order.Order], meta Meta, decide func(order.Order) ([]order.Event, error)) (eventstore.Position, error) {
+func (f *Fulfilment) decideOrder(ctx context.Context, st State[order.Order], meta Meta, decide func(order.Order) ([]order.Event, error)) (_ eventstore.Position, err error) {
 	events, err := decide(st.Value)
 	if err != nil || len(events) == 0 {
 		return 0, err
 	}
 	stream := order.StreamID(st.Value.ID)
+	ctx, span := startAppend(ctx, "update", stream)
+	defer func() { endSpan(span, err) }()
+	meta = meta.traced(ctx)
 	data, err := eventData(stream, events, func(int) Meta { return meta })
 	if err != nil {
 		return 0, err

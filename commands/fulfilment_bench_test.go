@@ -183,7 +183,7 @@ func BenchmarkFulfilmentHotProduct(b *testing.B) {
 
 type batchCounter struct{ batches, requests *atomic.Int64 }
 
-func (c batchCounter) Settled(order.Status, string) {}
+func (c batchCounter) Settled(order.Status, string, time.Duration) {}
 func (c batchCounter) StockBatch(n int) {
 	c.batches.Add(1)
 	c.requests.Add(int64(n))

@@ -220,6 +220,3 @@ func newID(given uuid.UUID, m Meta, kind string) uuid.UUID {
 func exists(kind string, id uuid.UUID) error {
 	return domain.Conflictf(CodeExists, "%s %s already exists", kind, id)
 }
-
-// observe reports a handled command; handlers defer it with their named error result.
-func (b base) observe(name string, err *error) { b.obs.Command(name, *err) }

@@ -1,12 +1,14 @@
 package commands
 
+import "time"
+
 // Observer is told what the command side does, for metrics. The lead implements it with
 // Prometheus counters; commands does not import a metrics library. Methods are called on the
 // command's goroutine and must not block.
 type Observer interface {
-	// Command is called once per handled command with its name ("PlaceOrder") and its outcome:
-	// nil, a business error (*domain.Error) or a technical error.
-	Command(name string, err error)
+	// Command is called once per handled command with its name ("PlaceOrder"), its outcome (nil,
+	// a business error (*domain.Error) or a technical error) and how long it took.
+	Command(name string, err error, took time.Duration)
 	// Conflict is called for every append refused with eventstore.ErrWrongVersion. Stream is the
 	// stream id; use domain.AggregateType(stream) as a label, not the id.
 	Conflict(stream string)
@@ -20,11 +22,20 @@ type Observer interface {
 	StaleCache(stream string, version int64)
 }
 
+// CommandNames are the names Observer.Command reports, one per handler, so that metrics can show
+// every command at zero before its first use.
+var CommandNames = []string{
+	"AcceptLine", "ChangeProductStatus", "ConfirmCancel", "CreateBrand", "CreateCategory",
+	"CreateItem", "CreateProduct", "DeleteReview", "DeliverLine", "EditItem", "EditProduct",
+	"EditReview", "PlaceOrder", "RejectLine", "RenameBrand", "RenameCategory", "RequestCancel",
+	"RestockProduct", "ShipLine", "WriteReview",
+}
+
 // NopObserver observes nothing.
 type NopObserver struct{}
 
 // Command does nothing.
-func (NopObserver) Command(string, error) {}
+func (NopObserver) Command(string, error, time.Duration) {}
 
 // Conflict does nothing.
 func (NopObserver) Conflict(string) {}

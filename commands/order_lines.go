@@ -115,7 +115,8 @@ func (h *RequestCancelHandler) Handle(ctx context.Context, cmd RequestCancel) (R
 
 // line runs one line decision on the order's stream.
 func (b base) line(ctx context.Context, name string, orderID uuid.UUID, decide func(order.Order, domain.Actor, time.Time) ([]order.Event, error)) (res Result[order.Order], err error) {
-	defer b.observe(name, &err)
+	ctx, done := b.begin(ctx, name)
+	defer done(&err)
 	m, at, err := b.start(ctx)
 	if err != nil {
 		return res, err

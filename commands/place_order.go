@@ -45,7 +45,8 @@ type PlaceOrderHandler struct{ base }
 // not on sale, and appends order.placed with the products' names, prices and sellers. The acting
 // account must be a USER: the order is theirs.
 func (h *PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (res Result[order.Order], err error) {
-	defer h.observe("PlaceOrder", &err)
+	ctx, done := h.begin(ctx, "PlaceOrder")
+	defer done(&err)
 	m, at, err := h.start(ctx)
 	if err != nil {
 		return res, err

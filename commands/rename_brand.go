@@ -19,7 +19,8 @@ type RenameBrandHandler struct{ base }
 
 // Handle renames the brand; the same name changes nothing.
 func (h *RenameBrandHandler) Handle(ctx context.Context, cmd RenameBrand) (res Result[catalog.Brand], err error) {
-	defer h.observe("RenameBrand", &err)
+	ctx, done := h.begin(ctx, "RenameBrand")
+	defer done(&err)
 	m, at, err := h.start(ctx)
 	if err != nil {
 		return res, err

@@ -19,7 +19,8 @@ type RenameCategoryHandler struct{ base }
 
 // Handle renames the category; the same name changes nothing.
 func (h *RenameCategoryHandler) Handle(ctx context.Context, cmd RenameCategory) (res Result[catalog.Category], err error) {
-	defer h.observe("RenameCategory", &err)
+	ctx, done := h.begin(ctx, "RenameCategory")
+	defer done(&err)
 	m, at, err := h.start(ctx)
 	if err != nil {
 		return res, err

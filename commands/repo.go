@@ -155,9 +155,11 @@ func (r *Repo[S, E]) Update(ctx context.Context, id uuid.UUID, meta Meta, decide
 }
 
 // UpdateState is Update returning the aggregate's state after the append (or after the no-op).
-func (r *Repo[S, E]) UpdateState(ctx context.Context, id uuid.UUID, meta Meta, decide func(S) ([]E, error)) (State[S], error) {
+func (r *Repo[S, E]) UpdateState(ctx context.Context, id uuid.UUID, meta Meta, decide func(S) ([]E, error)) (_ State[S], err error) {
 	stream := r.agg.StreamID(id)
-	meta = meta.complete()
+	ctx, span := startAppend(ctx, "update", stream)
+	defer func() { endSpan(span, err) }()
+	meta = meta.complete().traced(ctx)
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return State[S]{}, fmt.Errorf("update %s: %w", stream, err)
@@ -208,9 +210,11 @@ func (r *Repo[S, E]) UpdateState(ctx context.Context, id uuid.UUID, meta Meta, d
 // exists after all (the id is taken, or the command ran before with these event ids and the store
 // reports the earlier append) the store refuses or answers idempotently; a refusal falls back to
 // UpdateState, which reads the stream and decides again.
-func (r *Repo[S, E]) CreateState(ctx context.Context, id uuid.UUID, meta Meta, decide func(S) ([]E, error)) (State[S], error) {
+func (r *Repo[S, E]) CreateState(ctx context.Context, id uuid.UUID, meta Meta, decide func(S) ([]E, error)) (_ State[S], err error) {
 	stream := r.agg.StreamID(id)
-	meta = meta.complete()
+	ctx, span := startAppend(ctx, "create", stream)
+	defer func() { endSpan(span, err) }()
+	meta = meta.complete().traced(ctx)
 	var empty S
 	events, err := decide(empty)
 	if err != nil || len(events) == 0 {

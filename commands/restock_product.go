@@ -20,7 +20,8 @@ type RestockProductHandler struct{ base }
 // Handle restocks the product. Past the stock limit it is the domain's STOCK_LIMIT conflict, which
 // the API answers 422.
 func (h *RestockProductHandler) Handle(ctx context.Context, cmd RestockProduct) (res Result[product.Product], err error) {
-	defer h.observe("RestockProduct", &err)
+	ctx, done := h.begin(ctx, "RestockProduct")
+	defer done(&err)
 	m, at, err := h.start(ctx)
 	if err != nil {
 		return res, err

@@ -38,7 +38,8 @@ func ReviewID(orderID uuid.UUID, line int) uuid.UUID {
 // Handle reads the order to check that the actor is its user and that the line is ACCEPT and
 // COMPLETE, then writes the review. Another user's order, or an unknown one, is not found.
 func (h *WriteReviewHandler) Handle(ctx context.Context, cmd WriteReview) (res Result[review.Review], err error) {
-	defer h.observe("WriteReview", &err)
+	ctx, done := h.begin(ctx, "WriteReview")
+	defer done(&err)
 	m, at, err := h.start(ctx)
 	if err != nil {
 		return res, err

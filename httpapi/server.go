@@ -9,11 +9,13 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
+	"github.com/gofiber/contrib/otelfiber/v2"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/time/rate"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/commerce-dev/commerce/commands"
 	"github.com/commerce-dev/commerce/infra/auth"
@@ -130,6 +132,9 @@ type Deps struct {
 	Projections ProjectionAdmin
 	// Store is the event store /admin/streams/{stream_id} reads.
 	Store eventstore.Store
+	// Tracing, when set, makes a span of every API request, continuing the caller's traceparent;
+	// commands and their events carry it on. Nil: no spans (tracing is off).
+	Tracing trace.TracerProvider
 }
 
 // Server holds the dependencies the handlers use. Handlers are its methods.
@@ -200,6 +205,10 @@ func build(deps Deps) (*fiber.App, *Server) {
 		DisableStartupMessage: true,
 	})
 	app.Server().ErrorHandler = lingerOnTooLarge(app.Server().ErrorHandler)
+	if deps.Tracing != nil {
+		app.Use(otelfiber.Middleware(otelfiber.WithTracerProvider(deps.Tracing),
+			otelfiber.WithNext(func(c *fiber.Ctx) bool { return !strings.HasPrefix(c.Path(), "/api/") })))
+	}
 	app.Use(requestID, s.observe, recoverPanic, checkText, s.deadline)
 	if len(cfg.CORSOrigins) > 0 {
 		app.Use(cors.New(cors.Config{

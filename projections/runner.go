@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/commerce-dev/commerce/infra/eventstore"
 )
 
@@ -39,6 +41,9 @@ type Options struct {
 	Metrics Metrics
 	// Logger receives failures, takeovers and rebuild progress; nil uses slog.Default().
 	Logger *slog.Logger
+	// Tracer, when set, records a span for every applied event that carries a trace context;
+	// nil (tracing off) records none.
+	Tracer trace.Tracer
 }
 
 func (o Options) withDefaults() Options {
@@ -522,6 +527,7 @@ func (r *Runner) applyLive(ctx context.Context, w *worker, recs []eventstore.Rec
 		pos, n, err := r.commitLive(ctx, w.p, recs)
 		if err == nil {
 			w.committed(pos, n, time.Since(start))
+			r.traceApplied(w.name, recs, start)
 			r.waiter.advance(w.name, pos)
 			return nil
 		}
@@ -532,7 +538,9 @@ func (r *Runner) applyLive(ctx context.Context, w *worker, recs []eventstore.Rec
 			return err
 		}
 		var ee *EventError
+		logAttrs := []any{"projector", w.name, "err", err, "retry_in", delay}
 		if errors.As(err, &ee) {
+			logAttrs = append(logAttrs, eventLogAttrs(ee.Record)...)
 			if i := indexOf(recs, ee.Record.Position); i > 0 {
 				start := time.Now()
 				if pos, n, perr := r.commitLive(ctx, w.p, recs[:i]); perr == nil {
@@ -549,7 +557,7 @@ func (r *Runner) applyLive(ctx context.Context, w *worker, recs []eventstore.Rec
 		if rerr := recordFailure(ctx, r.pool, w.name, err); rerr != nil {
 			r.log.Error("projection failure not recorded", "projector", w.name, "err", rerr)
 		}
-		r.log.Error("projection failed, retrying", "projector", w.name, "err", err, "retry_in", delay)
+		r.log.Error("projection failed, retrying", logAttrs...)
 		if !sleep(ctx, delay) {
 			return ctx.Err()
 		}

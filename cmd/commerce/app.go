@@ -45,13 +45,18 @@ func projectors() []projections.Projector {
 // openApp connects to the database, applies the migrations and builds the command side, the
 // projection runner and the account service.
 func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, log: log, metrics: telemetry.New()}
+	var names []string
+	for _, p := range projectors() {
+		names = append(names, p.Name())
+	}
+	a := &app{cfg: cfg, log: log, metrics: telemetry.New(names...)}
 	pool, err := postgres.Connect(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
 	a.pool = pool
 	a.closers = append(a.closers, pool.Close)
+	a.metrics.WatchPool(pool)
 	if err := postgres.Migrate(ctx, pool, log); err != nil {
 		a.close()
 		return nil, err
@@ -83,6 +88,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	a.runner, err = projections.NewRunner(pool, a.store, projectors(), projections.Options{
 		Metrics: a.metrics.Projections(),
 		Logger:  log,
+		Tracer:  telemetry.Tracer("github.com/commerce-dev/commerce/projections"),
 	})
 	if err != nil {
 		a.close()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/commerce-dev/commerce/infra/adminapi"
 	"github.com/commerce-dev/commerce/infra/bus"
 	"github.com/commerce-dev/commerce/infra/relay"
+	"github.com/commerce-dev/commerce/infra/telemetry"
 	"github.com/commerce-dev/commerce/projections"
 	"github.com/commerce-dev/commerce/readmodels"
 )
@@ -22,6 +24,16 @@ import (
 // serve runs the roles of this process (ROLES: api, projector, relay, saga) until SIGINT or
 // SIGTERM, then stops accepting requests, drains those in flight and the workers, and returns nil.
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	version, _ := telemetry.Version()
+	stopTracing, err := telemetry.StartTracing(ctx, os.Getenv, version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopTracing(context.WithoutCancel(ctx)); err != nil {
+			log.Warn("spans not flushed at shutdown", "err", err)
+		}
+	}()
 	a, err := openApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -69,6 +81,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	worker("token-purge", func(ctx context.Context) error { return a.auth.Run(ctx, 10*time.Minute) })
 	worker("idempotency-purge", func(ctx context.Context) error { return a.idemKeys.Run(ctx, 10*time.Minute, log) })
+
+	for _, c := range ready {
+		a.metrics.WatchReady(c.Name, c.Ping)
+	}
 
 	// Listeners are bound before "serving" is logged, so that the line means connections are
 	// accepted; a port in use stops the process at once.
@@ -176,5 +192,6 @@ func (a *app) httpDeps(ready []httpapi.Check) httpapi.Deps {
 		Orders:      a.outcomes,
 		Projections: adminapi.Projections{Runner: a.runner},
 		Store:       a.store,
+		Tracing:     telemetry.TracerProvider(),
 	}
 }

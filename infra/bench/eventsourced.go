@@ -123,11 +123,11 @@ type countingObserver struct {
 	conflicts, retries, snapshotFailures atomic.Int64
 }
 
-func (o *countingObserver) Command(string, error)        {}
-func (o *countingObserver) Conflict(string)              { o.conflicts.Add(1) }
-func (o *countingObserver) Retry(string, int)            { o.retries.Add(1) }
-func (o *countingObserver) SnapshotFailed(string, error) { o.snapshotFailures.Add(1) }
-func (o *countingObserver) StaleCache(string, int64)     {}
+func (o *countingObserver) Command(string, error, time.Duration) {}
+func (o *countingObserver) Conflict(string)                      { o.conflicts.Add(1) }
+func (o *countingObserver) Retry(string, int)                    { o.retries.Add(1) }
+func (o *countingObserver) SnapshotFailed(string, error)         { o.snapshotFailures.Add(1) }
+func (o *countingObserver) StaleCache(string, int64)             {}
 
 // Counters returns the conflicts and retries of every command and of the fulfilment.
 func (e *EventSourced) Counters() Counters {

@@ -176,7 +176,12 @@ func (b *Bus) consumeOnce(ctx context.Context, group string, topics []string, h 
 				}
 				return nil
 			}
-			return handleWithRetry(msg.Context(), h, rec)
+			err = handleWithRetry(consumeContext(msg.Context(), msg), h, rec)
+			if err != nil && b.cfg.Logger != nil {
+				b.cfg.Logger.Warn("event not handled, delivering it again", "group", group, "event_id", rec.ID,
+					"event_type", rec.Type, "correlation_id", msg.Metadata.Get(HeaderCorrelationID), "err", err)
+			}
+			return err
 		})
 	}
 	if err := router.Run(ctx); err != nil {

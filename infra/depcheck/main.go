@@ -26,16 +26,20 @@ type pkg struct {
 type rule struct {
 	prefix   string
 	internal []string // allowed module-internal packages (relative to the module); "x/..." is x and below
-	external []string // allowed external prefixes; "std" is the standard library, "*" anything
+	external []string // allowed external prefixes; "std" is the standard library, "*" anything, "=p" p alone
 }
+
+// otelAPI is the OpenTelemetry API (not the SDK): the core may make spans, whose recording the
+// process chooses in cmd by installing an SDK, or not.
+var otelAPI = []string{"=go.opentelemetry.io/otel", "go.opentelemetry.io/otel/trace", "go.opentelemetry.io/otel/attribute", "go.opentelemetry.io/otel/codes", "go.opentelemetry.io/otel/propagation"}
 
 var rules = []rule{
 	{"domain", []string{"domain/..."}, []string{"std", "github.com/google/uuid"}},
 	{"infra/eventstore/eventstoretest", []string{"infra/eventstore", "infra/postgres/..."}, []string{"*"}},
 	{"infra/eventstore/", []string{"infra/eventstore", "infra/postgres/..."}, []string{"*"}},
 	{"infra/eventstore", nil, []string{"std", "github.com/google/uuid"}},
-	{"commands", []string{"commands/...", "domain/...", "infra/eventstore"}, []string{"std", "github.com/google/uuid"}},
-	{"projections", []string{"projections/...", "domain/...", "infra/eventstore"}, []string{"std", "github.com/google/uuid", "github.com/jackc/pgx/v5", "github.com/schollz/progressbar/v3"}},
+	{"commands", []string{"commands/...", "domain/...", "infra/eventstore"}, append([]string{"std", "github.com/google/uuid"}, otelAPI...)},
+	{"projections", []string{"projections/...", "domain/...", "infra/eventstore"}, append([]string{"std", "github.com/google/uuid", "github.com/jackc/pgx/v5", "github.com/schollz/progressbar/v3"}, otelAPI...)},
 	{"readmodels", []string{"readmodels/...", "domain/..."}, []string{"std", "github.com/google/uuid", "github.com/jackc/pgx/v5"}},
 	{"httpapi", []string{"httpapi/...", "commands/...", "readmodels/...", "domain/...", "infra/auth/...", "infra/eventstore"}, []string{"*"}},
 	{"infra", []string{"*"}, []string{"*"}},
@@ -118,6 +122,10 @@ func allowed(r rule, mod, imp string, stdlib map[string]bool) bool {
 			return true
 		case a == "std" && stdlib[imp]:
 			return true
+		case strings.HasPrefix(a, "="):
+			if imp == a[1:] {
+				return true
+			}
 		case imp == a || strings.HasPrefix(imp, a+"/"):
 			return true
 		}

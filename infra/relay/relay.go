@@ -530,15 +530,18 @@ type group struct {
 // publishGroup publishes g until it succeeds (true) or ctx ends (false).
 func (r *Relay) publishGroup(ctx context.Context, g group) bool {
 	backoff := r.opts.MinBackoff
+	endSpans := bus.TracePublish(g.topic, g.msgs)
 	for {
 		err := r.pub.Publish(g.topic, g.msgs...)
 		if err == nil {
+			endSpans(nil)
 			r.published.Add(uint64(len(g.msgs)))
 			r.ok()
 			return true
 		}
 		r.fail(err)
 		if sleep(ctx, jitter(backoff)) != nil {
+			endSpans(err)
 			return false
 		}
 		backoff = min(2*backoff, r.opts.MaxBackoff)

@@ -1,17 +1,27 @@
-// Package telemetry turns what the command side, the projection runner and the relay observe into
-// Prometheus metrics on one registry, the one GET /metrics serves.
+// Package telemetry is what an operator sees of the process: Prometheus metrics of the command
+// side, the process manager, the projection runner, the relay and the database pool on one
+// registry (the one GET /metrics serves), and OpenTelemetry traces (StartTracing), off unless the
+// standard OTEL_* variables ask for them.
+//
+// Every labelled counter is created at zero for each label value known at start (every command
+// and outcome, aggregate type, projector, settlement), so that rate() and alert rules see a
+// series from the first scrape instead of one that appears when it first moves.
 package telemetry
 
 import (
+	"context"
 	"errors"
+	"runtime/debug"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/commerce-dev/commerce/commands"
 	"github.com/commerce-dev/commerce/domain"
 	"github.com/commerce-dev/commerce/domain/order"
+	"github.com/commerce-dev/commerce/infra/bus"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 	"github.com/commerce-dev/commerce/infra/relay"
 	"github.com/commerce-dev/commerce/projections"
@@ -23,6 +33,7 @@ type Metrics struct {
 	Registry *prometheus.Registry
 
 	commands   *prometheus.CounterVec
+	cmdTime    *prometheus.HistogramVec
 	conflicts  *prometheus.CounterVec
 	retries    *prometheus.CounterVec
 	snapshots  *prometheus.CounterVec
@@ -35,18 +46,39 @@ type Metrics struct {
 	projFailed *prometheus.CounterVec
 	projState  *prometheus.GaugeVec
 	settled    *prometheus.CounterVec
+	settleTime *prometheus.HistogramVec
 	stockBatch prometheus.Histogram
 }
 
-// New registers every collector on a fresh registry.
-func New() *Metrics {
+// outcomes are the values of the commands' outcome label (see outcome).
+var outcomes = []string{"ok", "invalid", "not_found", "conflict", "forbidden", "error"}
+
+// settlements are the status and reason label pairs of the orders settled.
+var settlements = [][2]string{
+	{string(order.StatusOrder), ""},
+	{string(order.StatusReject), commands.ReasonOutOfStock},
+	{string(order.StatusReject), commands.ReasonNotOnSale},
+}
+
+// projectorStates are the values of the projection state label.
+var projectorStates = []projections.State{projections.StateRunning, projections.StateStandby,
+	projections.StateFailing, projections.StateRebuilding, projections.StateStopped}
+
+// New registers every collector on a fresh registry, with every label set known at start at zero:
+// the commands and their outcomes, the aggregate types, the settlements, and the projectors named.
+func New(projectors ...string) *Metrics {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector(), buildInfo())
 	m := &Metrics{
 		Registry: reg,
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "commerce_commands_total", Help: "Commands handled, by command and outcome (ok, invalid, not_found, conflict, forbidden, error).",
 		}, []string{"command", "outcome"}),
+		cmdTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "commerce_command_duration_seconds", Help: "Time to handle each command, load and retries included, by command.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"command"}),
 		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "commerce_command_conflicts_total", Help: "Appends refused because the stream's version moved, by aggregate type.",
 		}, []string{"aggregate"}),
@@ -84,14 +116,108 @@ func New() *Metrics {
 		settled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "commerce_orders_settled_total", Help: "Orders the fulfilment process manager settled, by status and reject reason.",
 		}, []string{"status", "reason"}),
+		settleTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "commerce_order_settle_seconds", Help: "Time from an order's placing to its outcome appended by the process manager, by status.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"status"}),
 		stockBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "commerce_stock_batch_requests", Help: "Stock requests carried by each product append of the fulfilment group commit.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 		}),
 	}
-	reg.MustRegister(m.commands, m.conflicts, m.retries, m.snapshots, m.stale, m.applied, m.batchTime,
-		m.checkpoint, m.lagEvents, m.lagPos, m.projFailed, m.projState, m.settled, m.stockBatch)
+	reg.MustRegister(m.commands, m.cmdTime, m.conflicts, m.retries, m.snapshots, m.stale, m.applied, m.batchTime,
+		m.checkpoint, m.lagEvents, m.lagPos, m.projFailed, m.projState, m.settled, m.settleTime, m.stockBatch)
+	m.zero(projectors)
 	return m
+}
+
+// zero creates every label set known at start, so that each series exists from the first scrape.
+func (m *Metrics) zero(projectors []string) {
+	for _, name := range commands.CommandNames {
+		for _, o := range outcomes {
+			m.commands.WithLabelValues(name, o)
+		}
+		m.cmdTime.WithLabelValues(name)
+	}
+	for _, agg := range bus.AggregateTypes {
+		m.conflicts.WithLabelValues(agg)
+		m.retries.WithLabelValues(agg)
+		m.snapshots.WithLabelValues(agg)
+		m.stale.WithLabelValues(agg)
+	}
+	for _, s := range settlements {
+		m.settled.WithLabelValues(s[0], s[1])
+		m.settleTime.WithLabelValues(s[0])
+	}
+	for _, p := range projectors {
+		m.applied.WithLabelValues(p)
+		m.batchTime.WithLabelValues(p)
+		m.projFailed.WithLabelValues(p)
+	}
+}
+
+// Version returns the module version the binary was built as ("(devel)" for a build from a
+// checkout) and the VCS revision it was built from, when the toolchain recorded them.
+func Version() (version, revision string) {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown", ""
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			revision = s.Value
+		}
+	}
+	return bi.Main.Version, revision
+}
+
+// buildInfo is commerce_build_info: always 1, labelled with what the binary is, so that a
+// dashboard shows which build each instance runs and when that changed.
+func buildInfo() prometheus.Collector {
+	version, revision := Version()
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "commerce_build_info", Help: "Always 1; the labels say which build this process runs.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision},
+	})
+	g.Set(1)
+	return g
+}
+
+// WatchReady exports commerce_ready{check=name}: 1 when ping answers within two seconds, 0 when
+// it does not, asked when /metrics is scraped. It is /readyz as a metric, for alert rules.
+func (m *Metrics) WatchReady(name string, ping func(context.Context) error) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "commerce_ready", Help: "1 when the readiness check answers, 0 when it does not (what /readyz asks).",
+		ConstLabels: prometheus.Labels{"check": name},
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if ping(ctx) != nil {
+			return 0
+		}
+		return 1
+	}))
+}
+
+// WatchPool exports the database pool's statistics, read when /metrics is scraped: connections
+// in use, idle and in all against the maximum, and how often and how long acquiring waited.
+func (m *Metrics) WatchPool(pool *pgxpool.Pool) {
+	gauge := func(name, help string, f func(*pgxpool.Stat) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(pool.Stat()) })
+	}
+	counter := func(name, help string, f func(*pgxpool.Stat) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return f(pool.Stat()) })
+	}
+	m.Registry.MustRegister(
+		gauge("commerce_db_pool_acquired_connections", "Connections of the pool in use now.", func(s *pgxpool.Stat) float64 { return float64(s.AcquiredConns()) }),
+		gauge("commerce_db_pool_idle_connections", "Connections of the pool idle now.", func(s *pgxpool.Stat) float64 { return float64(s.IdleConns()) }),
+		gauge("commerce_db_pool_total_connections", "Connections of the pool open now, in use, idle or being opened.", func(s *pgxpool.Stat) float64 { return float64(s.TotalConns()) }),
+		gauge("commerce_db_pool_max_connections", "The most connections the pool opens (pool_max_conns).", func(s *pgxpool.Stat) float64 { return float64(s.MaxConns()) }),
+		counter("commerce_db_pool_acquires_total", "Connections acquired from the pool.", func(s *pgxpool.Stat) float64 { return float64(s.AcquireCount()) }),
+		counter("commerce_db_pool_empty_acquires_total", "Acquires that had to wait because no connection was idle.", func(s *pgxpool.Stat) float64 { return float64(s.EmptyAcquireCount()) }),
+		counter("commerce_db_pool_canceled_acquires_total", "Acquires given up because their context ended.", func(s *pgxpool.Stat) float64 { return float64(s.CanceledAcquireCount()) }),
+		counter("commerce_db_pool_acquire_wait_seconds_total", "Time spent acquiring connections, waits included.", func(s *pgxpool.Stat) float64 { return s.AcquireDuration().Seconds() }),
+	)
 }
 
 // Commands returns the observer the command handlers report to.
@@ -151,8 +277,9 @@ func outcome(err error) string {
 
 type commandObserver struct{ m *Metrics }
 
-func (o commandObserver) Command(name string, err error) {
+func (o commandObserver) Command(name string, err error, took time.Duration) {
 	o.m.commands.WithLabelValues(name, outcome(err)).Inc()
+	o.m.cmdTime.WithLabelValues(name).Observe(took.Seconds())
 }
 
 func (o commandObserver) Conflict(stream string) {
@@ -173,8 +300,9 @@ func (o commandObserver) StaleCache(stream string, _ int64) {
 
 type fulfilmentObserver struct{ m *Metrics }
 
-func (o fulfilmentObserver) Settled(status order.Status, reason string) {
+func (o fulfilmentObserver) Settled(status order.Status, reason string, sincePlaced time.Duration) {
 	o.m.settled.WithLabelValues(string(status), reason).Inc()
+	o.m.settleTime.WithLabelValues(string(status)).Observe(sincePlaced.Seconds())
 }
 
 func (o fulfilmentObserver) StockBatch(requests int) { o.m.stockBatch.Observe(float64(requests)) }
@@ -195,8 +323,7 @@ func (p projectionMetrics) Lag(name string, positions uint64, events int64) {
 func (p projectionMetrics) Failed(name string, _ error) { p.m.projFailed.WithLabelValues(name).Inc() }
 
 func (p projectionMetrics) StateChanged(name string, state projections.State) {
-	for _, s := range []projections.State{projections.StateRunning, projections.StateStandby,
-		projections.StateFailing, projections.StateRebuilding, projections.StateStopped} {
+	for _, s := range projectorStates {
 		v := 0.0
 		if s == state {
 			v = 1

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/commerce-dev/commerce/domain/order"
+)
+
+// TestOneTraceFollowsAnOrder serves the whole process (in-process bus) with an in-memory span
+// exporter, places an order with a client's traceparent, and wants the request, the command, the
+// append, the relay's publish, the process manager's settlement and its append, and the
+// projection of both the placing and the settlement into the orders read model in that one trace.
+func TestOneTraceFollowsAnOrder(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	otel.SetTracerProvider(tp)
+	t.Cleanup(func() {
+		otel.SetTracerProvider(noop.NewTracerProvider())
+		_ = tp.Shutdown(context.Background())
+	})
+
+	cfg := testConfig(t)
+	log := slog.New(slog.DiscardHandler)
+	ctx := context.Background()
+	if err := seedCmd(ctx, cfg, log); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	serveCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- serve(serveCtx, cfg, log) }()
+	t.Cleanup(func() {
+		stop()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop within 30 s")
+		}
+	})
+	base := "http://" + cfg.HTTPAddr
+	waitFor(t, base+"/readyz", http.StatusOK)
+	api := base + "/api/v1"
+
+	var login struct {
+		Data struct {
+			AccessToken string `json:"access_token"`
+		} `json:"data"`
+	}
+	user := demoAccounts.users[0]
+	if status := call(t, http.MethodPost, api+"/auth/login", "", nil, map[string]string{"email": user.Email, "password": user.Password}, &login); status != http.StatusOK {
+		t.Fatalf("POST /auth/login: status %d, want 200", status)
+	}
+	token := login.Data.AccessToken
+	var addr struct {
+		Data struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if status := call(t, http.MethodPost, api+"/users/me/addresses", token, nil, map[string]string{
+		"receiver": "Kim", "address1": "1 Main St", "address2": "101", "zipcode": "04524",
+		"phone": "01011112222", "receive_type": "DOOR", "receive_message": "ring twice",
+	}, &addr); status != http.StatusCreated {
+		t.Fatalf("POST /users/me/addresses: status %d, want 201", status)
+	}
+	productID := onSaleProduct(t, api)
+
+	traceID := trace.TraceID(uuid.New())
+	parent := fmt.Sprintf("00-%s-%s-01", traceID, "00f067aa0ba902b7")
+	var placed struct {
+		Data struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"data"`
+	}
+	status := call(t, http.MethodPost, api+"/orders?wait=5s", token,
+		map[string]string{"traceparent": parent, "Idempotency-Key": uuid.NewString()},
+		map[string]any{"address_id": addr.Data.ID, "lines": []map[string]any{{"product_id": productID, "quantity": 1}}}, &placed)
+	if status != http.StatusCreated || placed.Data.Status != string(order.StatusOrder) {
+		t.Fatalf("POST /orders?wait=5s: status %d, order %s; want 201 and ORDER", status, placed.Data.Status)
+	}
+
+	// The read model shows the settled order: its row went through the projection.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var got struct {
+			Data struct {
+				Status string `json:"status"`
+			} `json:"data"`
+		}
+		if call(t, http.MethodGet, api+"/orders/"+placed.Data.ID, token, nil, nil, &got) == http.StatusOK && got.Data.Status == string(order.StatusOrder) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /orders/%s: status %q, want ORDER within 20 s", placed.Data.ID, got.Data.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	want := []string{
+		"/api/v1/orders",                           // the request, continuing the client's traceparent
+		"command PlaceOrder",                       // the command
+		"create order",                             // its append
+		"publish commerce.order",                   // the relay
+		"fulfil " + order.TypePlaced,               // the process manager
+		"update order",                             // its append of the outcome
+		"project orders.v3 " + order.TypePlaced,    // the read model, placed
+		"project orders.v3 " + order.TypeConfirmed, // and settled
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		names := map[string]bool{}
+		for _, s := range exp.GetSpans() {
+			if s.SpanContext.TraceID() == traceID {
+				names[projectorBase(s.Name)] = true
+			}
+		}
+		var missing []string
+		for _, w := range want {
+			if !names[projectorBase(w)] {
+				missing = append(missing, w)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("trace %s has spans %v; missing %v", traceID, keys(names), missing)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// projectorBase drops the projector's version from a projection span name ("project orders.v3 x"
+// is "project orders x"), so that a projector's version bump does not break the test.
+func projectorBase(name string) string {
+	f := strings.Fields(name)
+	if len(f) == 3 && f[0] == "project" {
+		f[1], _, _ = strings.Cut(f[1], ".")
+	}
+	return strings.Join(f, " ")
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// onSaleProduct returns the id of a product on sale with stock, from the catalog read model.
+func onSaleProduct(t *testing.T, api string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var list struct {
+			Data []struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+				Stock  int    `json:"stock"`
+			} `json:"data"`
+		}
+		if call(t, http.MethodGet, api+"/products?size=50", "", nil, nil, &list) == http.StatusOK {
+			for _, p := range list.Data {
+				if p.Status == "SELL" && p.Stock > 0 {
+					return p.ID
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("GET /products: no product on sale with stock within 20 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// call sends a JSON request and decodes the JSON answer into out; it returns the status.
+func call(t *testing.T, method, url, token string, headers map[string]string, body, out any) int {
+	t.Helper()
+	var rd bytes.Buffer
+	if body != nil {
+		if err := json.NewEncoder(&rd).Encode(body); err != nil {
+			t.Fatalf("encode %s %s: %v", method, url, err)
+		}
+	}
+	req, err := http.NewRequest(method, url, &rd)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		_ = json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
