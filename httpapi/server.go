@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -46,6 +48,10 @@ type Config struct {
 	// MinPositionWait bounds how long a query with ?min_position waits for its read model before
 	// it answers 503 (default 2 s, as API.md says).
 	MinPositionWait time.Duration
+	// LiveHeartbeat is how often an idle live stream sends a comment (default 15 s).
+	LiveHeartbeat time.Duration
+	// LiveStreamsPerAccount bounds the live streams one account holds open (default 5); past it, 429.
+	LiveStreamsPerAccount int
 }
 
 func (c Config) withDefaults() Config {
@@ -67,6 +73,8 @@ func (c Config) withDefaults() Config {
 	if c.MinPositionWait == 0 {
 		c.MinPositionWait = 2 * time.Second
 	}
+	c.LiveHeartbeat = cmp.Or(c.LiveHeartbeat, 15*time.Second)
+	c.LiveStreamsPerAccount = cmp.Or(c.LiveStreamsPerAccount, 5)
 	return c
 }
 
@@ -112,6 +120,8 @@ type Deps struct {
 	Projections ProjectionAdmin
 	// Store is the event store /admin/streams/{stream_id} reads.
 	Store eventstore.Store
+	// Live is the global log the live-update streams follow; nil follows Store.
+	Live LogSource
 }
 
 // Server holds the dependencies the handlers use. Handlers are its methods.
@@ -131,6 +141,9 @@ type Server struct {
 	orders      OrderSettler
 	projections ProjectionAdmin
 	store       eventstore.Store
+	live        LogSource
+	hub         *liveHub
+	liveLimits  *liveLimits
 }
 
 // New returns the fiber app serving every route of API.md under /api/v1 and the operations
@@ -166,7 +179,10 @@ func build(deps Deps) (*fiber.App, *Server) {
 		orders:      deps.Orders,
 		projections: deps.Projections,
 		store:       deps.Store,
+		live:        cmp.Or[LogSource](deps.Live, deps.Store),
+		liveLimits:  &liveLimits{max: cfg.LiveStreamsPerAccount, open: map[uuid.UUID]int{}},
 	}
+	s.hub = newLiveHub(s.live, log)
 	app := fiber.New(fiber.Config{
 		AppName:                 "commerce",
 		BodyLimit:               bodyLimit,
@@ -197,6 +213,7 @@ func build(deps Deps) (*fiber.App, *Server) {
 	s.api.UseMiddleware(s.authenticate)
 	s.registerOperations(app, s.api, reg)
 	s.routes(huma.NewGroup(s.api, "/api/v1"))
+	s.registerLive(app, s.api)
 	return app, s
 }
 
