@@ -221,7 +221,9 @@ func (lo *liveOrder) settled(t *testing.T, s *shop) {
 	})
 }
 
-func (lo *liveOrder) url(base string) string { return base + "/api/v1/orders/" + lo.id.String() + "/events" }
+func (lo *liveOrder) url(base string) string {
+	return base + "/api/v1/orders/" + lo.id.String() + "/events"
+}
 
 // The order's stream, resumed from just before the order was placed, shows every step in log
 // order: PENDING → ORDER → ACCEPT → DELIVERY → COMPLETE, each message's id its log position.
