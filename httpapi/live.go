@@ -72,7 +72,8 @@ type liveHub struct {
 	closed  bool
 	pos     eventstore.Position // the last position fanned out
 	subs    map[*liveSub]struct{}
-	moved   chan struct{} // closed and replaced each time pos moves
+	moved   chan struct{}       // closed and replaced each time pos moves
+	recent  []eventstore.Record // the last liveRecent events, oldest first, without their data
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
@@ -86,19 +87,45 @@ func newLiveHub(source LogSource, log *slog.Logger) *liveHub {
 func (h *liveHub) subscribe(ctx context.Context, keep func(*liveChange) bool) (*liveSub, eventstore.Position, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
-		return nil, 0, errLiveClosed
-	}
-	if !h.running {
-		head, err := h.source.Head(ctx)
-		if err != nil {
-			return nil, 0, fmt.Errorf("read the log's head: %w", err)
-		}
-		h.start(head)
+	if err := h.ensureRunning(ctx); err != nil {
+		return nil, 0, err
 	}
 	s := &liveSub{keep: keep, ch: make(chan *liveChange, liveBuffer)}
 	h.subs[s] = struct{}{}
 	return s, h.pos, nil
+}
+
+// ensureRunning starts following the log from its head unless the hub follows it; h.mu is held.
+func (h *liveHub) ensureRunning(ctx context.Context) error {
+	if h.closed {
+		return errLiveClosed
+	}
+	if !h.running {
+		head, err := h.source.Head(ctx)
+		if err != nil {
+			return fmt.Errorf("read the log's head: %w", err)
+		}
+		h.start(head)
+	}
+	return nil
+}
+
+// liveRecent is how many of the last events the hub keeps for the console's tail of the log.
+const liveRecent = 30
+
+// tail returns the last events the hub has seen, newest first and without their data, and the
+// position it has followed the log to; it starts following the log if it does not.
+func (h *liveHub) tail(ctx context.Context) ([]eventstore.Record, eventstore.Position, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.ensureRunning(ctx); err != nil {
+		return nil, 0, err
+	}
+	out := make([]eventstore.Record, len(h.recent))
+	for i, r := range h.recent {
+		out[len(out)-1-i] = r
+	}
+	return out, h.pos, nil
 }
 
 // unsubscribe forgets s; its channel is closed unless the hub closed it already.
@@ -157,6 +184,13 @@ func (h *liveHub) fanOut(ctx context.Context, batch []eventstore.Record) error {
 				close(s.ch)
 			}
 		}
+	}
+	for _, rec := range batch[max(0, len(batch)-liveRecent):] {
+		rec.Data = nil
+		if len(h.recent) == liveRecent {
+			h.recent = append(h.recent[:0], h.recent[1:]...)
+		}
+		h.recent = append(h.recent, rec)
 	}
 	if len(batch) > 0 {
 		h.pos = batch[len(batch)-1].Position

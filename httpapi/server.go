@@ -214,6 +214,7 @@ func build(deps Deps) (*fiber.App, *Server) {
 	s.registerOperations(app, s.api, reg)
 	s.routes(huma.NewGroup(s.api, "/api/v1"))
 	s.registerLive(app, s.api)
+	s.registerConsole(app, s.api)
 	return app, s
 }
 

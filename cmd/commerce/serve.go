@@ -138,5 +138,7 @@ func (a *app) httpDeps(ready []httpapi.Check) httpapi.Deps {
 		Orders:      a.outcomes,
 		Projections: adminapi.Projections{Runner: a.runner},
 		Store:       a.store,
+		// The live-update streams and the console's tail follow the log through this source.
+		Live: a.store,
 	}
 }
