@@ -5,7 +5,7 @@ SHELL := /bin/bash
 DEVDB := ./infra/devdb/devdb.sh
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: db db-stop run cluster test lint bench build
+.PHONY: db db-stop run cluster test lint bench build browser
 
 ## db: start (or find running) the private PostgreSQL; the last line is DATABASE_URL=...
 db:
@@ -29,8 +29,14 @@ cluster:
 	@db=$$($(DEVDB) start | tail -1); export "$$db"; \
 	exec ./infra/devcluster/cluster.sh
 
-## test: database, go vet, then every test with the race detector
-test:
+## browser: Debian's Chromium, which the console's browser test drives (apt-get when missing and we are root)
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium with apt-get" >&2; \
+		apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2; fi
+
+## test: database, browser, go vet, then every test with the race detector
+test: browser
 	@db=$$($(DEVDB) start | tail -1); export "$$db"; \
 	go vet ./... && go test -race -count=1 -timeout 25m ./...
 

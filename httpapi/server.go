@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/netip"
@@ -12,10 +13,11 @@ import (
 	"github.com/gofiber/contrib/otelfiber/v2"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"golang.org/x/time/rate"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/time/rate"
 
 	"github.com/commerce-dev/commerce/commands"
 	"github.com/commerce-dev/commerce/infra/auth"
@@ -57,6 +59,10 @@ type Config struct {
 	// RequestTimeout is every request's deadline, plus its ?wait (default 5 s); past it the
 	// request stops and answers 503 with Retry-After.
 	RequestTimeout time.Duration
+	// LiveHeartbeat is how often an idle live stream sends a comment (default 15 s).
+	LiveHeartbeat time.Duration
+	// LiveStreamsPerAccount bounds the live streams one account holds open (default 5); past it, 429.
+	LiveStreamsPerAccount int
 }
 
 func (c Config) withDefaults() Config {
@@ -87,6 +93,8 @@ func (c Config) withDefaults() Config {
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 5 * time.Second
 	}
+	c.LiveHeartbeat = cmp.Or(c.LiveHeartbeat, 15*time.Second)
+	c.LiveStreamsPerAccount = cmp.Or(c.LiveStreamsPerAccount, 5)
 	return c
 }
 
@@ -135,6 +143,8 @@ type Deps struct {
 	// Tracing, when set, makes a span of every API request, continuing the caller's traceparent;
 	// commands and their events carry it on. Nil: no spans (tracing is off).
 	Tracing trace.TracerProvider
+	// Live is the global log the live-update streams follow; nil follows Store.
+	Live LogSource
 }
 
 // Server holds the dependencies the handlers use. Handlers are its methods.
@@ -156,6 +166,9 @@ type Server struct {
 	orders      OrderSettler
 	projections ProjectionAdmin
 	store       eventstore.Store
+	live        LogSource
+	hub         *liveHub
+	liveLimits  *liveLimits
 }
 
 // New returns the fiber app serving every route of API.md under /api/v1 and the operations
@@ -193,7 +206,10 @@ func build(deps Deps) (*fiber.App, *Server) {
 		orders:      deps.Orders,
 		projections: deps.Projections,
 		store:       deps.Store,
+		live:        cmp.Or[LogSource](deps.Live, deps.Store),
+		liveLimits:  &liveLimits{max: cfg.LiveStreamsPerAccount, open: map[uuid.UUID]int{}},
 	}
+	s.hub = newLiveHub(s.live, log)
 	app := fiber.New(fiber.Config{
 		AppName:               "commerce",
 		BodyLimit:             bodyLimit,
@@ -226,6 +242,8 @@ func build(deps Deps) (*fiber.App, *Server) {
 	s.api.UseMiddleware(s.authenticate)
 	s.registerOperations(app, s.api, reg)
 	s.routes(huma.NewGroup(s.api, "/api/v1"))
+	s.registerLive(app, s.api)
+	s.registerConsole(app, s.api)
 	return app, s
 }
 

@@ -193,5 +193,7 @@ func (a *app) httpDeps(ready []httpapi.Check) httpapi.Deps {
 		Projections: adminapi.Projections{Runner: a.runner},
 		Store:       a.store,
 		Tracing:     telemetry.TracerProvider(),
+		// The live-update streams and the console's tail follow the log through this source.
+		Live: a.store,
 	}
 }
