@@ -177,7 +177,12 @@ func (o fulfilmentObserver) Settled(status order.Status, reason string) {
 	o.m.settled.WithLabelValues(string(status), reason).Inc()
 }
 
-func (o fulfilmentObserver) StockBatch(requests int) { o.m.stockBatch.Observe(float64(requests)) }
+// Batch observes the batches of the product streams' writers (the stock group commit).
+func (o commandObserver) Batch(stream string, requests int) {
+	if domain.AggregateType(stream) == "product" {
+		o.m.stockBatch.Observe(float64(requests))
+	}
+}
 
 type projectionMetrics struct{ m *Metrics }
 
