@@ -88,7 +88,7 @@ func TestOutcomesRememberAndForget(t *testing.T) {
 	w.settled(a, outcome{status: order.StatusOrder}, 110)
 	w.settled(b, outcome{status: order.StatusReject, reason: product.CodeOutOfStock}, 120)
 	w.settled(b, outcome{status: order.StatusReject, reason: product.CodeOutOfStock}, 120) // heard again by the log
-	w.settled(d, outcome{status: order.StatusOrder}, 0)                              // position unknown: not remembered
+	w.settled(d, outcome{status: order.StatusOrder}, 0)                                    // position unknown: not remembered
 	if out, heard, _ := w.lookup(b, 115); !heard || out.reason != product.CodeOutOfStock {
 		t.Fatalf("lookup(b) = %+v, heard %v; want the remembered REJECT", out, heard)
 	}

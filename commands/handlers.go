@@ -148,6 +148,22 @@ type Handlers struct {
 	WriteReview         *WriteReviewHandler
 	EditReview          *EditReviewHandler
 	DeleteReview        *DeleteReviewHandler
+
+	orders *Repo[order.Order, order.Event]
+}
+
+// Order returns an order as its stream has it now, for an answer that must show what was just
+// written to it, by this process or the process manager (POST /orders?wait once it settled). An
+// unknown order is NotFound.
+func (h *Handlers) Order(ctx context.Context, id uuid.UUID) (Result[order.Order], error) {
+	st, err := h.orders.Load(ctx, id)
+	if err != nil {
+		return Result[order.Order]{}, err
+	}
+	if !st.Value.Exists() {
+		return Result[order.Order]{}, domain.NotFoundf(order.CodeNotFound, "order %s not found", id)
+	}
+	return result(id, st), nil
 }
 
 // NewHandlers returns every handler on repos.
@@ -174,6 +190,7 @@ func NewHandlers(repos *Repos, cfg Config) *Handlers {
 		WriteReview:         &WriteReviewHandler{b},
 		EditReview:          &EditReviewHandler{b},
 		DeleteReview:        &DeleteReviewHandler{b},
+		orders:              repos.Orders,
 	}
 }
 
