@@ -17,14 +17,6 @@ import (
 	"github.com/commerce-dev/commerce/infra/eventstore"
 )
 
-// Reasons of an order.rejected appended by the process manager.
-const (
-	// ReasonOutOfStock rejects an order a line of which has more than the product's stock.
-	ReasonOutOfStock = "OUT_OF_STOCK"
-	// ReasonNotOnSale rejects an order a product of which went off sale after it was placed.
-	ReasonNotOnSale = "NOT_ON_SALE"
-)
-
 // FulfilmentStep names a point in the handling of an order.placed, for FulfilmentConfig.Hook.
 type FulfilmentStep string
 
@@ -42,8 +34,6 @@ type FulfilmentObserver interface {
 	// Settled is called when this process appended an order's outcome: ORDER, or REJECT with its
 	// reason, and how long after the order was placed.
 	Settled(status order.Status, reason string, sincePlaced time.Duration)
-	// StockBatch is called for every group commit on a product with the number of requests in it.
-	StockBatch(requests int)
 }
 
 // NopFulfilmentObserver observes nothing.
@@ -52,15 +42,10 @@ type NopFulfilmentObserver struct{}
 // Settled does nothing.
 func (NopFulfilmentObserver) Settled(order.Status, string, time.Duration) {}
 
-// StockBatch does nothing.
-func (NopFulfilmentObserver) StockBatch(int) {}
-
 // FulfilmentConfig configures a Fulfilment. The zero value works.
 type FulfilmentConfig struct {
 	// Now stamps the events; nil means time.Now in UTC.
 	Now func() time.Time
-	// MaxBatch bounds the requests one product append carries; 0 means 512.
-	MaxBatch int
 	// Hook, when set, is called at each FulfilmentStep; an error stops the handling of the
 	// message right there, as a crash would, and is returned. Tests inject failures with it.
 	Hook func(ctx context.Context, step FulfilmentStep, orderID uuid.UUID) error
@@ -76,22 +61,28 @@ type FulfilmentConfig struct {
 // (at least once, in any interleaving across orders) and drives the products' stock:
 //
 //   - order.placed: unless the order is already settled, reserve every line's stock, products in
-//     ascending id order. When all are reserved, append order.confirmed. When one is short, append
-//     order.rejected (OUT_OF_STOCK or NOT_ON_SALE) and then release what was reserved.
+//     ascending id order. When all are reserved, append order.confirmed. When one is refused,
+//     append order.rejected with the reason the product's decision gave (OUT_OF_STOCK or
+//     NOT_ON_SALE) and then release what was reserved.
 //   - order.line_rejected and order.line_cancelled: release that line's reservation on its
-//     product.
-//   - order.line_delivered: commit the line's reservation (the stock is spent for good).
+//     product, once the order's stream shows the line so.
+//   - order.line_delivered: commit the line's reservation (the stock is spent for good), once the
+//     order's stream shows the line delivered.
+//
+// A message is a claim, not a fact: what it says of an order is checked on the order's stream, so
+// a forged or stale line message releases or commits nothing.
 //
 // Every step is idempotent, so a message delivered again after a crash anywhere finishes the work:
 // reservations, releases and commits are keyed by order id on the product, confirm and reject are
 // no-ops on an order already in that state, and an order found REJECT has its reservations
-// released again. The outcome is decided on the order stream (its expected version) before
-// anything is released, so two deliveries of one order handled at once cannot confirm an order
-// and release its stock: whichever settles the order first wins, and a loser that reserved stock
-// for a REJECT order releases it.
+// released again. The outcome is decided on the order stream before anything is released, so two
+// deliveries of one order handled at once cannot confirm an order and release its stock:
+// whichever settles the order first wins, and a loser that reserved stock for a REJECT order
+// releases it.
 //
-// Stock requests go through a per-product group commit (see stockBatcher): the reservations of all
-// orders waiting on a hot product are decided together and appended in one append.
+// The Fulfilment writes only through the Repos, like any command handler: its stock requests go
+// to the product's writer with the commands of the API (restocks, status changes), so the
+// reservations of all orders waiting on a hot product are decided together and appended at once.
 //
 // Durability: an order's reservations are appended without waiting for the disk when the store
 // allows it (eventstore.DelayedAppender), and its outcome, order.confirmed or order.rejected, is
@@ -106,7 +97,6 @@ type Fulfilment struct {
 	hook  func(context.Context, FulfilmentStep, uuid.UUID) error
 	obs   FulfilmentObserver
 	out   *Outcomes
-	stock *stockBatcher
 	lock  keyedMutex
 }
 
@@ -119,10 +109,6 @@ func NewFulfilment(repos *Repos, cfg FulfilmentConfig) *Fulfilment {
 	if f.obs == nil {
 		f.obs = NopFulfilmentObserver{}
 	}
-	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 512
-	}
-	f.stock = newStockBatcher(repos.Products, f.now, cfg.MaxBatch, f.obs.StockBatch)
 	return f
 }
 
@@ -146,19 +132,55 @@ func (f *Fulfilment) Handle(ctx context.Context, rec eventstore.Record) (err err
 	case order.Placed:
 		return f.settle(ctx, e, meta)
 	case order.LineRejected:
-		return f.request(ctx, e.ProductID, stockRelease, e.OrderID, 0, meta)
+		return f.lineDone(ctx, e.LineEvent, stockRelease, meta, func(l order.Line) bool { return l.Status == order.LineReject })
 	case order.LineCancelled:
-		return f.request(ctx, e.ProductID, stockRelease, e.OrderID, 0, meta)
+		return f.lineDone(ctx, e.LineEvent, stockRelease, meta, func(l order.Line) bool { return l.Status == order.LineCancel })
 	case order.LineDelivered:
-		return f.request(ctx, e.ProductID, stockCommit, e.OrderID, 0, meta)
+		return f.lineDone(ctx, e.LineEvent, stockCommit, meta, func(l order.Line) bool { return l.Delivery == order.DeliveryComplete })
 	}
 	return nil
 }
 
-// request carries out one stock request whose business errors cannot happen for a valid order
-// (release and commit only find nothing to do); such an error is returned like any other.
-func (f *Fulfilment) request(ctx context.Context, productID uuid.UUID, kind stockKind, orderID uuid.UUID, qty int, meta Meta) error {
-	if err := f.stock.do(ctx, productID, kind, orderID, qty, meta); err != nil {
+// lineDone releases or commits the stock of the line e names once the order's own stream shows
+// it so (holds): a message that names another product, a line the order does not have, or a line
+// in another state does nothing.
+func (f *Fulfilment) lineDone(ctx context.Context, e order.LineEvent, kind stockKind, meta Meta, holds func(order.Line) bool) error {
+	st, err := f.repos.Orders.Load(ctx, e.OrderID)
+	if err != nil {
+		return fmt.Errorf("fulfil order %s line %d: %w", e.OrderID, e.Line, err)
+	}
+	l, ok := st.Value.Line(e.Line)
+	if !ok || st.Value.Status != order.StatusOrder || l.ProductID != e.ProductID || !holds(l) {
+		return nil
+	}
+	return f.stock(ctx, l.ProductID, kind, e.OrderID, 0, meta)
+}
+
+// stockKind is what the process manager asks of a product's stock.
+type stockKind uint8
+
+const (
+	stockReserve stockKind = iota
+	stockRelease
+	stockCommit
+)
+
+// stock carries out one stock request on the product's writer: nil, a business error from the
+// product's decision (such as OUT_OF_STOCK), or a technical error. Reservations may be appended
+// without waiting for the disk (see Fulfilment).
+func (f *Fulfilment) stock(ctx context.Context, productID uuid.UUID, kind stockKind, orderID uuid.UUID, qty int, meta Meta) error {
+	at := f.now()
+	_, err := f.repos.Products.update(ctx, productID, meta, func(p product.Product) ([]product.Event, error) {
+		switch kind {
+		case stockReserve:
+			return p.Reserve(orderID, qty, at)
+		case stockRelease:
+			return p.Release(orderID, at)
+		default:
+			return p.Commit(orderID, at)
+		}
+	}, kind == stockReserve)
+	if err != nil {
 		return fmt.Errorf("fulfil order %s on product %s: %w", orderID, productID, err)
 	}
 	return nil
@@ -169,7 +191,7 @@ func (f *Fulfilment) request(ctx context.Context, productID uuid.UUID, kind stoc
 func (f *Fulfilment) settle(ctx context.Context, placed order.Placed, meta Meta) error {
 	unlock := f.lock.lock(placed.OrderID)
 	defer unlock()
-	st, err := f.current(ctx, placed)
+	st, err := f.repos.Orders.Load(ctx, placed.OrderID)
 	if err != nil {
 		return fmt.Errorf("fulfil order %s: %w", placed.OrderID, err)
 	}
@@ -189,9 +211,9 @@ func (f *Fulfilment) settle(ctx context.Context, placed order.Placed, meta Meta)
 	reason := ""
 	reserved := 0
 	for _, l := range lines {
-		err := f.stock.do(ctx, l.ProductID, stockReserve, o.ID, l.Quantity, meta)
+		err := f.stock(ctx, l.ProductID, stockReserve, o.ID, l.Quantity, meta)
 		if err != nil {
-			if reason = rejectReason(err); reason == "" {
+			if reason = product.RejectReason(err); reason == "" {
 				return fmt.Errorf("fulfil order %s: reserve %d of product %s: %w", o.ID, l.Quantity, l.ProductID, err)
 			}
 			break
@@ -203,11 +225,11 @@ func (f *Fulfilment) settle(ctx context.Context, placed order.Placed, meta Meta)
 	}
 
 	if reason == "" {
-		at, err := f.decideOrder(ctx, st, meta, func(o order.Order) ([]order.Event, error) { return o.Confirm(f.now()) })
+		done, err := f.repos.Orders.UpdateState(ctx, o.ID, meta, func(o order.Order) ([]order.Event, error) { return o.Confirm(f.now()) })
 		switch {
 		case err == nil:
 			f.obs.Settled(order.StatusOrder, "", f.now().Sub(placed.At))
-			f.out.settled(o.ID, outcome{status: order.StatusOrder}, at)
+			f.out.settled(o.ID, outcome{status: order.StatusOrder}, done.Position)
 			return nil
 		case errors.Is(err, domain.ErrConflict):
 			// Another delivery rejected the order meanwhile: what this one reserved goes back.
@@ -216,7 +238,7 @@ func (f *Fulfilment) settle(ctx context.Context, placed order.Placed, meta Meta)
 		return fmt.Errorf("fulfil order %s: confirm: %w", o.ID, err)
 	}
 
-	at, err := f.decideOrder(ctx, st, meta, func(o order.Order) ([]order.Event, error) { return o.Reject(reason, f.now()) })
+	done, err := f.repos.Orders.UpdateState(ctx, o.ID, meta, func(o order.Order) ([]order.Event, error) { return o.Reject(reason, f.now()) })
 	switch {
 	case errors.Is(err, domain.ErrConflict):
 		// Another delivery confirmed the order meanwhile: its reservations are the order's.
@@ -231,56 +253,14 @@ func (f *Fulfilment) settle(ctx context.Context, placed order.Placed, meta Meta)
 	if err := f.release(ctx, o, lines[:reserved], meta); err != nil {
 		return err
 	}
-	f.out.settled(o.ID, outcome{status: order.StatusReject, reason: reason}, at)
+	f.out.settled(o.ID, outcome{status: order.StatusReject, reason: reason}, done.Position)
 	return nil
-}
-
-// current returns the order's current state. An order whose last event is still its
-// order.placed (version 1) is the placed event folded, which costs one read of one row instead of
-// a load.
-func (f *Fulfilment) current(ctx context.Context, placed order.Placed) (State[order.Order], error) {
-	last, err := f.repos.Orders.store.ReadStreamBackward(ctx, order.StreamID(placed.OrderID), 1)
-	if errors.Is(err, eventstore.ErrStreamNotFound) {
-		return State[order.Order]{}, nil
-	}
-	if err != nil {
-		return State[order.Order]{}, err
-	}
-	if last[0].Version == 1 && last[0].Type == order.TypePlaced {
-		return State[order.Order]{Value: order.Fold(placed), Version: 1, Position: last[0].Position}, nil
-	}
-	return f.repos.Orders.Load(ctx, placed.OrderID)
-}
-
-// decideOrder appends what decide returns for the order as st has it, expecting st's version, so
-// that an order nobody touched meanwhile costs one append and no read. When the order changed
-// since, it loads, decides and appends again through the repository (with its retries). It
-// returns the position of the order's last event after the append, or 0 when decide made no
-// events.
-func (f *Fulfilment) decideOrder(ctx context.Context, st State[order.Order], meta Meta, decide func(order.Order) ([]order.Event, error)) (_ eventstore.Position, err error) {
-	events, err := decide(st.Value)
-	if err != nil || len(events) == 0 {
-		return 0, err
-	}
-	stream := order.StreamID(st.Value.ID)
-	ctx, span := startAppend(ctx, "update", stream)
-	defer func() { endSpan(span, err) }()
-	meta = meta.traced(ctx)
-	data, err := eventData(stream, events, func(int) Meta { return meta })
-	if err != nil {
-		return 0, err
-	}
-	res, err := f.repos.Orders.store.Append(ctx, stream, eventstore.Exact(st.Version), data...)
-	if errors.Is(err, eventstore.ErrWrongVersion) {
-		res, err = f.repos.Orders.Update(ctx, st.Value.ID, meta, decide)
-	}
-	return res.Position, err
 }
 
 // release gives back the stock lines hold for order o.
 func (f *Fulfilment) release(ctx context.Context, o order.Order, lines []order.Line, meta Meta) error {
 	for _, l := range lines {
-		if err := f.request(ctx, l.ProductID, stockRelease, o.ID, 0, meta); err != nil {
+		if err := f.stock(ctx, l.ProductID, stockRelease, o.ID, 0, meta); err != nil {
 			return err
 		}
 	}
@@ -295,19 +275,6 @@ func (f *Fulfilment) step(ctx context.Context, step FulfilmentStep, orderID uuid
 		return fmt.Errorf("fulfil order %s: at %s: %w", orderID, step, err)
 	}
 	return nil
-}
-
-// rejectReason returns the reason an order is rejected for when a reservation failed with err, or
-// "" when err is not a refusal of the product (a technical error, to be retried).
-func rejectReason(err error) string {
-	var de *domain.Error
-	if !errors.As(err, &de) {
-		return ""
-	}
-	if de.Code == product.CodeOutOfStock {
-		return ReasonOutOfStock
-	}
-	return ReasonNotOnSale
 }
 
 // keyedMutex serializes work per key; entries exist only while someone holds or waits for them.

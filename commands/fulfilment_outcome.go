@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 
 	"github.com/commerce-dev/commerce/domain"
 	"github.com/commerce-dev/commerce/domain/order"
-	"github.com/commerce-dev/commerce/domain/product"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 )
 
@@ -25,17 +23,12 @@ import (
 // It remembers the last recentOutcomes outcomes it heard of, so that a caller who placed an order
 // after Run started, and so knows every outcome of it will be heard of here, waits without reading
 // the order's stream.
-//
-// While Run follows the log it also tells the product repository of every product event, so that
-// a cached product is never further behind its stream than Run is behind the log: PlaceOrder
-// takes the names, prices and sellers of cached products on sale without reading their streams.
 type Outcomes struct {
-	store    eventstore.Store
-	orders   *Repo[order.Order, order.Event]
-	products *Repo[product.Product, product.Event]
+	store  eventstore.Store
+	orders *Repo[order.Order, order.Event]
 
 	startOnce sync.Once
-	started   chan struct{} // closed once Run follows the log and watches the product cache
+	started   chan struct{} // closed once Run follows the log
 	start     eventstore.Position
 
 	mu      sync.Mutex
@@ -63,7 +56,7 @@ type outcome struct {
 // NewOutcomes returns an Outcomes that reads orders through repos. Start its Run before calling
 // AwaitSettled.
 func NewOutcomes(store eventstore.Store, repos *Repos) *Outcomes {
-	return &Outcomes{store: store, orders: repos.Orders, products: repos.Products, started: make(chan struct{}),
+	return &Outcomes{store: store, orders: repos.Orders, started: make(chan struct{}),
 		waiters: make(map[uuid.UUID]map[chan outcome]struct{}), recent: make(map[uuid.UUID]outcome), keep: recentOutcomes}
 }
 
@@ -82,9 +75,6 @@ func (w *Outcomes) Run(ctx context.Context) error {
 		}
 	}
 	for {
-		w.products.watch()
-		// Started once the product cache is watched too, so that nothing a caller caches after
-		// AwaitSettled has returned is forgotten by the watch.
 		w.startOnce.Do(func() { close(w.started) })
 		err := w.store.SubscribeAll(ctx, from, func(_ context.Context, recs []eventstore.Record) error {
 			for _, rec := range recs {
@@ -93,7 +83,6 @@ func (w *Outcomes) Run(ctx context.Context) error {
 			from = recs[len(recs)-1].Position
 			return nil
 		})
-		w.products.unwatch()
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -104,13 +93,8 @@ func (w *Outcomes) Run(ctx context.Context) error {
 	}
 }
 
-// see wakes the waiters of the order rec settles, if any, and tells the product cache of product
-// events.
+// see wakes the waiters of the order rec settles, if any.
 func (w *Outcomes) see(rec eventstore.Record) {
-	if strings.HasPrefix(rec.Stream, product.StreamPrefix) {
-		w.products.seen(rec)
-		return
-	}
 	if rec.Type != order.TypeConfirmed && rec.Type != order.TypeRejected {
 		return
 	}

@@ -201,7 +201,7 @@ func (r *rig) settle(ids []uuid.UUID, within time.Duration) map[uuid.UUID]order.
 				errs <- fmt.Errorf("AwaitSettled(%s) = %s, %v", id, status, err)
 				return
 			}
-			if status == order.StatusReject && reason != commands.ReasonOutOfStock && reason != commands.ReasonNotOnSale {
+			if status == order.StatusReject && reason != product.CodeOutOfStock && reason != product.CodeNotOnSale {
 				errs <- fmt.Errorf("order %s rejected with reason %q, want OUT_OF_STOCK or NOT_ON_SALE", id, reason)
 			}
 			mu.Lock()

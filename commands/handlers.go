@@ -26,9 +26,9 @@ type Config struct {
 	// CacheSize is how many streams of each aggregate kind keep their state in memory: 0 means
 	// DefaultCacheSize, negative disables the caches.
 	CacheSize int
-	// MaxAttempts bounds the attempts of one command on a stream that keeps changing: 0 means
-	// DefaultMaxAttempts.
-	MaxAttempts int
+	// MaxBatch bounds the commands one append of a stream's writer carries: 0 means
+	// DefaultMaxBatch.
+	MaxBatch int
 	// Observer counts commands, conflicts and retries; nil means NopObserver.
 	Observer Observer
 	// Now is the clock decisions are stamped with; nil means time.Now in UTC.
@@ -74,7 +74,7 @@ func NewRepos(store eventstore.Store, cfg Config) *Repos {
 	if every == 0 {
 		every = DefaultSnapshotEvery
 	}
-	opts := Options{CacheSize: cache, MaxAttempts: cfg.MaxAttempts, Observer: cfg.Observer}
+	opts := Options{CacheSize: cache, MaxBatch: cfg.MaxBatch, Observer: cfg.Observer}
 	productOpts := opts
 	productOpts.Snapshots, productOpts.SnapshotEvery, productOpts.SnapshotSchema = cfg.Snapshots, every, ProductSnapshotSchema
 	return &Repos{
@@ -85,7 +85,7 @@ func NewRepos(store eventstore.Store, cfg Config) *Repos {
 		Items: NewRepo(store, Aggregate[catalog.Item, catalog.Event]{
 			StreamID: catalog.ItemStreamID, Evolve: catalog.EvolveItem, Decode: catalog.Decode}, opts),
 		Products: NewRepo(store, Aggregate[product.Product, product.Event]{
-			StreamID: product.StreamID, Evolve: product.Evolve, FoldFrom: product.FoldFrom, Decode: product.Decode,
+			StreamID: product.StreamID, Evolve: product.Evolve, Own: product.Own, Apply: product.Apply, Decode: product.Decode,
 			SnapshotCost: productSnapshotCost}, productOpts),
 		Orders: NewRepo(store, Aggregate[order.Order, order.Event]{
 			StreamID: order.StreamID, Evolve: order.Evolve, Decode: order.Decode}, opts),
@@ -148,6 +148,22 @@ type Handlers struct {
 	WriteReview         *WriteReviewHandler
 	EditReview          *EditReviewHandler
 	DeleteReview        *DeleteReviewHandler
+
+	orders *Repo[order.Order, order.Event]
+}
+
+// Order returns an order as its stream has it now, for an answer that must show what was just
+// written to it, by this process or the process manager (POST /orders?wait once it settled). An
+// unknown order is NotFound.
+func (h *Handlers) Order(ctx context.Context, id uuid.UUID) (Result[order.Order], error) {
+	st, err := h.orders.Load(ctx, id)
+	if err != nil {
+		return Result[order.Order]{}, err
+	}
+	if !st.Value.Exists() {
+		return Result[order.Order]{}, domain.NotFoundf(order.CodeNotFound, "order %s not found", id)
+	}
+	return result(id, st), nil
 }
 
 // NewHandlers returns every handler on repos.
@@ -174,6 +190,7 @@ func NewHandlers(repos *Repos, cfg Config) *Handlers {
 		WriteReview:         &WriteReviewHandler{b},
 		EditReview:          &EditReviewHandler{b},
 		DeleteReview:        &DeleteReviewHandler{b},
+		orders:              repos.Orders,
 	}
 }
 

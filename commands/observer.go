@@ -48,3 +48,17 @@ func (NopObserver) SnapshotFailed(string, error) {}
 
 // StaleCache does nothing.
 func (NopObserver) StaleCache(string, int64) {}
+
+// BatchObserver is an Observer that also wants to know the size of every batch a stream's writer
+// takes: the number of commands decided together and appended at once. Stream is the stream id;
+// use domain.AggregateType(stream) as a label, not the id.
+type BatchObserver interface {
+	Batch(stream string, commands int)
+}
+
+// observeBatch tells obs of a batch when it is a BatchObserver.
+func observeBatch(obs Observer, stream string, commands int) {
+	if b, ok := obs.(BatchObserver); ok {
+		b.Batch(stream, commands)
+	}
+}

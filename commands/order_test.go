@@ -1,17 +1,22 @@
 package commands_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/commerce-dev/commerce/commands"
 	"github.com/commerce-dev/commerce/domain"
 	"github.com/commerce-dev/commerce/domain/order"
 	"github.com/commerce-dev/commerce/domain/product"
+	"github.com/commerce-dev/commerce/infra/eventstore/postgres"
+	pg "github.com/commerce-dev/commerce/infra/postgres"
+	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
+	"github.com/commerce-dev/commerce/infra/snapshot"
 )
 
 var address = order.Address{Receiver: "Kim", Address1: "1 Main St", Zipcode: "12345", Phone: "01012345678", ReceiveType: "DOOR"}
@@ -179,70 +184,63 @@ func TestOrderLineTransitions(t *testing.T) {
 	})
 }
 
-// TestPlaceOrderTakesWatchedProductsFromTheCache checks where PlaceOrder reads products: their
-// streams, unless the log's follower (Outcomes.Run) watches this process's product cache, and
-// then the cache for products on sale, which the follower keeps current with what other
-// processes append.
-func TestPlaceOrderTakesWatchedProductsFromTheCache(t *testing.T) {
-	e := newEnv(t, commands.Config{})
-	store := &streamReadCounter{Store: e.store}
-	repos := commands.NewRepos(store, commands.Config{Snapshots: e.snaps})
-	h := commands.NewHandlers(repos, commands.Config{Snapshots: e.snaps})
-	s := seller()
-	p := e.onSale(s, e.item(), "A", 1200, 30) // by another process: e's handlers
-	u := user()
-	place := func() (commands.Result[order.Order], error) {
-		return h.PlaceOrder.Handle(as(u), commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{{ProductID: p.ID, Quantity: 1}}})
-	}
-	placeReads := func() (price int64, reads int64) {
-		t.Helper()
-		before := store.reads.Load()
-		res, err := place()
+// TestPlaceOrderTakesTheSellersAnsweredPrice runs two command sides on one database, as two API
+// processes do: two Handlers on two pools, the second following the log (Outcomes.Run) as an API
+// process does. A long transaction holds the log's horizon, so that the follower sees nothing
+// new. A price change answered through the first must be the price of the next order placed
+// through the second, and a product the first took off sale must be refused by the second, with
+// nothing written.
+func TestPlaceOrderTakesTheSellersAnsweredPrice(t *testing.T) {
+	url := pgtest.NewURL(t)
+	ctx := t.Context()
+	side := func() (*pgxpool.Pool, *postgres.Store, *commands.Repos, *commands.Handlers) {
+		pool, err := pg.Connect(ctx, url)
 		if err != nil {
-			t.Fatalf("PlaceOrder: %v", err)
+			t.Fatalf("connect: %v", err)
 		}
-		return res.State.Lines[0].UnitPrice, store.reads.Load() - before
+		t.Cleanup(pool.Close)
+		store := postgres.New(pool)
+		repos := commands.NewRepos(store, commands.Config{Snapshots: snapshot.New(pool)})
+		return pool, store, repos, commands.NewHandlers(repos, commands.Config{Snapshots: snapshot.New(pool)})
 	}
-	// Nobody watches: every order reads the product's stream.
-	for range 2 {
-		if price, reads := placeReads(); price != 1200 || reads != 1 {
-			t.Fatalf("unwatched PlaceOrder: price %d with %d stream reads, want 1200 with 1", price, reads)
-		}
+	poolA, _, _, a := side()
+	_, storeB, reposB, b := side()
+	e := &env{t: t, pool: poolA, h: a, super: domain.Actor{ID: uuid.New(), Role: domain.RoleSupervisor}}
+	runOutcomes(t, storeB, reposB)
+
+	s, u := seller(), user()
+	p := e.onSale(s, e.item(), "A", 1200, 30)
+	place := func() (commands.Result[order.Order], error) {
+		return b.PlaceOrder.Handle(as(u), commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{{ProductID: p.ID, Quantity: 1}}})
+	}
+	if res, err := place(); err != nil || res.State.Lines[0].UnitPrice != 1200 {
+		t.Fatalf("PlaceOrder through B = %+v, %v; want price 1200", res.State.Lines, err)
 	}
 
-	// Once an Outcomes follows the log, the cache is watched: after the first load, orders read no
-	// product stream.
-	runOutcomes(t, store, repos)
-	if price, reads := placeReads(); price != 1200 || reads != 1 {
-		t.Fatalf("first watched PlaceOrder: price %d with %d stream reads, want 1200 with 1", price, reads)
+	hold, err := poolA.Begin(ctx)
+	if err != nil {
+		t.Fatalf("begin the long transaction: %v", err)
 	}
-	for range 3 {
-		if price, reads := placeReads(); price != 1200 || reads != 0 {
-			t.Fatalf("watched PlaceOrder of a cached product: price %d with %d stream reads, want 1200 with 0", price, reads)
-		}
+	defer hold.Rollback(context.Background())
+	if _, err := hold.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatalf("take a transaction id: %v", err)
 	}
 
-	// Another process changes the price, then takes the product off sale: this process follows.
-	if _, err := e.h.EditProduct.Handle(as(s), commands.EditProduct{ProductID: p.ID, Name: new("A"), Price: new(int64(1500))}); err != nil {
-		t.Fatalf("EditProduct: %v", err)
+	if _, err := a.EditProduct.Handle(as(s), commands.EditProduct{ProductID: p.ID, Name: new("A"), Price: new(int64(1500))}); err != nil {
+		t.Fatalf("EditProduct through A: %v", err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for price, _ := placeReads(); price != 1500; price, _ = placeReads() {
-		if time.Now().After(deadline) {
-			t.Fatalf("PlaceOrder still takes price %d 10 s after another process set 1500", price)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if res, err := place(); err != nil || res.State.Lines[0].UnitPrice != 1500 {
+		t.Fatalf("PlaceOrder through B after A answered price 1500 = %+v, %v; want price 1500", res.State.Lines, err)
 	}
-	if _, err := e.h.ChangeProductStatus.Handle(as(s), commands.ChangeProductStatus{ProductID: p.ID, Status: product.StatusUnregistered}); err != nil {
-		t.Fatalf("ChangeProductStatus: %v", err)
+
+	if _, err := a.ChangeProductStatus.Handle(as(s), commands.ChangeProductStatus{ProductID: p.ID, Status: product.StatusSoldOut}); err != nil {
+		t.Fatalf("ChangeProductStatus SOLD_OUT through A: %v", err)
 	}
-	for _, err := place(); err == nil; _, err = place() {
-		if time.Now().After(deadline) {
-			t.Fatal("PlaceOrder still accepts the product 10 s after another process took it off sale")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	before := e.count()
 	if _, err := place(); !errors.Is(err, &domain.Error{Kind: domain.Invalid, Code: commands.CodeProductNotOnSale}) {
-		t.Fatalf("PlaceOrder of a product off sale = %v, want PRODUCT_NOT_ON_SALE", err)
+		t.Fatalf("PlaceOrder through B of a product A took off sale = %v, want PRODUCT_NOT_ON_SALE", err)
+	}
+	if after := e.count(); after != before {
+		t.Fatalf("events %d -> %d after a refused order, want none written", before, after)
 	}
 }

@@ -2,23 +2,21 @@ package commands
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/google/uuid"
 
-	"github.com/commerce-dev/commerce/domain"
 	"github.com/commerce-dev/commerce/domain/order"
 	"github.com/commerce-dev/commerce/domain/product"
 )
 
-// Codes of PlaceOrder's refusals; both are Invalid errors the API answers 422, with Fields naming
-// the lines ("lines[2].product_id").
+// Codes of PlaceOrder's refusals of a well-formed order, as order.Place decides them; both are
+// Invalid errors the API answers 422, with Fields naming the lines ("lines[2].product_id").
 const (
 	// CodeUnknownProduct refuses an order naming a product that does not exist.
-	CodeUnknownProduct = "UNKNOWN_PRODUCT"
+	CodeUnknownProduct = order.CodeUnknownProduct
 	// CodeProductNotOnSale refuses an order naming a product that is not SELL.
-	CodeProductNotOnSale = "PRODUCT_NOT_ON_SALE"
+	CodeProductNotOnSale = order.CodeProductNotOnSale
 )
 
 // PlaceOrder places an order, PENDING until the process manager reserves its stock (POST /orders,
@@ -41,9 +39,9 @@ type PlaceOrderLine struct {
 // PlaceOrderHandler handles PlaceOrder.
 type PlaceOrderHandler struct{ base }
 
-// Handle reads every product's state (see loadProducts), refuses the order when one is unknown or
-// not on sale, and appends order.placed with the products' names, prices and sellers. The acting
-// account must be a USER: the order is theirs.
+// Handle reads every product's current state (Repo.Current: whatever a seller's answered command
+// changed, in any process, is in it) and lets order.Place decide on their offers; the order is
+// the acting USER's.
 func (h *PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (res Result[order.Order], err error) {
 	ctx, done := h.begin(ctx, "PlaceOrder")
 	defer done(&err)
@@ -51,47 +49,14 @@ func (h *PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (res Res
 	if err != nil {
 		return res, err
 	}
-	if m.Actor.Role != domain.RoleUser {
-		return res, domain.Forbiddenf("USER_ONLY", "only a USER places orders")
-	}
-	id := newID(cmd.OrderID, m, "order")
-	place := order.Place{OrderID: id, UserID: m.Actor.ID, Address: cmd.Address, Lines: make([]order.PlaceLine, len(cmd.Lines)), At: at}
-	// The request's own shape first (line count, quantities, duplicates, address), with stand-in
-	// product facts, so that a malformed order is a 400 before any product is read.
-	for i, l := range cmd.Lines {
-		place.Lines[i] = order.PlaceLine{ProductID: l.ProductID, SellerID: uuid.Max, ProductName: "-", UnitPrice: 1, Quantity: l.Quantity}
-	}
-	if _, err := (order.Order{}).Place(place); err != nil {
-		return res, err
-	}
-	refused := make(domain.Fields)
-	code := ""
-	products, err := h.loadProducts(ctx, cmd.Lines)
+	products, err := h.products(ctx, cmd.Lines)
 	if err != nil {
 		return res, err
 	}
+	id := newID(cmd.OrderID, m, "order")
+	place := order.Place{OrderID: id, Actor: m.Actor, Address: cmd.Address, Lines: make([]order.PlaceLine, len(cmd.Lines)), At: at}
 	for i, l := range cmd.Lines {
-		p := products[i]
-		field := fmt.Sprintf("lines[%d].product_id", i)
-		switch {
-		case !p.Value.Exists():
-			refused[field] = "no such product"
-			code = CodeUnknownProduct
-		case p.Value.Status != product.StatusSell:
-			refused[field] = fmt.Sprintf("product is %s, not on sale", p.Value.Status)
-			if code == "" {
-				code = CodeProductNotOnSale
-			}
-		}
-		place.Lines[i] = order.PlaceLine{
-			ProductID: l.ProductID, SellerID: p.Value.SellerID, ProductName: p.Value.Name,
-			UnitPrice: p.Value.Price, Quantity: l.Quantity,
-		}
-	}
-	if len(refused) > 0 {
-		e := refused.Err().(*domain.Error)
-		e.Code = code
-		return res, e
+		place.Lines[i] = order.PlaceLine{ProductID: l.ProductID, Quantity: l.Quantity, Product: offer(products[i])}
 	}
 	st, err := h.repos.Orders.CreateState(ctx, id, m, func(o order.Order) ([]order.Event, error) {
 		return o.Place(place)
@@ -102,24 +67,27 @@ func (h *PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (res Res
 	return result(id, st), nil
 }
 
-// loadProducts returns the lines' products, one state per line. A product cached on sale while
-// the log's follower keeps the cache current (Outcomes.Run) is taken from the cache: it may lag
-// behind its stream by the follower's lag (milliseconds), which is harmless here, because the
-// process manager's reservation decides on the product's current stream, and rejects the order if
-// the product went off sale meanwhile. The others are loaded, concurrently, so that a refusal is
-// always decided on the product's current stream. When loads fail, the error is the one of the
-// first failing line, so that the same failures give the same error.
-func (h *PlaceOrderHandler) loadProducts(ctx context.Context, lines []PlaceOrderLine) ([]State[product.Product], error) {
-	products := make([]State[product.Product], len(lines))
+// offer is what p says of itself to an order.
+func offer(p product.Product) order.Offer {
+	return order.Offer{Exists: p.Exists(), OnSale: p.Status == product.StatusSell, Status: string(p.Status),
+		SellerID: p.SellerID, Name: p.Name, Price: p.Price}
+}
+
+// products returns the lines' products as their streams have them now, one per line, read
+// concurrently. A line naming no product (the nil id) or a product twice is left to order.Place to
+// refuse. When reads fail, the error is the one of the first failing line, so that the same
+// failures give the same error.
+func (h *PlaceOrderHandler) products(ctx context.Context, lines []PlaceOrderLine) ([]product.Product, error) {
+	products := make([]product.Product, len(lines))
 	errs := make([]error, len(lines))
 	var wg sync.WaitGroup
 	for i, l := range lines {
-		if p, ok := h.repos.Products.recent(l.ProductID); ok && p.Value.Status == product.StatusSell {
-			products[i] = p
+		if l.ProductID == uuid.Nil {
 			continue
 		}
 		wg.Go(func() {
-			products[i], errs[i] = h.repos.Products.Load(ctx, l.ProductID)
+			st, err := h.repos.Products.Current(ctx, l.ProductID)
+			products[i], errs[i] = st.Value, err
 		})
 	}
 	wg.Wait()

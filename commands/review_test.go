@@ -14,7 +14,7 @@ func TestReviewCommands(t *testing.T) {
 	e := newEnv(t, commands.Config{})
 	s, u := seller(), user()
 	id := e.placed(s, u)
-	e.refused("WriteReview of a line not delivered", &domain.Error{Kind: domain.Conflict, Code: review.CodeNotReviewable}, func() error {
+	e.refused("WriteReview of a line not delivered", &domain.Error{Kind: domain.Invalid, Code: review.CodeNotReviewable}, func() error {
 		_, err := e.h.WriteReview.Handle(as(u), commands.WriteReview{OrderID: id, Line: 1, Rating: 5, Content: "good"})
 		return err
 	})

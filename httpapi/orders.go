@@ -248,7 +248,8 @@ func (s *Server) registerOrders(api huma.API) {
 		Summary: "Place an order",
 		Description: "Answers 202 with the order PENDING and its Location; stock is reserved for the whole order, or the order is REJECT (OUT_OF_STOCK). " +
 			"With ?wait it waits for ORDER or REJECT and answers 201, or 202 when the wait runs out. " +
-			"Every product must be SELL, else 422 and nothing is written. An address that is not the caller's is 404.",
+			"Every product must be SELL, else 422 and nothing is written. An address that is not the caller's is 404. " +
+			"A SUPERVISOR has no orders of its own: 403 (4005).",
 		DefaultStatus: http.StatusAccepted,
 		Responses: map[string]*huma.Response{"201": {
 			Description: "The order settled (ORDER or REJECT) within ?wait; Location and X-Event-Position as on 202",
@@ -257,7 +258,7 @@ func (s *Server) registerOrders(api huma.API) {
 			}},
 		}},
 		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
-	}, user), s.placeOrder)
+	}, ownAccount(domain.RoleUser)), s.placeOrder)
 	huma.Register(api, op(huma.Operation{
 		OperationID: "list-my-orders", Method: http.MethodGet, Path: "/orders", Tags: tags,
 		Summary: "The caller's orders", Description: "Newest first.", Errors: []int{http.StatusServiceUnavailable},
@@ -317,18 +318,15 @@ func (s *Server) registerSellerLines(api huma.API) {
 	transition("confirm-cancel-line", "confirm-cancel", "Confirm a line's cancel", "CANCELING → CANCEL; its quantity goes back to stock.", s.confirmCancel)
 }
 
-// placedOrder is what POST /orders keeps under an Idempotency-Key: the order aggregate as placed
-// and the position of its event.
+// placedOrder is what POST /orders keeps under an Idempotency-Key: the answer it gave (the order
+// as placed, PENDING) and the position of its event, so that a repeat answers the same.
 type placedOrder struct {
-	Order    order.Order         `json:"order"`
+	Order    OrderView           `json:"order"`
 	Position eventstore.Position `json:"position"`
 }
 
 func (s *Server) placeOrder(ctx context.Context, in *PlaceOrderInput) (*Written[OrderView], error) {
 	a := actor(ctx)
-	if a.Role != domain.RoleUser {
-		return nil, domain.Forbiddenf("USER_ONLY", "only a USER places orders")
-	}
 	run := func(ctx context.Context) (placedOrder, error) {
 		addr, err := s.auth.Address(ctx, a.ID, in.Body.AddressID)
 		if err != nil {
@@ -346,7 +344,7 @@ func (s *Server) placeOrder(ctx context.Context, in *PlaceOrderInput) (*Written[
 		if err != nil {
 			return placedOrder{}, err
 		}
-		return placedOrder{Order: res.State, Position: res.Position}, nil
+		return placedOrder{Order: orderView(res.State), Position: res.Position}, nil
 	}
 	var placed placedOrder
 	var err error
@@ -358,27 +356,27 @@ func (s *Server) placeOrder(ctx context.Context, in *PlaceOrderInput) (*Written[
 	if err != nil {
 		return nil, err
 	}
-	o := placed.Order
-	location := "/api/v1/orders/" + o.ID.String()
+	id := placed.Order.ID
+	location := "/api/v1/orders/" + id.String()
 	if in.wait == 0 || s.orders == nil {
-		return written(http.StatusAccepted, orderView(o), placed.Position, location), nil
+		return written(http.StatusAccepted, placed.Order, placed.Position, location), nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, in.wait)
 	defer cancel()
-	status, reason, err := s.orders.AwaitSettled(wctx, o.ID, placed.Position)
+	_, _, err = s.orders.AwaitSettled(wctx, id, placed.Position)
 	switch {
-	case err == nil && status == order.StatusOrder:
-		o = order.Evolve(o, order.Confirmed{OrderID: o.ID, UserID: o.UserID})
-	case err == nil && status == order.StatusReject:
-		o = order.Evolve(o, order.Rejected{OrderID: o.ID, UserID: o.UserID, Reason: reason})
-	case err == nil || wctx.Err() != nil:
-		return written(http.StatusAccepted, orderView(o), placed.Position, location), nil
-	default:
-		return nil, fmt.Errorf("await order %s: %w", o.ID, err)
+	case err != nil && wctx.Err() != nil:
+		return written(http.StatusAccepted, placed.Order, placed.Position, location), nil
+	case err != nil:
+		return nil, fmt.Errorf("await order %s: %w", id, err)
 	}
-	// The X-Event-Position stays the command's own: the settling events are the process
-	// manager's.
-	return written(http.StatusCreated, orderView(o), placed.Position, location), nil
+	// The answer is the order as its stream has it now; the X-Event-Position stays the command's
+	// own: the settling events are the process manager's.
+	settled, err := s.commands.Order(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("read settled order %s: %w", id, err)
+	}
+	return written(http.StatusCreated, orderView(settled.State), placed.Position, location), nil
 }
 
 // placeOnce runs run once for the caller's Idempotency-Key and this body, and answers a repeat

@@ -179,9 +179,9 @@ func testPlaceOrderRefusals(t *testing.T, s *shop) {
 	if got := s.stock(t, a).Stock; got != 5 {
 		t.Fatalf("stock after refused orders = %d, want 5", got)
 	}
-	// Only a USER places orders.
+	// Only a USER places orders: a SUPERVISOR's is 403 with 4005, and nothing is written.
 	e.expect(req{method: "POST", path: "/api/v1/orders", token: sup.tokens.AccessToken, body: map[string]any{
-		"address_id": addr, "lines": []orderLine{{a, 1}}}}, 403)
+		"address_id": addr, "lines": []orderLine{{a, 1}}}}, 403, 4005)
 }
 
 // An Idempotency-Key makes POST /orders safe to retry: the same key and body answer the same

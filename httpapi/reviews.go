@@ -85,9 +85,9 @@ func (s *Server) registerReviews(api huma.API) {
 	huma.Register(api, op(huma.Operation{
 		OperationID: "write-review", Method: http.MethodPost, Path: "/orders/{id}/lines/{line}/review", Tags: tags,
 		Summary: "Review a line of the caller's order",
-		Description: "Only an ACCEPT line whose delivery is COMPLETE (else 409), once per line (a second review is 409). " +
+		Description: "Only an ACCEPT line whose delivery is COMPLETE (else 422, whatever its state), once per line (a second review is 409). " +
 			"Another user's order is 404.",
-		DefaultStatus: http.StatusCreated, Errors: []int{http.StatusNotFound, http.StatusConflict},
+		DefaultStatus: http.StatusCreated, Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 	}, user), s.writeReview)
 	huma.Register(api, op(huma.Operation{
 		OperationID: "edit-review", Method: http.MethodPatch, Path: "/reviews/{id}", Tags: tags,

@@ -11,7 +11,7 @@ import (
 )
 
 // The order's user reviews an accepted, delivered line once (201); a line not ACCEPT and
-// COMPLETE, or a second review, is 409; another user's order or review is 404. The review shows
+// COMPLETE is 422 whatever its state, a second review 409; another user's order or review is 404. The review shows
 // on the review routes, the order line and the product's ratings; the author edits and deletes it.
 func testReviews(t *testing.T, s *shop) {
 	e := s.server(t)
@@ -27,14 +27,14 @@ func testReviews(t *testing.T, s *shop) {
 			token: who.tokens.AccessToken, body: body}, status)
 	}
 	good := map[string]any{"rating": 4, "content": "Fits well"}
-	review(u, 1, good, 409) // ORDER, READY
+	review(u, 1, good, 422) // ORDER, READY
 	for _, action := range []string{"accept", "ship"} {
 		e.expect(req{method: "POST", path: fmt.Sprintf("/api/v1/seller/order-lines/%s/1/%s", oid, action), token: sel.tokens.AccessToken}, 200)
 	}
-	review(u, 1, good, 409) // ACCEPT, DELIVERY
+	review(u, 1, good, 422) // ACCEPT, DELIVERY
 	e.expect(req{method: "POST", path: fmt.Sprintf("/api/v1/seller/order-lines/%s/1/deliver", oid), token: sel.tokens.AccessToken}, 200)
 	e.expect(req{method: "POST", path: fmt.Sprintf("/api/v1/seller/order-lines/%s/2/reject", oid), token: sel.tokens.AccessToken}, 200)
-	review(u, 2, good, 409) // REJECT
+	review(u, 2, good, 422) // REJECT
 	review(other, 1, good, 404)
 	review(u, 3, good, 404)
 	for _, bad := range []map[string]any{

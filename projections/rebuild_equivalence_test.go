@@ -476,13 +476,13 @@ func (s *sim) placeOrder() {
 	s.rng.Shuffle(len(onSale), func(i, j int) { onSale[i], onSale[j] = onSale[j], onSale[i] })
 	lines := make([]order.PlaceLine, 0, 3)
 	for _, p := range onSale[:min(len(onSale), 1+s.rng.IntN(3))] {
-		lines = append(lines, order.PlaceLine{ProductID: p.state.ID, SellerID: p.state.SellerID,
-			ProductName: p.state.Name, UnitPrice: p.state.Price, Quantity: 1 + s.rng.IntN(6)})
+		lines = append(lines, order.PlaceLine{ProductID: p.state.ID, Quantity: 1 + s.rng.IntN(6), Product: order.Offer{
+			Exists: true, OnSale: true, SellerID: p.state.SellerID, Name: p.state.Name, Price: p.state.Price}})
 	}
 	id := uuid.New()
 	st := &stream[order.Order]{id: order.StreamID(id)}
 	address := order.Address{Receiver: "Kim", Address1: "1 Main St", Zipcode: "04524", Phone: "01012345678", ReceiveType: "DOOR"}
-	if !s.onOrder(st)(st.state.Place(order.Place{OrderID: id, UserID: pick(s, s.users), Address: address, Lines: lines, At: s.now()})) {
+	if !s.onOrder(st)(st.state.Place(order.Place{OrderID: id, Actor: domain.Actor{ID: pick(s, s.users), Role: domain.RoleUser}, Address: address, Lines: lines, At: s.now()})) {
 		return
 	}
 	s.orders = append(s.orders, st)

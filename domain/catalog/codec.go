@@ -1,47 +1,19 @@
 package catalog
 
-import (
-	"encoding/json"
-	"fmt"
+import "github.com/commerce-dev/commerce/domain"
 
-	"github.com/commerce-dev/commerce/domain"
+var codec = domain.NewCodec(
+	domain.Type[Event, CategoryCreated](),
+	domain.Type[Event, CategoryRenamed](),
+	domain.Type[Event, BrandCreated](),
+	domain.Type[Event, BrandRenamed](),
+	domain.Type[Event, ItemCreated](),
+	domain.Type[Event, ItemEdited](),
 )
-
-var decoders = map[string]func([]byte) (Event, error){
-	TypeCategoryCreated: decode[CategoryCreated],
-	TypeCategoryRenamed: decode[CategoryRenamed],
-	TypeBrandCreated:    decode[BrandCreated],
-	TypeBrandRenamed:    decode[BrandRenamed],
-	TypeItemCreated:     decode[ItemCreated],
-	TypeItemEdited:      decode[ItemEdited],
-}
 
 // Decode turns a stored event (its wire name and its JSON from json.Marshal) back into the event
 // value. An unknown type is an error wrapping domain.ErrUnknownEvent.
-func Decode(typ string, data []byte) (Event, error) {
-	dec, ok := decoders[typ]
-	if !ok {
-		return nil, fmt.Errorf("decode %q: %w", typ, domain.ErrUnknownEvent)
-	}
-	e, err := dec(data)
-	if err != nil {
-		return nil, fmt.Errorf("decode %s: %w", typ, err)
-	}
-	return e, nil
-}
-
-func decode[E Event](data []byte) (Event, error) {
-	var e E
-	if err := json.Unmarshal(data, &e); err != nil {
-		return nil, err
-	}
-	return e, nil
-}
+func Decode(typ string, data []byte) (Event, error) { return codec.Decode(typ, data) }
 
 // EventTypes returns the wire name of every catalog event.
-func EventTypes() []string {
-	return []string{
-		TypeCategoryCreated, TypeCategoryRenamed, TypeBrandCreated, TypeBrandRenamed,
-		TypeItemCreated, TypeItemEdited,
-	}
-}
+func EventTypes() []string { return codec.Types() }

@@ -1,50 +1,22 @@
 package order
 
-import (
-	"encoding/json"
-	"fmt"
+import "github.com/commerce-dev/commerce/domain"
 
-	"github.com/commerce-dev/commerce/domain"
+var codec = domain.NewCodec(
+	domain.Type[Event, Placed](),
+	domain.Type[Event, Confirmed](),
+	domain.Type[Event, Rejected](),
+	domain.Type[Event, LineAccepted](),
+	domain.Type[Event, LineRejected](),
+	domain.Type[Event, LineShipped](),
+	domain.Type[Event, LineDelivered](),
+	domain.Type[Event, LineCancelRequested](),
+	domain.Type[Event, LineCancelled](),
 )
-
-var decoders = map[string]func([]byte) (Event, error){
-	TypePlaced:              decode[Placed],
-	TypeConfirmed:           decode[Confirmed],
-	TypeRejected:            decode[Rejected],
-	TypeLineAccepted:        decode[LineAccepted],
-	TypeLineRejected:        decode[LineRejected],
-	TypeLineShipped:         decode[LineShipped],
-	TypeLineDelivered:       decode[LineDelivered],
-	TypeLineCancelRequested: decode[LineCancelRequested],
-	TypeLineCancelled:       decode[LineCancelled],
-}
 
 // Decode turns a stored event (its wire name and its JSON from json.Marshal) back into the event
 // value. An unknown type is an error wrapping domain.ErrUnknownEvent.
-func Decode(typ string, data []byte) (Event, error) {
-	dec, ok := decoders[typ]
-	if !ok {
-		return nil, fmt.Errorf("decode %q: %w", typ, domain.ErrUnknownEvent)
-	}
-	e, err := dec(data)
-	if err != nil {
-		return nil, fmt.Errorf("decode %s: %w", typ, err)
-	}
-	return e, nil
-}
-
-func decode[E Event](data []byte) (Event, error) {
-	var e E
-	if err := json.Unmarshal(data, &e); err != nil {
-		return nil, err
-	}
-	return e, nil
-}
+func Decode(typ string, data []byte) (Event, error) { return codec.Decode(typ, data) }
 
 // EventTypes returns the wire name of every order event.
-func EventTypes() []string {
-	return []string{
-		TypePlaced, TypeConfirmed, TypeRejected, TypeLineAccepted, TypeLineRejected,
-		TypeLineShipped, TypeLineDelivered, TypeLineCancelRequested, TypeLineCancelled,
-	}
-}
+func EventTypes() []string { return codec.Types() }

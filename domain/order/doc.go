@@ -4,9 +4,12 @@
 //
 // Business rules:
 //
+//   - Only a USER places an order, for themself (Forbidden USER_ONLY).
 //   - Place makes a PENDING order of 1 to 50 lines, one line per product, each of quantity 1 to 100;
 //     lines are numbered from 1 in the order given; the total is the sum of unit price times
-//     quantity. Prices, names and sellers are facts the caller looked up from the products.
+//     quantity. Every product must exist (UNKNOWN_PRODUCT) and be on sale (PRODUCT_NOT_ON_SALE);
+//     prices, names and sellers are the products' own, passed in as each product's Offer by the
+//     caller, who reads the products' current streams.
 //   - A PENDING order becomes ORDER when stock was reserved for every line (Confirm: every line
 //     ORDER, delivery READY) or REJECT when it could not be (Reject with a reason such as
 //     OUT_OF_STOCK). Confirming a confirmed order or rejecting a rejected one changes nothing, so the

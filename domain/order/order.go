@@ -178,41 +178,69 @@ func (o *Order) setLine(n int, set func(*Line)) {
 	}
 }
 
-// PlaceLine is one requested line of Place, with the facts looked up from its product.
+// Offer is what a product says of itself when an order is placed: the facts Place decides on,
+// looked up by the caller from the product's current state.
+type Offer struct {
+	// Exists is false for a product nobody created.
+	Exists bool
+	// OnSale is whether the product may be ordered now (SELL).
+	OnSale bool
+	// Status names the product's status for a refusal's message.
+	Status   string
+	SellerID uuid.UUID
+	Name     string
+	Price    int64
+}
+
+// PlaceLine is one requested line of Place, with its product's offer.
 type PlaceLine struct {
-	ProductID   uuid.UUID
-	SellerID    uuid.UUID
-	ProductName string
-	UnitPrice   int64
-	Quantity    int
+	ProductID uuid.UUID
+	Quantity  int
+	Product   Offer
 }
 
 // Place is the input of Order.Place.
 type Place struct {
 	OrderID uuid.UUID
-	UserID  uuid.UUID
+	// Actor places the order for themself; only a USER may.
+	Actor   domain.Actor
 	Address Address
 	Lines   []PlaceLine
 	At      time.Time
 }
 
-// Place decides a new PENDING order: 1 to 50 lines, one per product, each of quantity 1 to 100;
-// the total is the sum of unit price times quantity.
+// Codes of Place's refusals of a well-formed order. Both are Invalid errors whose Fields name the
+// lines ("lines[2].product_id").
+const (
+	// CodeUnknownProduct refuses an order naming a product that does not exist.
+	CodeUnknownProduct = "UNKNOWN_PRODUCT"
+	// CodeProductNotOnSale refuses an order naming a product that is not on sale.
+	CodeProductNotOnSale = "PRODUCT_NOT_ON_SALE"
+	// CodeUserOnly refuses an order placed by an account that is not a USER.
+	CodeUserOnly = "USER_ONLY"
+)
+
+// Place decides a new PENDING order for its actor, a USER: 1 to 50 lines, one per product, each of
+// quantity 1 to 100; the total is the sum of unit price times quantity, at the products' prices.
+// A malformed order is a VALIDATION error naming every failing field; a well-formed one naming a
+// product that does not exist or is not on sale is refused with the lines' fields and
+// UNKNOWN_PRODUCT or PRODUCT_NOT_ON_SALE.
 func (o Order) Place(cmd Place) ([]Event, error) {
 	if o.Exists() {
 		return nil, domain.Conflictf(CodeExists, "order %s already exists", o.ID)
 	}
+	if cmd.Actor.Role != domain.RoleUser {
+		return nil, domain.Forbiddenf(CodeUserOnly, "only a USER places orders")
+	}
 	f := make(domain.Fields)
 	f.ID("order_id", cmd.OrderID)
-	f.ID("user_id", cmd.UserID)
+	f.ID("user_id", cmd.Actor.ID)
 	f.Text("address.receiver", cmd.Address.Receiver, 1, 100)
 	f.Text("address.address1", cmd.Address.Address1, 1, 200)
 	if n := len(cmd.Lines); n < MinLines || n > MaxLines {
 		f["lines"] = fmt.Sprintf("must have %d to %d lines", MinLines, MaxLines)
 	}
 	seen := make(map[uuid.UUID]bool, len(cmd.Lines))
-	lines := make([]Line, len(cmd.Lines))
-	var total int64
 	for i, pl := range cmd.Lines {
 		at := fmt.Sprintf("lines[%d].", i)
 		f.ID(at+"product_id", pl.ProductID)
@@ -220,20 +248,49 @@ func (o Order) Place(cmd Place) ([]Event, error) {
 			f[at+"product_id"] = "must appear in one line only"
 		}
 		seen[pl.ProductID] = true
-		f.ID(at+"seller_id", pl.SellerID)
-		f.Text(at+"product_name", pl.ProductName, 1, 100)
-		f.Range(at+"unit_price", pl.UnitPrice, 1, 100_000_000)
 		f.Range(at+"quantity", int64(pl.Quantity), MinQuantity, MaxQuantity)
-		lines[i] = Line{
-			Number: i + 1, ProductID: pl.ProductID, SellerID: pl.SellerID, ProductName: pl.ProductName,
-			UnitPrice: pl.UnitPrice, Quantity: pl.Quantity,
-		}
-		total += pl.UnitPrice * int64(pl.Quantity)
 	}
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
-	return []Event{Placed{OrderID: cmd.OrderID, UserID: cmd.UserID, Address: cmd.Address, Lines: lines, Total: total, At: cmd.At}}, nil
+	lines, total, err := offered(cmd.Lines)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{Placed{OrderID: cmd.OrderID, UserID: cmd.Actor.ID, Address: cmd.Address, Lines: lines, Total: total, At: cmd.At}}, nil
+}
+
+// offered returns the order's lines at their products' offers and the total, or the refusal of
+// the lines whose product does not exist or is not on sale (an unknown product is the code when
+// both happen).
+func offered(pls []PlaceLine) ([]Line, int64, error) {
+	refused := make(domain.Fields)
+	code := ""
+	lines := make([]Line, len(pls))
+	var total int64
+	for i, pl := range pls {
+		field := fmt.Sprintf("lines[%d].product_id", i)
+		switch p := pl.Product; {
+		case !p.Exists:
+			refused[field], code = "no such product", CodeUnknownProduct
+		case !p.OnSale:
+			refused[field] = fmt.Sprintf("product is %s, not on sale", p.Status)
+			if code == "" {
+				code = CodeProductNotOnSale
+			}
+		}
+		lines[i] = Line{
+			Number: i + 1, ProductID: pl.ProductID, SellerID: pl.Product.SellerID, ProductName: pl.Product.Name,
+			UnitPrice: pl.Product.Price, Quantity: pl.Quantity,
+		}
+		total += pl.Product.Price * int64(pl.Quantity)
+	}
+	if len(refused) > 0 {
+		e := refused.Err().(*domain.Error)
+		e.Code = code
+		return nil, 0, e
+	}
+	return lines, total, nil
 }
 
 func (o Order) notFound() error {

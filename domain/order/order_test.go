@@ -35,10 +35,15 @@ var (
 )
 
 func placeCmd() order.Place {
-	return order.Place{OrderID: oid, UserID: userID, Address: address, At: at, Lines: []order.PlaceLine{
-		{ProductID: product1, SellerID: seller1, ProductName: "Mug", UnitPrice: 12000, Quantity: 2},
-		{ProductID: product2, SellerID: seller2, ProductName: "Tea", UnitPrice: 5000, Quantity: 3},
+	return order.Place{OrderID: oid, Actor: user, Address: address, At: at, Lines: []order.PlaceLine{
+		{ProductID: product1, Quantity: 2, Product: onSale(seller1, "Mug", 12000)},
+		{ProductID: product2, Quantity: 3, Product: onSale(seller2, "Tea", 5000)},
 	}}
+}
+
+// onSale is the offer of a product on sale.
+func onSale(seller uuid.UUID, name string, price int64) order.Offer {
+	return order.Offer{Exists: true, OnSale: true, Status: "SELL", SellerID: seller, Name: name, Price: price}
 }
 
 // Histories used as "given".
@@ -110,7 +115,7 @@ func TestPlace(t *testing.T) {
 	lines := func(n int) []order.PlaceLine {
 		ls := make([]order.PlaceLine, n)
 		for i := range ls {
-			ls[i] = order.PlaceLine{ProductID: uuid.NewSHA1(uuid.Nil, []byte{byte(i)}), SellerID: seller1, ProductName: "P", UnitPrice: 1, Quantity: 1}
+			ls[i] = order.PlaceLine{ProductID: uuid.NewSHA1(uuid.Nil, []byte{byte(i)}), Quantity: 1, Product: onSale(seller1, "P", 1)}
 		}
 		return ls
 	}
@@ -131,14 +136,25 @@ func TestPlace(t *testing.T) {
 			given: nil, when: place(func(c *order.Place) { c.Lines[1].ProductID = product1 }), wantErr: errValidation},
 		{name: "a blank receiver is invalid",
 			given: nil, when: place(func(c *order.Place) { c.Address.Receiver = " " }), wantErr: errValidation},
+		{name: "only a USER places an order",
+			given: nil, when: place(func(c *order.Place) { c.Actor = supervisor }), wantErr: code(domain.Forbidden, order.CodeUserOnly)},
+		{name: "a seller does not place an order",
+			given: nil, when: place(func(c *order.Place) { c.Actor = s1 }), wantErr: code(domain.Forbidden, order.CodeUserOnly)},
+		{name: "a product not on sale refuses the order",
+			given: nil, when: place(func(c *order.Place) { c.Lines[1].Product.OnSale, c.Lines[1].Product.Status = false, "SOLD_OUT" }),
+			wantErr: code(domain.Invalid, order.CodeProductNotOnSale)},
+		{name: "an unknown product refuses the order",
+			given: nil, when: place(func(c *order.Place) { c.Lines[0].Product = order.Offer{} }), wantErr: code(domain.Invalid, order.CodeUnknownProduct)},
+		{name: "a malformed order is a validation error before the products' facts",
+			given: nil, when: place(func(c *order.Place) { c.Lines[0].Product, c.Lines[1].Quantity = order.Offer{}, 0 }), wantErr: errValidation},
 	})
 }
 
 func TestPlaceLimitsAreInclusive(t *testing.T) {
-	cmd := order.Place{OrderID: oid, UserID: userID, Address: address, At: at}
+	cmd := order.Place{OrderID: oid, Actor: user, Address: address, At: at}
 	for i := range order.MaxLines {
-		cmd.Lines = append(cmd.Lines, order.PlaceLine{ProductID: uuid.NewSHA1(uuid.Nil, []byte{byte(i)}), SellerID: seller1,
-			ProductName: "P", UnitPrice: 100_000_000, Quantity: order.MaxQuantity})
+		cmd.Lines = append(cmd.Lines, order.PlaceLine{ProductID: uuid.NewSHA1(uuid.Nil, []byte{byte(i)}), Quantity: order.MaxQuantity,
+			Product: onSale(seller1, "P", 100_000_000)})
 	}
 	events, err := order.Order{}.Place(cmd)
 	if err != nil {
@@ -151,16 +167,15 @@ func TestPlaceLimitsAreInclusive(t *testing.T) {
 
 func TestPlaceNamesEveryFailingField(t *testing.T) {
 	cmd := placeCmd()
-	cmd.UserID = uuid.Nil
+	cmd.Actor.ID = uuid.Nil
 	cmd.Lines[0].Quantity = 0
 	cmd.Lines[1].ProductID = product1
-	cmd.Lines[1].UnitPrice = 0
 	_, err := order.Order{}.Place(cmd)
 	var de *domain.Error
 	if !errors.As(err, &de) {
 		t.Fatalf("Place error = %v, want *domain.Error", err)
 	}
-	want := map[string]bool{"user_id": true, "lines[0].quantity": true, "lines[1].product_id": true, "lines[1].unit_price": true}
+	want := map[string]bool{"user_id": true, "lines[0].quantity": true, "lines[1].product_id": true}
 	got := map[string]bool{}
 	for f := range de.Fields {
 		got[f] = true

@@ -15,9 +15,11 @@
 //     changes nothing.
 //   - Restock adds a positive quantity. Stock plus open reservations never exceeds 1,000,000
 //     (Conflict STOCK_LIMIT), so that stock coming back from reservations cannot pass it either.
-//   - Reserve(order, quantity) sets stock aside for an order: only while SELL (Conflict
-//     NOT_ON_SALE), never below 0 (Conflict OUT_OF_STOCK), and once per order: a second Reserve for
-//     an order that holds a reservation changes nothing.
+//   - Reserve(order, quantity) sets stock aside for an order: only while SELL, never below 0, and
+//     once per order: a second Reserve for an order that holds a reservation changes nothing. A
+//     short line, or a product sold out by itself, is Conflict OUT_OF_STOCK; a product the seller
+//     has not put on sale or took off sale is Conflict NOT_ON_SALE. The code is the order's reject
+//     reason.
 //   - Release(order) gives back exactly what that order reserved, exactly once: the reservation is
 //     gone after it, so a second Release changes nothing. Releasing works in every status.
 //   - Commit(order) spends a reservation for good when its line is delivered: the stock does not
@@ -43,5 +45,6 @@
 // reaction to Rejected), so that a redelivery never reserves for an order it has released.
 //
 // Evolve copies the reservations map before it changes it, so a state held by a cache or by a
-// caller is never modified; Fold and FoldFrom copy once for a whole history.
+// caller is never modified; Fold and FoldFrom copy once for a whole history, and a writer deciding
+// a batch copies once with Own and applies each decision's events with Apply.
 package product

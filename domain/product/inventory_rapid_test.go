@@ -115,10 +115,10 @@ func (s *inventory) ordersIn(st order.Status) []uuid.UUID {
 func (s *inventory) Place(t *rapid.T) {
 	picked := rapid.Permutation(s.products).Draw(t, "products")
 	picked = picked[:rapid.IntRange(1, len(picked)).Draw(t, "lines")]
-	cmd := order.Place{OrderID: s.id(), UserID: s.userID, Address: order.Address{Receiver: "R", Address1: "A"}, At: at}
+	cmd := order.Place{OrderID: s.id(), Actor: domain.Actor{ID: s.userID, Role: domain.RoleUser}, Address: order.Address{Receiver: "R", Address1: "A"}, At: at}
 	for _, p := range picked {
-		cmd.Lines = append(cmd.Lines, order.PlaceLine{ProductID: p, SellerID: s.sellerOf[p], ProductName: "P",
-			UnitPrice: 1000, Quantity: rapid.IntRange(1, 5).Draw(t, "quantity")})
+		cmd.Lines = append(cmd.Lines, order.PlaceLine{ProductID: p, Quantity: rapid.IntRange(1, 5).Draw(t, "quantity"),
+			Product: order.Offer{Exists: true, OnSale: true, Status: "SELL", SellerID: s.sellerOf[p], Name: "P", Price: 1000}})
 	}
 	if _, err := s.order(t, cmd.OrderID, func(o order.Order) ([]order.Event, error) { return o.Place(cmd) }); err != nil {
 		t.Fatalf("Place: %v", err)

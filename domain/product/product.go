@@ -1,6 +1,7 @@
 package product
 
 import (
+	"errors"
 	"maps"
 	"strings"
 	"time"
@@ -104,12 +105,23 @@ func Fold(events ...Event) Product {
 // FoldFrom replays events on top of p (a snapshot); p's reservations map is copied once, not per
 // event.
 func FoldFrom(p Product, events ...Event) Product {
-	p.Reservations = maps.Clone(p.Reservations)
+	p = Own(p)
 	for _, e := range events {
 		apply(&p, e)
 	}
 	return p
 }
+
+// Own returns a copy of p with its own reservations map, which Apply may change: a caller that
+// applies many events (a batch of decisions) copies the map once instead of once per event.
+func Own(p Product) Product {
+	p.Reservations = maps.Clone(p.Reservations)
+	return p
+}
+
+// Apply applies e to *p in place, including its reservations map: only to a state from Own (or
+// Fold) that nobody else holds. Like Evolve it never fails and ignores unknown events.
+func Apply(p *Product, e Event) { apply(p, e) }
 
 // apply changes p in place, including p.Reservations.
 func apply(p *Product, e Event) {
@@ -275,7 +287,9 @@ func (p Product) backOnSale(at time.Time) []Event {
 
 // Reserve decides setting qty aside for orderID. Only a product on sale with enough stock reserves;
 // a second Reserve for the same order changes nothing. Stock reaching 0 makes the product sold out
-// by itself.
+// by itself. A refusal's code is the reason the order is rejected for (see RejectReason): a
+// product sold out by itself is OUT_OF_STOCK like a short line, NOT_ON_SALE is only for a product
+// the seller took off sale (or never put on sale).
 func (p Product) Reserve(orderID uuid.UUID, qty int, at time.Time) ([]Event, error) {
 	if !p.Exists() {
 		return nil, domain.NotFoundf(CodeNotFound, "product not found")
@@ -290,6 +304,9 @@ func (p Product) Reserve(orderID uuid.UUID, qty int, at time.Time) ([]Event, err
 	}
 	if _, ok := p.Reservations[orderID]; ok {
 		return nil, nil
+	}
+	if p.Status == StatusSoldOut && p.AutoSoldOut {
+		return nil, domain.Conflictf(CodeOutOfStock, "product %s sold out, %d wanted", p.ID, qty)
 	}
 	if p.Status != StatusSell {
 		return nil, domain.Conflictf(CodeNotOnSale, "product %s is %s, not on sale", p.ID, p.Status)
@@ -331,4 +348,15 @@ func (p Product) Commit(orderID uuid.UUID, at time.Time) ([]Event, error) {
 		return nil, nil
 	}
 	return []Event{ReservationCommitted{ProductID: p.ID, OrderID: orderID, Quantity: qty, At: at}}, nil
+}
+
+// RejectReason returns the reason an order is rejected for when Reserve refused it with err:
+// OUT_OF_STOCK or NOT_ON_SALE, the refusal's own code. Any other error (a technical one, to be
+// retried) gives "".
+func RejectReason(err error) string {
+	var de *domain.Error
+	if errors.As(err, &de) && (de.Code == CodeOutOfStock || de.Code == CodeNotOnSale) {
+		return de.Code
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package product_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -352,8 +353,11 @@ func TestReserve(t *testing.T) {
 			when: reserve(order2, 4), wantErr: errOutOfStock},
 		{name: "a REGISTERED product is not on sale", given: []product.Event{created(5)},
 			when: reserve(order1, 1), wantErr: errNotOnSale},
-		{name: "a SOLD_OUT product is not on sale", given: with(onSale(5), status(product.StatusSoldOut, false)),
+		{name: "a product the seller set SOLD_OUT is not on sale", given: with(onSale(5), status(product.StatusSoldOut, false)),
 			when: reserve(order1, 1), wantErr: errNotOnSale},
+		{name: "a product sold out by itself is out of stock, not off sale",
+			given: with(onSale(2), reserved(order1, 2, 0), status(product.StatusSoldOut, true)),
+			when:  reserve(order2, 1), wantErr: errOutOfStock},
 		{name: "an UNREGISTERED product is not on sale", given: with(onSale(5), status(product.StatusUnregistered, false)),
 			when: reserve(order1, 1), wantErr: errNotOnSale},
 		{name: "quantity 0 is invalid", given: onSale(5), when: reserve(order1, 0), wantErr: errValidation},
@@ -476,5 +480,23 @@ func TestStreamID(t *testing.T) {
 	}
 	if got := domain.AggregateType(product.StreamID(pid)); got != "product" {
 		t.Fatalf("AggregateType(StreamID) = %q, want product", got)
+	}
+}
+
+// TestRejectReason checks that an order's reject reason is the code of Reserve's refusal, and
+// that anything else is no reason (the reservation is to be retried).
+func TestRejectReason(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{domain.Conflictf(product.CodeOutOfStock, "short"), "OUT_OF_STOCK"},
+		{fmt.Errorf("reserve: %w", domain.Conflictf(product.CodeNotOnSale, "off sale")), "NOT_ON_SALE"},
+		{domain.NotFoundf(product.CodeNotFound, "no product"), ""},
+		{errors.New("connection reset"), ""},
+	} {
+		if got := product.RejectReason(tt.err); got != tt.want {
+			t.Errorf("RejectReason(%v) = %q, want %q", tt.err, got, tt.want)
+		}
 	}
 }

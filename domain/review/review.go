@@ -114,7 +114,7 @@ func (r Review) Write(actor domain.Actor, cmd Write) ([]Event, error) {
 		return nil, domain.Conflictf(CodeReviewed, "line %d of order %s already has review %s", cmd.Line, cmd.OrderID, r.ID)
 	}
 	if cmd.LineStatus != order.LineAccept || cmd.Delivery != order.DeliveryComplete {
-		return nil, domain.Conflictf(CodeNotReviewable, "line %d of order %s is %s/%s: only an accepted, delivered line can be reviewed",
+		return nil, domain.Invalidf(CodeNotReviewable, "line %d of order %s is %s/%s: only an accepted, delivered line can be reviewed",
 			cmd.Line, cmd.OrderID, cmd.LineStatus, cmd.Delivery)
 	}
 	return []Event{Written{

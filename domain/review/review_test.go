@@ -75,7 +75,7 @@ var (
 	errNotFound      = code(domain.NotFound, review.CodeNotFound)
 	errOrderNotFound = code(domain.NotFound, review.CodeOrderNotFound)
 	errReviewed      = code(domain.Conflict, review.CodeReviewed)
-	errNotReviewable = code(domain.Conflict, review.CodeNotReviewable)
+	errNotReviewable = code(domain.Invalid, review.CodeNotReviewable)
 	errValidation    = code(domain.Invalid, domain.CodeValidation)
 )
 
@@ -101,6 +101,14 @@ func TestWrite(t *testing.T) {
 			when: write(func(c *review.Write) { c.Delivery = order.DeliveryShipping }), wantErr: errNotReviewable},
 		{name: "a cancelled line cannot be reviewed", given: nil,
 			when: write(func(c *review.Write) { c.LineStatus = order.LineCancel }), wantErr: errNotReviewable},
+		{name: "an ORDER line cannot be reviewed", given: nil,
+			when: write(func(c *review.Write) { c.LineStatus, c.Delivery = order.LineOrder, order.DeliveryReady }), wantErr: errNotReviewable},
+		{name: "a rejected line cannot be reviewed", given: nil,
+			when: write(func(c *review.Write) { c.LineStatus = order.LineReject }), wantErr: errNotReviewable},
+		{name: "a CANCELING line cannot be reviewed", given: nil,
+			when: write(func(c *review.Write) { c.LineStatus = order.LineCanceling }), wantErr: errNotReviewable},
+		{name: "a line of an order never confirmed cannot be reviewed", given: nil,
+			when: write(func(c *review.Write) { c.LineStatus, c.Delivery = "", "" }), wantErr: errNotReviewable},
 		{name: "a line with a review cannot get a second", given: history(written),
 			when: write(func(*review.Write) {}), wantErr: errReviewed},
 		{name: "a line whose review was deleted can be reviewed again", given: history(written, deleted),

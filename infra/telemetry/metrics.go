@@ -21,6 +21,7 @@ import (
 	"github.com/commerce-dev/commerce/commands"
 	"github.com/commerce-dev/commerce/domain"
 	"github.com/commerce-dev/commerce/domain/order"
+	"github.com/commerce-dev/commerce/domain/product"
 	"github.com/commerce-dev/commerce/infra/bus"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 	"github.com/commerce-dev/commerce/infra/relay"
@@ -56,8 +57,8 @@ var outcomes = []string{"ok", "invalid", "not_found", "conflict", "forbidden", "
 // settlements are the status and reason label pairs of the orders settled.
 var settlements = [][2]string{
 	{string(order.StatusOrder), ""},
-	{string(order.StatusReject), commands.ReasonOutOfStock},
-	{string(order.StatusReject), commands.ReasonNotOnSale},
+	{string(order.StatusReject), product.CodeOutOfStock},
+	{string(order.StatusReject), product.CodeNotOnSale},
 }
 
 // projectorStates are the values of the projection state label.
@@ -305,7 +306,12 @@ func (o fulfilmentObserver) Settled(status order.Status, reason string, sincePla
 	o.m.settleTime.WithLabelValues(string(status)).Observe(sincePlaced.Seconds())
 }
 
-func (o fulfilmentObserver) StockBatch(requests int) { o.m.stockBatch.Observe(float64(requests)) }
+// Batch observes the batches of the product streams' writers (the stock group commit).
+func (o commandObserver) Batch(stream string, requests int) {
+	if domain.AggregateType(stream) == "product" {
+		o.m.stockBatch.Observe(float64(requests))
+	}
+}
 
 type projectionMetrics struct{ m *Metrics }
 

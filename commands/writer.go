@@ -1,0 +1,249 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/commerce-dev/commerce/infra/eventstore"
+)
+
+// writeRequest is one command waiting for its stream's writer.
+type writeRequest[S any, E Event] struct {
+	ctx    context.Context
+	meta   Meta
+	decide func(S) ([]E, error)
+	// delayed allows an append that does not wait for the disk (eventstore.DelayedAppender); a
+	// batch is appended so only when every command in it allows it.
+	delayed bool
+	// create says the command starts a new stream: with nothing cached, the writer assumes the
+	// stream is empty and lets the append's expected version check it.
+	create bool
+	done   chan writeAnswer[S] // buffered: the writer never blocks on an answer
+}
+
+type writeAnswer[S any] struct {
+	state State[S]
+	err   error
+}
+
+// write hands req to stream's writer, starting it when none runs, and waits for the answer. When
+// ctx ends first, the command may still be carried out.
+func (r *Repo[S, E]) write(ctx context.Context, stream string, req *writeRequest[S, E]) (_ State[S], err error) {
+	ctx, span := startAppend(ctx, "write", stream)
+	defer func() { endSpan(span, err) }()
+	req.meta = req.meta.traced(ctx)
+	req.ctx, req.done = ctx, make(chan writeAnswer[S], 1)
+	r.wmu.Lock()
+	q, running := r.queues[stream]
+	r.queues[stream] = append(q, req)
+	r.wmu.Unlock()
+	if !running {
+		go r.run(stream)
+	}
+	select {
+	case a := <-req.done:
+		return a.state, a.err
+	case <-ctx.Done():
+		return State[S]{}, fmt.Errorf("write %s: %w", stream, ctx.Err())
+	}
+}
+
+// run is stream's writer: it serves the stream's queue, one batch at a time, until it is empty.
+// One writer per stream in a process means the commands of a process never conflict with each
+// other; between processes the expected version of each append decides.
+func (r *Repo[S, E]) run(stream string) {
+	for {
+		batch := r.take(stream)
+		if batch == nil {
+			return
+		}
+		observeBatch(r.obs, stream, len(batch))
+		r.apply(stream, batch)
+	}
+}
+
+// take removes and returns up to MaxBatch waiting commands of stream, answering those whose
+// context has ended. It returns nil, and ends the writer, when nothing waits.
+func (r *Repo[S, E]) take(stream string) []*writeRequest[S, E] {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	q := r.queues[stream]
+	batch := make([]*writeRequest[S, E], 0, min(len(q), r.opts.MaxBatch))
+	rest := q[:0]
+	for _, req := range q {
+		switch {
+		case req.ctx.Err() != nil:
+			req.done <- writeAnswer[S]{err: req.ctx.Err()}
+		case len(batch) < r.opts.MaxBatch:
+			batch = append(batch, req)
+		default:
+			rest = append(rest, req)
+		}
+	}
+	if len(batch) == 0 {
+		delete(r.queues, stream)
+		return nil
+	}
+	r.queues[stream] = append([]*writeRequest[S, E](nil), rest...)
+	return batch
+}
+
+// apply decides and appends one batch and answers every command in it.
+//
+// It starts from the cached state when it knows the id of the state's last event, without reading
+// the stream: the append expects that version and that event (eventstore.ExactAfter), so the store
+// itself refuses a state the stream no longer ends with, whether another process appended or the
+// store took events back. A batch that appends nothing has no such check: it answers only after
+// reading the stream from the state's last event and deciding again on what it found. After a
+// refused append it reads the stream and decides again, with a growing pause, for as long as one
+// of the batch's commands still waits (retry.go).
+func (r *Repo[S, E]) apply(stream string, batch []*writeRequest[S, E]) {
+	cur, fresh, err := r.start(stream, batch)
+	var retry retrier
+	for err == nil {
+		if batch = r.live(batch); len(batch) == 0 {
+			return
+		}
+		next, events, owners, results := r.decideBatch(cur.state, batch)
+		if len(events) == 0 {
+			if !fresh {
+				cur, err = r.reread(stream, cur)
+				fresh = true
+				continue
+			}
+			r.answer(batch, results, cur.public(), nil)
+			return
+		}
+		var res eventstore.AppendResult
+		var last uuid.UUID
+		res, last, err = r.append(stream, cur, batch, events, owners)
+		if err == nil {
+			cur = loaded[S]{state: next, version: res.Version, position: res.Position, snapshot: cur.snapshot, lastID: last}
+			r.remember(context.Background(), stream, cur)
+			r.answer(batch, results, cur.public(), nil)
+			return
+		}
+		if !errors.Is(err, eventstore.ErrWrongVersion) {
+			break
+		}
+		r.obs.Conflict(stream)
+		retry.wait(stream, r.obs)
+		cur, err = r.reread(stream, cur)
+		fresh = true
+	}
+	r.answer(batch, nil, State[S]{}, fmt.Errorf("write %s: %w", stream, err))
+}
+
+// ioTimeout bounds one read or append of a writer.
+const ioTimeout = 30 * time.Second
+
+// start returns the state a batch is decided on first, and whether it was read just now: the
+// cached state when it knows its last event (the append checks it), the empty state for a batch
+// that only creates a stream nobody cached, else the stream as read.
+func (r *Repo[S, E]) start(stream string, batch []*writeRequest[S, E]) (loaded[S], bool, error) {
+	if c, ok := r.cache.get(stream); ok && c.lastID != uuid.Nil {
+		return c, false, nil
+	} else if !ok && !slices.ContainsFunc(batch, func(req *writeRequest[S, E]) bool { return !req.create }) {
+		return loaded[S]{}, false, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	defer cancel()
+	cur, err := r.load(ctx, stream, true, nil)
+	return cur, true, err
+}
+
+// reread returns the stream's state as read now, from cur on.
+func (r *Repo[S, E]) reread(stream string, cur loaded[S]) (loaded[S], error) {
+	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	defer cancel()
+	return r.readOn(ctx, stream, cur, nil)
+}
+
+// live returns the commands of batch still waiting, answering the others.
+func (r *Repo[S, E]) live(batch []*writeRequest[S, E]) []*writeRequest[S, E] {
+	n := 0
+	for _, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			req.done <- writeAnswer[S]{err: err}
+			continue
+		}
+		batch[n] = req
+		n++
+	}
+	return batch[:n]
+}
+
+// decideBatch decides every command of batch in turn, each on the state the previous ones left.
+// It returns the state after them all, their events, the command each event belongs to, and each
+// command's refusal or nil. s itself is not modified.
+func (r *Repo[S, E]) decideBatch(s S, batch []*writeRequest[S, E]) (next S, events []E, owners []int, results []error) {
+	next = s
+	owned := false
+	results = make([]error, len(batch))
+	for i, req := range batch {
+		evs, err := req.decide(next)
+		if results[i] = err; err != nil || len(evs) == 0 {
+			continue
+		}
+		if r.agg.Own != nil && r.agg.Apply != nil {
+			if !owned {
+				next, owned = r.agg.Own(next), true
+			}
+			for _, e := range evs {
+				r.agg.Apply(&next, e)
+			}
+		} else {
+			next = r.fold(next, evs)
+		}
+		events = append(events, evs...)
+		for range evs {
+			owners = append(owners, i)
+		}
+	}
+	return next, events, owners, results
+}
+
+// append appends a batch's events expecting the stream to end at cur. Each event carries its
+// command's metadata and, for a command with a CommandID, the id of its place among that
+// command's events. A batch whose commands all allow it is appended without waiting for the disk
+// when the store can (see Fulfilment). It returns the id of the last event appended.
+func (r *Repo[S, E]) append(stream string, cur loaded[S], batch []*writeRequest[S, E], events []E, owners []int) (eventstore.AppendResult, uuid.UUID, error) {
+	nth := make([]int, len(batch))
+	data, err := eventData(stream, events, func(i int) (Meta, int) {
+		o := owners[i]
+		nth[o]++
+		return batch[o].meta, nth[o] - 1
+	})
+	if err != nil {
+		return eventstore.AppendResult{}, uuid.Nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	defer cancel()
+	expected := eventstore.ExactAfter(cur.version, cur.lastID)
+	var res eventstore.AppendResult
+	if d, ok := r.store.(eventstore.DelayedAppender); ok && !slices.ContainsFunc(batch, func(req *writeRequest[S, E]) bool { return !req.delayed }) {
+		res, err = d.AppendDelayed(ctx, stream, expected, data...)
+	} else {
+		res, err = r.store.Append(ctx, stream, expected, data...)
+	}
+	return res, data[len(data)-1].ID, err
+}
+
+// answer answers every command of batch: err when set, else its refusal, else st.
+func (r *Repo[S, E]) answer(batch []*writeRequest[S, E], results []error, st State[S], err error) {
+	for i, req := range batch {
+		switch {
+		case err != nil:
+			req.done <- writeAnswer[S]{err: err}
+		case results[i] != nil:
+			req.done <- writeAnswer[S]{err: results[i]}
+		default:
+			req.done <- writeAnswer[S]{state: st}
+		}
+	}
+}
