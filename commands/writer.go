@@ -34,7 +34,11 @@ type writeAnswer[S any] struct {
 // write hands req to stream's writer, starting it when none runs, and waits for the answer. When
 // ctx ends first, the command may still be carried out.
 func (r *Repo[S, E]) write(ctx context.Context, stream string, req *writeRequest[S, E]) (_ State[S], err error) {
-	ctx, span := startAppend(ctx, "write", stream)
+	op := "update"
+	if req.create {
+		op = "create"
+	}
+	ctx, span := startAppend(ctx, op, stream)
 	defer func() { endSpan(span, err) }()
 	req.meta = req.meta.traced(ctx)
 	req.ctx, req.done = ctx, make(chan writeAnswer[S], 1)
