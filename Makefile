@@ -23,10 +23,11 @@ run: build
 	@db=$$($(DEVDB) start | tail -1); export "$$db"; \
 	./commerce migrate && ./commerce seed && exec ./commerce serve
 
-## test: database, go vet, then every test with the race detector
+## test: database, go vet, every test with the race detector, then 5 s of fuzzing the HTTP API
 test:
 	@db=$$($(DEVDB) start | tail -1); export "$$db"; \
-	go vet ./... && go test -race -count=1 -timeout 25m ./...
+	go vet ./... && go test -race -count=1 -timeout 25m ./... && \
+	go test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime 5s ./httpapi/
 
 ## lint: gofmt, go vet, staticcheck and the dependency direction of STYLE.md
 lint:
