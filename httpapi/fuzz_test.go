@@ -46,7 +46,7 @@ func FuzzRequest(f *testing.F) {
 	}
 	tokens := []string{"", usr.tokens.AccessToken, sel.tokens.AccessToken, sup.tokens.AccessToken}
 	seeds := []struct {
-		route, who uint8
+		route, who  uint8
 		query, body string
 	}{
 		{0, 0, "", `{"name":"Kim","email":"fuzz@example.com","password":"abcd123!","phone":"01012345678"}`},
