@@ -75,6 +75,8 @@ func jsonTextFields(body []byte, fields map[string]string) {
 	bad := -1
 	if !utf8.Valid(body) {
 		bad = firstInvalidUTF8(body)
+	} else if !bytes.Contains(body, []byte(`\u0000`)) {
+		return // the common case, found without decoding: a NUL in JSON is always this escape
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
