@@ -29,16 +29,16 @@ func checkText(c *fiber.Ctx) error {
 			fields["path"] = why
 		}
 	}
-	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
+	for k, v := range c.Context().QueryArgs().All() {
 		name := string(k)
 		if why := badText(name); why != "" {
 			fields["query"] = "a parameter name " + why
-			return
+			continue
 		}
 		if why := badText(string(v)); why != "" {
 			fields[name] = why
 		}
-	})
+	}
 	if body := c.Body(); len(body) > 0 {
 		jsonTextFields(body, fields)
 	}
