@@ -35,10 +35,11 @@ browser:
 		echo "installing chromium with apt-get" >&2; \
 		apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2; fi
 
-## test: database, browser, go vet, then every test with the race detector
+## test: database, browser, go vet, every test with the race detector, then 5 s of fuzzing the HTTP API
 test: browser
 	@db=$$($(DEVDB) start | tail -1); export "$$db"; \
-	go vet ./... && go test -race -count=1 -timeout 25m ./...
+	go vet ./... && go test -race -count=1 -timeout 25m ./... && \
+	go test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime 5s ./httpapi/
 
 ## lint: gofmt, go vet, staticcheck and the dependency direction of STYLE.md
 lint:

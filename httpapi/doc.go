@@ -28,9 +28,10 @@
 //
 //   - Paths are relative to /api/v1. op's access argument is required: public, anyRole or
 //     roles(...); a SUPERVISOR passes every role check. The token is checked before the body
-//     is read. op documents 400 and 500 (and 401, 403 when protected); list the others the
-//     operation can answer in Errors (404, 409, 422, ...). s.rateLimited(o) adds the per-address
-//     limit of login and sign-up.
+//     is read. op documents 400 and 500 (and 401, 403, 503 when protected); list the others the
+//     operation can answer in Errors (404, 409, 422, ...). s.rateLimited(o) adds the per-client
+//     limit of login and sign-up. Text fields need no check of their own: checkText refuses
+//     invalid UTF-8 and NUL in every path, query parameter and body string before any route.
 //   - DTOs are separate from domain types, snake_case json tags, huma validation tags (fields
 //     are required unless omitempty or `required:"false"`; minLength, maximum, enum, pattern
 //     with patternDescription, format:"uuid"). Rules a schema cannot say go in a

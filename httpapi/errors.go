@@ -36,7 +36,12 @@ var errRoleNotAllowed = errors.New("the token's role may not use this route")
 // wait: 503 with Retry-After, never stale data. Return it as it is: huma takes the headers from
 // the handler's error.
 func notFresh() *ErrorEnvelope {
-	e := errorEnvelope(http.StatusServiceUnavailable, http.StatusServiceUnavailable, "the read model has not reached min_position yet; try again")
+	return serviceUnavailable("the read model has not reached min_position yet; try again")
+}
+
+// serviceUnavailable is a 503 that a retry in a second may cure.
+func serviceUnavailable(description string) *ErrorEnvelope {
+	e := errorEnvelope(http.StatusServiceUnavailable, http.StatusServiceUnavailable, description)
 	e.headers = http.Header{"Retry-After": {"1"}}
 	return e
 }
@@ -133,10 +138,10 @@ func toEnvelope(err error) *ErrorEnvelope {
 		return errorEnvelope(http.StatusUnauthorized, http.StatusUnauthorized, auth.ErrBadCredentials.Error())
 	case errors.Is(err, auth.ErrWrongPassword):
 		return errorEnvelope(http.StatusUnauthorized, http.StatusUnauthorized, auth.ErrWrongPassword.Error())
-	case errors.Is(err, auth.ErrBusy), errors.Is(err, auth.ErrUnavailable):
-		e := errorEnvelope(http.StatusServiceUnavailable, http.StatusServiceUnavailable, tryAgain(err))
-		e.headers = http.Header{"Retry-After": {"1"}}
-		return e
+	case errors.Is(err, auth.ErrBusy):
+		return serviceUnavailable(auth.ErrBusy.Error())
+	case errors.Is(err, auth.ErrUnavailable):
+		return serviceUnavailable(auth.ErrUnavailable.Error())
 	case errors.Is(err, eventstore.ErrWrongVersion):
 		return errorEnvelope(http.StatusConflict, http.StatusConflict, "the resource was changed at the same time; try again")
 	case errors.Is(err, context.DeadlineExceeded):
@@ -149,14 +154,6 @@ func toEnvelope(err error) *ErrorEnvelope {
 	e := errorEnvelope(http.StatusInternalServerError, http.StatusInternalServerError, "internal error; quote the X-Request-ID when reporting it")
 	e.cause = err
 	return e
-}
-
-// tryAgain is the description of a 503 that a retry shortly may cure.
-func tryAgain(err error) string {
-	if errors.Is(err, auth.ErrBusy) {
-		return auth.ErrBusy.Error()
-	}
-	return auth.ErrUnavailable.Error()
 }
 
 // codeStatus answers the business refusals whose kind alone would give another status: a restock

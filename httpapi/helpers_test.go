@@ -34,7 +34,7 @@ var cheapArgon2 = auth.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 
 // env is a server on a fresh database.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	app  *fiber.App
 	svc  *auth.Service
 	pool *pgxpool.Pool
@@ -50,7 +50,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 }
 
 // newEnvOn starts another server (another process, as far as caches go) on pool.
-func newEnvOn(t *testing.T, pool *pgxpool.Pool, opts ...envOption) *env {
+func newEnvOn(t testing.TB, pool *pgxpool.Pool, opts ...envOption) *env {
 	t.Helper()
 	logs := &logBuffer{}
 	deps := httpapi.Deps{Log: slog.New(slog.NewJSONHandler(logs, nil))}
@@ -132,7 +132,7 @@ func (r response) String() string {
 }
 
 // decode decodes data into v or fails the test.
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.env.Data, v); err != nil {
 		t.Fatalf("decode data of %s: %v", r, err)

@@ -29,16 +29,16 @@ func checkText(c *fiber.Ctx) error {
 			fields["path"] = why
 		}
 	}
-	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
+	for k, v := range c.Context().QueryArgs().All() {
 		name := string(k)
 		if why := badText(name); why != "" {
 			fields["query"] = "a parameter name " + why
-			return
+			continue
 		}
 		if why := badText(string(v)); why != "" {
 			fields[name] = why
 		}
-	})
+	}
 	if body := c.Body(); len(body) > 0 {
 		jsonTextFields(body, fields)
 	}
@@ -75,6 +75,8 @@ func jsonTextFields(body []byte, fields map[string]string) {
 	bad := -1
 	if !utf8.Valid(body) {
 		bad = firstInvalidUTF8(body)
+	} else if !bytes.Contains(body, []byte(`\u0000`)) {
+		return // the common case, found without decoding: a NUL in JSON is always this escape
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()

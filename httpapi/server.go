@@ -149,15 +149,16 @@ type Deps struct {
 
 // Server holds the dependencies the handlers use. Handlers are its methods.
 type Server struct {
-	log   *slog.Logger
-	auth  *auth.Service
-	ready []Check
-	cfg   Config
-	api   huma.API
-	limit *limiter
+	log     *slog.Logger
+	auth    *auth.Service
+	ready   []Check
+	cfg     Config
+	api     huma.API
+	limit   *limiter
+	metrics *httpMetrics
+
 	// passwords limits password changes per account.
 	passwords *limiter
-	metrics   *httpMetrics
 
 	commands    *commands.Handlers
 	idempotency *commands.Idempotency
@@ -190,14 +191,15 @@ func build(deps Deps) (*fiber.App, *Server) {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	s := &Server{
-		log:   log,
-		auth:  deps.Auth,
-		ready: deps.Ready,
-		cfg:   cfg,
-		limit: newLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst, cfg.RateLimitClients),
+		log:     log,
+		auth:    deps.Auth,
+		ready:   deps.Ready,
+		cfg:     cfg,
+		limit:   newLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst, cfg.RateLimitClients),
+		metrics: newHTTPMetrics(reg),
+
 		// 5 password changes per account, then one a minute.
 		passwords: newLimiter(rate.Every(time.Minute), 5, cfg.RateLimitClients),
-		metrics:   newHTTPMetrics(reg),
 
 		commands:    deps.Commands,
 		idempotency: deps.Idempotency,

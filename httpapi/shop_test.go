@@ -42,7 +42,7 @@ type shop struct {
 	deps   httpapi.Deps
 }
 
-func newShop(t *testing.T) *shop {
+func newShop(t testing.TB) *shop {
 	t.Helper()
 	return newShopOn(t, pgtest.New(t))
 }
@@ -109,7 +109,7 @@ func newShopOn(t *testing.T, pool *pgxpool.Pool) *shop {
 // server returns a server of the shop for test t. Its queries wait up to 20 s for min_position,
 // not the 2 s of production: the tests share two cores with everything else, and a 503 would fail
 // a test that reads its own write (testMinPosition checks the 2 s).
-func (s *shop) server(t *testing.T, opts ...envOption) *env {
+func (s *shop) server(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	return newEnvOn(t, s.pool, append([]envOption{func(d *httpapi.Deps, _ *auth.Config) {
 		d.Commands, d.Idempotency, d.Reader = s.deps.Commands, s.deps.Idempotency, s.deps.Reader
@@ -130,7 +130,7 @@ func runSuiteOn(t *testing.T, s *shop, tests map[string]func(*testing.T, *shop))
 
 // position returns the X-Event-Position of a command's response, failing the test unless it is
 // there and positive.
-func position(t *testing.T, r response) uint64 {
+func position(t testing.TB, r response) uint64 {
 	t.Helper()
 	p, err := strconv.ParseUint(r.header.Get("X-Event-Position"), 10, 64)
 	if err != nil || p == 0 {
@@ -227,7 +227,7 @@ func (s *shop) stock(t *testing.T, id uuid.UUID) product.Product {
 func decodeData(r response, v any) error { return json.Unmarshal(r.env.Data, v) }
 
 // eventually retries cond until it holds or within has passed.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {

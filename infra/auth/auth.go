@@ -7,10 +7,16 @@
 // Passwords are hashed with argon2id and never logged or returned. Tokens are HS256 JWTs signed
 // with the secret of the account's role; a login starts a session (a refresh token family), each
 // refresh spends its refresh token and issues the next pair, and presenting a spent refresh token
-// again revokes the whole session. Logout revokes the access token and the given refresh token;
-// unregistering a user revokes every token of the account. Revocations live in a table checked on
-// every authenticated request through a short cache (Config.RevocationCacheTTL); revocations made
-// by this process take effect at once.
+// again revokes the whole session. Logout ends the whole session of its access token; a new
+// password (which needs the current one) ends every other session; unregistering a user revokes
+// every token of the account. Revocations live in a table checked on every authenticated request
+// through a short cache (Config.RevocationCacheTTL); revocations made by this process take effect
+// at once. While that table's database fails, the last answers stand in for it for at most
+// Config.RevocationFallback, then checks fail with ErrUnavailable.
+//
+// argon2id hashes run in at most Config.HashConcurrency slots process-wide; a caller that cannot
+// get one within Config.HashWait gets ErrBusy. Tokens are accepted with Config.ClockSkew of leeway
+// on iat and exp, for the clock difference between instances.
 //
 // Business refusals are *domain.Error values (validation: Invalid with Fields; a duplicate
 // e-mail: Conflict; the 4th address: Invalid with code ADDRESS_LIMIT; someone else's address:

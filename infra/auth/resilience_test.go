@@ -86,21 +86,31 @@ func TestRevocationCheckSurvivesAShortOutage(t *testing.T) {
 	}
 
 	outage(t, url, true)
-	skew.Store(int64(2 * time.Second)) // past the cache: the check goes to the database
+	at := func(d time.Duration) { skew.Store(int64(d)) }
+	at(2 * time.Second) // past the cache: the check goes to the database
 	for name, tok := range map[string]string{"a token checked before": seen.AccessToken, "a token never checked": unseen.AccessToken} {
 		if _, err := s.Authenticate(ctx, tok); err != nil {
 			t.Fatalf("Authenticate(%s) 2 s into the outage = %v, want the last known answer (valid)", name, err)
 		}
 	}
-	skew.Store(int64(40 * time.Second)) // past the fallback
-	if _, err := s.Authenticate(ctx, unseen.AccessToken); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Authenticate 40 s into the outage = %v, want ErrUnavailable", err)
-	}
-
 	outage(t, url, false)
+	at(2500 * time.Millisecond) // within the cache ttl of the failure: not asked yet
+	if _, err := s.Authenticate(ctx, seen.AccessToken); err != nil {
+		t.Fatalf("Authenticate(a token revoked elsewhere) within the cache ttl of the failed check = %v, want the last known answer", err)
+	}
+	at(3500 * time.Millisecond) // the database is asked again, and answers
 	if _, err := s.Authenticate(ctx, seen.AccessToken); !errors.Is(err, ErrTokenRevoked) {
 		t.Fatalf("Authenticate(a token revoked during the outage) once the database answers = %v, want ErrTokenRevoked", err)
 	}
+
+	// An outage longer than the fallback: 503, not the last answers for ever.
+	outage(t, url, true)
+	at(40 * time.Second)
+	if _, err := s.Authenticate(ctx, unseen.AccessToken); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Authenticate 36.5 s after the database last answered = %v, want ErrUnavailable", err)
+	}
+	outage(t, url, false)
+	at(42 * time.Second)
 	if _, err := s.Authenticate(ctx, unseen.AccessToken); err != nil {
 		t.Fatalf("Authenticate(a valid token) once the database answers = %v", err)
 	}

@@ -40,6 +40,7 @@ type revocations struct {
 	local    map[uuid.UUID]time.Time // revoked id -> when the row expires
 	checked  map[uuid.UUID]checked   // token id -> last database answer
 	answered time.Time               // when the database last answered a check
+	failed   time.Time               // when a check last failed to get an answer
 }
 
 type checked struct {
@@ -68,14 +69,26 @@ func (r *revocations) cached(p Principal, now time.Time) (revoked, ok bool) {
 
 // lastKnown returns the answer that stands in for the database while it fails: the last one it
 // gave for p's token, or "not revoked" for a token it was never asked about; ok is false once the
-// database has been silent for longer than the fallback.
-func (r *revocations) lastKnown(p Principal, now time.Time) (revoked, ok bool) {
+// database has been silent for longer than the fallback. With onlyIfFailing, it answers only
+// within ttl of a failed check: then the database is not asked again (each try could wait for
+// the query's timeout), as a cached answer is not.
+func (r *revocations) lastKnown(p Principal, now time.Time, onlyIfFailing bool) (revoked, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if onlyIfFailing && (r.failed.Before(r.answered) || now.Sub(r.failed) >= r.ttl) {
+		return false, false
+	}
 	if r.answered.IsZero() || now.Sub(r.answered) > r.fallback {
 		return false, false
 	}
 	return r.checked[p.TokenID].revoked, true
+}
+
+// failing records a check that got no answer from the database.
+func (r *revocations) failing(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failed = now
 }
 
 func (r *revocations) remember(id uuid.UUID, revoked bool, now time.Time) {
@@ -133,6 +146,9 @@ func (s *Service) checkRevoked(ctx context.Context, p Principal) error {
 	now := s.cfg.Now()
 	revoked, ok := s.rev.cached(p, now)
 	if !ok {
+		revoked, ok = s.rev.lastKnown(p, now, true)
+	}
+	if !ok {
 		qctx, cancel := context.WithTimeout(ctx, revocationQueryTimeout)
 		err := s.pool.QueryRow(qctx, `
 			SELECT EXISTS (SELECT 1 FROM auth_revocations WHERE id = ANY($1) AND expires_at > $2)`,
@@ -144,9 +160,11 @@ func (s *Service) checkRevoked(ctx context.Context, p Principal) error {
 		case ctx.Err() != nil:
 			return fmt.Errorf("check token revocation: %w", err)
 		default:
-			// The answer is not remembered: the next check asks the database again, so a
-			// revocation made elsewhere during the outage is refused as soon as it answers.
-			if revoked, ok = s.rev.lastKnown(p, now); !ok {
+			// The stand-in answer is not remembered: once ttl has passed since this failure the
+			// database is asked again, so a revocation made elsewhere during the outage is refused
+			// within ttl of the database answering again.
+			s.rev.failing(now)
+			if revoked, ok = s.rev.lastKnown(p, now, false); !ok {
 				return fmt.Errorf("check token revocation: %w: %w", ErrUnavailable, err)
 			}
 			s.cfg.Log.Debug("revocation check answered from the last known answer", "token", p.TokenID, "err", err)
