@@ -94,8 +94,9 @@ type Idempotency struct {
 	Lease time.Duration
 	// Poll is the first pause while waiting for a request in flight; it doubles up to 100 ms.
 	Poll time.Duration
-	// Grace bounds the key's bookkeeping after run returns (storing the result, giving the key
-	// back) once the caller's context is over: 500 ms. A retry recovers what it could not do.
+	// Grace is how long the key's bookkeeping after run returns (storing the result, giving the
+	// key back) may go on past the caller's deadline: 500 ms; a caller without a deadline gives
+	// it 10 s. A retry recovers what it could not do.
 	Grace time.Duration
 }
 
@@ -172,7 +173,11 @@ func (i *Idempotency) run(ctx context.Context, k IdempotencyKey, hash []byte, to
 	m.CommandID = IdempotentCommandID(k.Account, k.Key)
 	result, err := run(WithMeta(ctx, m))
 	// The caller's ctx may be over; the bookkeeping gets a short grace of its own.
-	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.Grace)
+	deadline := time.Now().Add(10 * time.Second)
+	if d, ok := ctx.Deadline(); ok {
+		deadline = later(d, time.Now()).Add(i.Grace)
+	}
+	gctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	var de *domain.Error
 	switch {
@@ -192,4 +197,11 @@ func (i *Idempotency) run(ctx context.Context, k IdempotencyKey, hash []byte, to
 		return nil, false, fmt.Errorf("store idempotent result: %w", err)
 	}
 	return stored, !bytes.Equal(stored, result), nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
