@@ -34,7 +34,8 @@ const faultRequestTimeout = 2 * time.Second
 // and new ones refused. It checks that every key gets one order, answered within a second of the
 // fault's end; that no request outlives its deadline by more than a second; that /readyz (database
 // and event store) is 503 during the partition and 200 within a second after it; that every order
-// settles with the stock exact; and that goroutines come back to their level.
+// settles with the stock exact; that a request that fails is 503 with Retry-After; and that
+// goroutines come back to their level.
 func TestDatabaseFaults(t *testing.T) {
 	direct := pgtest.New(t)
 	cc := direct.Config().ConnConfig
@@ -229,8 +230,8 @@ func (l *orderLoad) place(u account, addr uuid.UUID) {
 			k.answered, k.order = time.Now(), o.ID
 			break
 		}
-		if r.status != 503 && r.status != 500 {
-			l.t.Errorf("POST /orders: %s, want 202, or 503/500 during a fault", r)
+		if r.status != 503 || r.header.Get("Retry-After") == "" {
+			l.t.Errorf("POST /orders: %s (Retry-After %q), want 202, or during a fault 503 with Retry-After", r, r.header.Get("Retry-After"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
