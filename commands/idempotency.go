@@ -152,7 +152,8 @@ func (i *Idempotency) Do(ctx context.Context, account uuid.UUID, key string, req
 		case Completed:
 			return c.Result, true, nil
 		case Mismatch:
-			return nil, false, keyReused()
+			return nil, false, &domain.Error{Kind: domain.Invalid, Code: CodeIdempotencyKeyReused,
+				Message: "Idempotency-Key was already used with a different request"}
 		case Claimed:
 			return i.run(ctx, k, requestHash, token, run)
 		}
@@ -161,11 +162,6 @@ func (i *Idempotency) Do(ctx context.Context, account uuid.UUID, key string, req
 		}
 		pause = min(2*pause, 100*time.Millisecond)
 	}
-}
-
-func keyReused() error {
-	return &domain.Error{Kind: domain.Invalid, Code: CodeIdempotencyKeyReused,
-		Message: "Idempotency-Key was already used with a different request"}
 }
 
 func (i *Idempotency) run(ctx context.Context, k IdempotencyKey, hash []byte, token uuid.UUID, run func(context.Context) ([]byte, error)) ([]byte, bool, error) {
