@@ -94,8 +94,9 @@ type Idempotency struct {
 	Lease time.Duration
 	// Poll is the first pause while waiting for a request in flight; it doubles up to 100 ms.
 	Poll time.Duration
-	// Grace bounds the key's bookkeeping after run returns (storing the result, giving the key
-	// back) once the caller's context is over: 500 ms. A retry recovers what it could not do.
+	// Grace is how long the key's bookkeeping after run returns (storing the result, giving the
+	// key back) may go on past the caller's deadline: 500 ms; a caller without a deadline gives
+	// it 10 s. A retry recovers what it could not do.
 	Grace time.Duration
 }
 
@@ -151,7 +152,8 @@ func (i *Idempotency) Do(ctx context.Context, account uuid.UUID, key string, req
 		case Completed:
 			return c.Result, true, nil
 		case Mismatch:
-			return nil, false, keyReused()
+			return nil, false, &domain.Error{Kind: domain.Invalid, Code: CodeIdempotencyKeyReused,
+				Message: "Idempotency-Key was already used with a different request"}
 		case Claimed:
 			return i.run(ctx, k, requestHash, token, run)
 		}
@@ -162,17 +164,16 @@ func (i *Idempotency) Do(ctx context.Context, account uuid.UUID, key string, req
 	}
 }
 
-func keyReused() error {
-	return &domain.Error{Kind: domain.Invalid, Code: CodeIdempotencyKeyReused,
-		Message: "Idempotency-Key was already used with a different request"}
-}
-
 func (i *Idempotency) run(ctx context.Context, k IdempotencyKey, hash []byte, token uuid.UUID, run func(context.Context) ([]byte, error)) ([]byte, bool, error) {
 	m, _ := MetaFrom(ctx)
 	m.CommandID = IdempotentCommandID(k.Account, k.Key)
 	result, err := run(WithMeta(ctx, m))
 	// The caller's ctx may be over; the bookkeeping gets a short grace of its own.
-	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.Grace)
+	deadline := time.Now().Add(10 * time.Second)
+	if d, ok := ctx.Deadline(); ok {
+		deadline = later(d, time.Now()).Add(i.Grace)
+	}
+	gctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	var de *domain.Error
 	switch {
@@ -192,4 +193,11 @@ func (i *Idempotency) run(ctx context.Context, k IdempotencyKey, hash []byte, to
 		return nil, false, fmt.Errorf("store idempotent result: %w", err)
 	}
 	return stored, !bytes.Equal(stored, result), nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

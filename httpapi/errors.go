@@ -146,6 +146,8 @@ func toEnvelope(err error) *ErrorEnvelope {
 		return errorEnvelope(http.StatusConflict, http.StatusConflict, "the resource was changed at the same time; try again")
 	case errors.Is(err, context.DeadlineExceeded):
 		return pastDeadline(err)
+	case connectionLost(err):
+		return unreachable(err)
 	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {

@@ -161,7 +161,7 @@ func (b *PlaceOrderBody) Resolve(_ huma.Context, prefix *huma.PathBuffer) []erro
 
 // PlaceOrderInput is POST /orders.
 type PlaceOrderInput struct {
-	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Makes a retry safe: the same key with the same body answers the first order again and places nothing; with another body it is 422. Scoped to the caller, kept 24 h."`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Makes a retry safe: the same key with the same body answers the first order again and places nothing; with another body it is 422, also after a failed attempt and for good. Scoped to the caller; the first answer is kept 24 h, and after that the same body still answers the same order, found by its key."`
 	Wait           string `query:"wait" doc:"A duration up to 10s, such as 2s or 500ms: wait that long for the order to be ORDER or REJECT and answer 201 with it, or 202 when the wait runs out"`
 	Body           PlaceOrderBody
 
