@@ -57,7 +57,7 @@ func newShop(t *testing.T) *shop {
 	}
 	b := bus.New(bus.Config{})
 	outcomes := commands.NewOutcomes(store, repos)
-	rl := relay.New(store, pool, b.Publisher(), relay.Options{Logger: quiet, LockPoll: 50 * time.Millisecond,
+	rl := relay.New(store, pool, b.Publisher(), relay.Options{Logger: quiet,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
 	fulfil := commands.NewFulfilment(repos, commands.FulfilmentConfig{})
 
