@@ -592,23 +592,14 @@ func after(recs []eventstore.Record, pos eventstore.Position) []eventstore.Recor
 	return nil
 }
 
-// applyAll applies recs in tx: in one round trip when p is a BatchApplier, else one by one. A
-// failure is an *EventError that names the event.
+// applyAll applies recs in tx with p.Apply. A failure is an *EventError when p names the event.
 func applyAll(ctx context.Context, tx pgx.Tx, p Projector, recs []eventstore.Record) error {
-	if b, ok := p.(BatchApplier); ok {
-		if err := b.ApplyBatch(ctx, tx, recs); err != nil {
-			var ee *EventError
-			if errors.As(err, &ee) {
-				return err
-			}
-			return fmt.Errorf("apply batch of %s from position %d: %w", p.Name(), recs[0].Position, err)
+	if err := p.Apply(ctx, tx, recs); err != nil {
+		var ee *EventError
+		if errors.As(err, &ee) {
+			return err
 		}
-		return nil
-	}
-	for _, rec := range recs {
-		if err := p.Apply(ctx, tx, rec); err != nil {
-			return &EventError{Record: rec, Err: err}
-		}
+		return fmt.Errorf("apply batch of %s from position %d: %w", p.Name(), recs[0].Position, err)
 	}
 	return nil
 }

@@ -19,8 +19,8 @@ import (
 // rebuild or a catch-up most product events are stock changes of the same rows, and writing each
 // of them would make a new row version per event.
 //
-// The result is the one Apply gives event by event, because the statements are sent in an order
-// that commutes with it:
+// The rows do not depend on how the log is cut into batches, because the statements are sent in
+// an order that commutes with applying the events one at a time:
 //  1. the category, brand and item statements, in log order (they may rename existing products);
 //  2. the products created in the batch, with the names those tables have after step 1, which are
 //     the names the renames of step 1 would have given them;
@@ -61,7 +61,7 @@ func (f *productFold) apply(e product.Event) {
 	}
 }
 
-// catalogBatch is the plan of one ApplyBatch.
+// catalogBatch is the plan of one Apply.
 type catalogBatch struct {
 	entities []planned // step 1
 	ratings  []planned // step 4
@@ -69,8 +69,9 @@ type catalogBatch struct {
 	order    []uuid.UUID // products in the order of their first event
 }
 
-// ApplyBatch applies consecutive events with a few pipelined statements; see catalogBatch.
-func (c *Catalog) ApplyBatch(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
+// Apply applies consecutive catalog, product and review events with a few pipelined statements;
+// see catalogBatch.
+func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
 	b := &catalogBatch{products: make(map[uuid.UUID]*productFold)}
 	for _, rec := range recs {
 		if err := b.add(c, rec); err != nil {
