@@ -70,7 +70,6 @@ func (c *counter) hook(ctx context.Context, tx pgx.Tx, rec eventstore.Record) er
 	return f(ctx, tx, rec)
 }
 
-
 func (c *counter) insertEvent() string {
 	return `INSERT INTO ` + c.tables[0] + ` (position, stream, type) VALUES ($1, $2, $3)`
 }
