@@ -16,6 +16,7 @@ import (
 
 	"github.com/commerce-dev/commerce/domain/catalog"
 	"github.com/commerce-dev/commerce/domain/order"
+	"github.com/commerce-dev/commerce/domain/product"
 	"github.com/commerce-dev/commerce/domain/review"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
@@ -40,6 +41,8 @@ func TestBatchesFoldAWholeOrder(t *testing.T) {
 		{Number: 2, ProductID: uuid.New(), SellerID: seller, ProductName: "b", UnitPrice: 20, Quantity: 2},
 	}
 	events := []event{
+		product.Created{ProductID: lines[0].ProductID, SellerID: seller, ItemID: uuid.New(), CategoryID: uuid.New(),
+			BrandID: uuid.New(), Name: "a", Price: 10, Stock: 5, Status: product.StatusSell, At: at},
 		order.Placed{OrderID: o1, UserID: user, Lines: lines, Total: 50, At: at},
 		order.Placed{OrderID: o2, UserID: user, Lines: lines[:1], Total: 10, At: at},
 		order.Confirmed{OrderID: o1, UserID: user, At: at.Add(time.Second)},
@@ -47,24 +50,28 @@ func TestBatchesFoldAWholeOrder(t *testing.T) {
 		order.LineAccepted{LineEvent: line(1)},
 		order.LineShipped{LineEvent: line(1)},
 		order.LineDelivered{LineEvent: line(1)},
-		review.Written{ReviewID: rev, OrderID: o1, Line: 1, Rating: 4, Content: "ok", At: at},
-		review.Deleted{ReviewID: rev, At: at},
+		review.Written{ReviewID: rev, OrderID: o1, Line: 1, ProductID: lines[0].ProductID, Rating: 4, Content: "ok", At: at},
+		review.Edited{ReviewID: rev, ProductID: lines[0].ProductID, Rating: 3, Content: "meh", At: at},
+		review.Deleted{ReviewID: rev, ProductID: lines[0].ProductID, At: at},
 		order.LineCancelRequested{LineEvent: line(2)},
-		review.Written{ReviewID: rev, OrderID: o1, Line: 1, Rating: 5, Content: "good", At: at},
+		review.Written{ReviewID: rev, OrderID: o1, Line: 1, ProductID: lines[0].ProductID, Rating: 5, Content: "good", At: at},
+		review.Edited{ReviewID: rev, ProductID: lines[0].ProductID, Rating: 2, Content: "worse", At: at},
 		order.LineCancelled{LineEvent: line(2)},
 		// The projector does not judge: a review of a rejected order's line, then deleted.
-		review.Written{ReviewID: rev2, OrderID: o2, Line: 1, Rating: 1, Content: "?", At: at},
-		review.Deleted{ReviewID: rev2, At: at},
+		review.Written{ReviewID: rev2, OrderID: o2, Line: 1, ProductID: lines[0].ProductID, Rating: 1, Content: "?", At: at},
+		review.Deleted{ReviewID: rev2, ProductID: lines[0].ProductID, At: at},
 	}
 	recs := make([]eventstore.Record, len(events))
 	for i, e := range events {
 		recs[i] = toRecord(t, e, eventstore.Position(i+1))
 	}
 	pool := pgtest.New(t)
-	for _, size := range []int{len(recs), 5, 3} {
-		t.Run(fmt.Sprintf("batches of %d", size), func(t *testing.T) {
-			compareBatches(t, ctx, pool, projections.NewOrders(), recs, size)
-		})
+	for _, p := range []projections.Projector{projections.NewOrders(), projections.NewCatalog(), projections.NewReviews()} {
+		for _, size := range []int{len(recs), 5, 3} {
+			t.Run(fmt.Sprintf("%s in batches of %d", p.Name(), size), func(t *testing.T) {
+				compareBatches(t, ctx, pool, p, recs, size)
+			})
+		}
 	}
 }
 
@@ -86,14 +93,16 @@ func compareBatches(t *testing.T, ctx context.Context, pool *pgxpool.Pool, p pro
 			inSchemaTx(t, ctx, pool, run.schema, "", func(tx pgx.Tx) error { return p.Apply(ctx, tx, batch) })
 		}
 	}
+	rows := 0
 	for _, table := range p.Tables() {
 		want, got := dumpTable(t, ctx, pool, one, table), dumpTable(t, ctx, pool, batched, table)
-		if len(want) == 0 {
-			t.Errorf("table %s is empty after %d events", table, len(recs))
-		}
+		rows += len(want)
 		if diff := diffRows("batches of 1", want, fmt.Sprintf("batches of %d", size), got); diff != "" {
 			t.Errorf("table %s: batches of %d differ from batches of 1 (%d rows, %d):\n%s", table, size, len(want), len(got), diff)
 		}
+	}
+	if rows == 0 {
+		t.Errorf("%s wrote no rows for %d events", p.Name(), len(recs))
 	}
 }
 
