@@ -57,7 +57,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		worker("fulfilment", func(ctx context.Context) error {
 			bctx, stop := context.WithCancel(ctx)
 			defer stop()
-			go liveness.Beat(bctx, a.pool, liveness.ProcessManager, func() bool { return true }, log)
+			// Consuming while it runs and its broker answers.
+			go liveness.Beat(bctx, a.pool, liveness.ProcessManager, liveness.Polled(bctx, time.Second, b.Ping), log)
 			return b.RunFulfilment(ctx, a.fulfil)
 		})
 	}

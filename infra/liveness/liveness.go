@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -99,4 +100,27 @@ FROM worker_liveness WHERE role = $1`, role, Window.Seconds()).Scan(&active, &st
 		return fmt.Errorf("no active %s anywhere (%d standing by)", role, standby)
 	}
 	return fmt.Errorf("no active %s anywhere: the last beat of one was %.1f s ago (%d standing by)", role, *ago, standby)
+}
+
+// Polled returns a function that reports whether check passed when last run: check runs every d
+// until ctx ends. Beat takes it as active for a worker whose health costs a round trip to learn
+// (the process manager's broker), so that beats do not make one each.
+func Polled(ctx context.Context, d time.Duration, check func(context.Context) error) func() bool {
+	var ok atomic.Bool
+	ok.Store(true)
+	go func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			cctx, cancel := context.WithTimeout(ctx, d)
+			ok.Store(check(cctx) == nil)
+			cancel()
+		}
+	}()
+	return ok.Load
 }
