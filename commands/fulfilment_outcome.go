@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
+	retry "github.com/cenkalti/backoff/v5"
 	"github.com/google/uuid"
 
 	"github.com/commerce-dev/commerce/domain"
@@ -25,6 +27,8 @@ import (
 // the order's stream.
 type Outcomes struct {
 	store  eventstore.Store
+	log    eventstore.Subscriber
+	logger *slog.Logger
 	orders *Repo[order.Order, order.Event]
 
 	startOnce sync.Once
@@ -53,44 +57,72 @@ type outcome struct {
 	reason string
 }
 
-// NewOutcomes returns an Outcomes that reads orders through repos. Start its Run before calling
-// AwaitSettled.
-func NewOutcomes(store eventstore.Store, repos *Repos) *Outcomes {
-	return &Outcomes{store: store, orders: repos.Orders, started: make(chan struct{}),
-		waiters: make(map[uuid.UUID]map[chan outcome]struct{}), recent: make(map[uuid.UUID]outcome), keep: recentOutcomes}
+// OutcomesConfig tunes an Outcomes. The zero value gives the defaults.
+type OutcomesConfig struct {
+	// Log is what Run follows the log through: the process's shared tail of the log, or nil for
+	// the store's own subscription.
+	Log eventstore.Subscriber
+	// Logger receives the failures Run retries; nil uses slog.Default().
+	Logger *slog.Logger
 }
 
-// Run follows the log from its current head until ctx ends (it returns nil then). A failed read
-// is retried from the last position seen, so no outcome is missed.
-func (w *Outcomes) Run(ctx context.Context) error {
-	var from eventstore.Position
-	for {
-		head, err := w.store.Head(ctx)
-		if err == nil {
-			from, w.start = head, head
-			break
-		}
-		if sleep(ctx, time.Second) != nil {
-			return nil
-		}
+// NewOutcomes returns an Outcomes that reads orders through repos, configured by the first cfg if
+// any. Start its Run before calling AwaitSettled.
+func NewOutcomes(store eventstore.Store, repos *Repos, cfg ...OutcomesConfig) *Outcomes {
+	var c OutcomesConfig
+	if len(cfg) > 0 {
+		c = cfg[0]
 	}
-	for {
+	if c.Log == nil {
+		c.Log = store
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return &Outcomes{store: store, log: c.Log, logger: c.Logger, orders: repos.Orders,
+		started: make(chan struct{}), waiters: make(map[uuid.UUID]map[chan outcome]struct{}),
+		recent: make(map[uuid.UUID]outcome), keep: recentOutcomes}
+}
+
+// Run follows the log from its current head until ctx ends (it returns nil then). A failure is
+// logged and retried with backoff (reset once events arrive again) from a durable position: the
+// last position seen, or the log's head when that is earlier, because a crash of the database
+// can take back events Run saw and hand their positions out again.
+func (w *Outcomes) Run(ctx context.Context) error {
+	b := &retry.ExponentialBackOff{InitialInterval: 100 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 2,
+		MaxInterval: time.Second}
+	notify := retry.WithNotify(func(err error, d time.Duration) {
+		w.logger.Warn("order outcome waiter: following the log failed, retrying", "err", err, "retry_in", d)
+	})
+	var from eventstore.Position
+	first := true
+	_, err := retry.Retry(ctx, func() (struct{}, error) {
+		head, err := w.store.Head(ctx)
+		if err != nil {
+			return struct{}{}, fmt.Errorf("read the log's head: %w", err)
+		}
+		if first {
+			from, w.start, first = head, head, false
+		}
+		from = min(from, head)
 		w.startOnce.Do(func() { close(w.started) })
-		err := w.store.SubscribeAll(ctx, from, func(_ context.Context, recs []eventstore.Record) error {
+		err = w.log.SubscribeAll(ctx, from, func(_ context.Context, recs []eventstore.Record) error {
 			for _, rec := range recs {
 				w.see(rec)
 			}
 			from = recs[len(recs)-1].Position
+			b.Reset()
 			return nil
 		})
 		if ctx.Err() != nil {
-			return nil
+			return struct{}{}, retry.Permanent(ctx.Err())
 		}
-		_ = err // the store is unreachable: try again from the last position seen
-		if sleep(ctx, time.Second) != nil {
-			return nil
-		}
+		return struct{}{}, fmt.Errorf("follow the log from %d: %w", from, err)
+	}, retry.WithBackOff(b), retry.WithMaxElapsedTime(0), notify)
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("order outcome waiter: %w", err)
 	}
+	return nil
 }
 
 // see wakes the waiters of the order rec settles, if any.

@@ -64,7 +64,7 @@ func newRig(t *testing.T, brokers []string) *rig {
 	}()
 	r.go_(&wg, func(ctx context.Context) {
 		rl := relay.New(r.store, pool, r.bus.Publisher(), relay.Options{
-			Workers: 16, LockPoll: 50 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
+			Workers: 16, MinBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
 		rl.Run(ctx)
 	})
 

@@ -49,8 +49,8 @@ func (s *Server) registerOperations(app *fiber.App, api huma.API, reg *prometheu
 
 	huma.Register(api, op(huma.Operation{
 		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz", Tags: []string{"operations"},
-		Summary:     "Readiness: the database, the event store and the bus answer",
-		Description: "503 names the dependencies that did not answer.",
+		Summary:     "Readiness: orders can settle",
+		Description: "200 while the database, the event store and the bus answer and, in any process, a relay publishes and a process manager consumes (checks relay and saga, read from the database); 503 names the checks that failed.",
 		Errors:      []int{http.StatusServiceUnavailable},
 	}, public), s.readyz)
 

@@ -48,7 +48,7 @@ func newShop(t testing.TB) *shop {
 }
 
 // newShopOn is newShop on pool, whose database has the migrations applied.
-func newShopOn(t *testing.T, pool *pgxpool.Pool) *shop {
+func newShopOn(t testing.TB, pool *pgxpool.Pool) *shop {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	store := postgres.New(pool)
@@ -62,7 +62,7 @@ func newShopOn(t *testing.T, pool *pgxpool.Pool) *shop {
 	}
 	b := bus.New(bus.Config{})
 	outcomes := commands.NewOutcomes(store, repos)
-	rl := relay.New(store, pool, b.Publisher(), relay.Options{Logger: quiet, LockPoll: 50 * time.Millisecond,
+	rl := relay.New(store, pool, b.Publisher(), relay.Options{Logger: quiet,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
 	fulfil := commands.NewFulfilment(repos, commands.FulfilmentConfig{})
 

@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/commerce-dev/commerce/domain/catalog"
-	"github.com/commerce-dev/commerce/domain/product"
 	"github.com/commerce-dev/commerce/domain/review"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 )
@@ -151,12 +150,8 @@ func (*Catalog) DeferredIndexes() []string {
 	}
 }
 
-// Apply applies one catalog, product or review event.
-func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, rec eventstore.Record) error {
-	return execOne(ctx, tx, c.plan, rec)
-}
-
-// The catalog's statements, one per event.
+// The statements of the catalog's entity and rating events, one per event (products are folded:
+// see catalogBatch).
 const (
 	sqlCategoryCreated = `INSERT INTO categories (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)`
 	sqlCategoryRenamed = `WITH c AS (UPDATE categories SET name = $2, updated_at = $3 WHERE id = $1)
@@ -168,26 +163,6 @@ UPDATE products SET brand_name = $2 WHERE brand_id = $1`
 VALUES ($1, $2, $3, $4, $5, $6, $6)`
 	sqlItemEdited = `WITH i AS (UPDATE items SET category_id = $2, brand_id = $3, name = $4, description = $5, updated_at = $6 WHERE id = $1)
 UPDATE products SET item_name = $4 WHERE item_id = $1 AND item_name <> $4`
-	sqlProductCreated = `WITH p AS (
-	INSERT INTO products (id, seller_id, item_id, item_name, category_id, category_name,
-		brand_id, brand_name, name, price, stock, status, created_at, updated_at)
-	VALUES ($1, $2, $3, coalesce((SELECT name FROM items WHERE id = $3), ''),
-		$4, coalesce((SELECT name FROM categories WHERE id = $4), ''),
-		$5, coalesce((SELECT name FROM brands WHERE id = $5), ''),
-		$6, $7, $8, $9, $10, $10))
-INSERT INTO catalog_counts AS c (category_id, brand_id, visible)
-VALUES ($4, $5, CASE WHEN $9::text IN ('SELL', 'SOLD_OUT') THEN 1 ELSE 0 END)
-ON CONFLICT (category_id, brand_id) DO UPDATE SET visible = c.visible + EXCLUDED.visible`
-	sqlProductEdited = `UPDATE products SET name = $2, price = $3, updated_at = $4 WHERE id = $1`
-	// A status change that shows or hides the product moves its category and brand's count; the
-	// CTE reads the status before the update.
-	sqlProductStatusChanged = `WITH old AS (SELECT status, category_id, brand_id FROM products WHERE id = $1),
-p AS (UPDATE products SET status = $2, updated_at = $3 WHERE id = $1)
-INSERT INTO catalog_counts AS c (category_id, brand_id, visible)
-SELECT category_id, brand_id, CASE WHEN $2::text IN ('SELL', 'SOLD_OUT') THEN 1 ELSE -1 END FROM old
-WHERE ($2::text IN ('SELL', 'SOLD_OUT')) <> (old.status IN ('SELL', 'SOLD_OUT'))
-ON CONFLICT (category_id, brand_id) DO UPDATE SET visible = c.visible + EXCLUDED.visible`
-	sqlProductStock  = `UPDATE products SET stock = $2, updated_at = $3 WHERE id = $1`
 	sqlRatingWritten = `WITH r AS (INSERT INTO product_ratings (review_id, product_id, rating) VALUES ($1, $2, $3))
 UPDATE products SET rating_sum = rating_sum + $3, review_count = review_count + 1,
 	avg_rating = round((rating_sum + $3)::numeric / (review_count + 1), 2)
@@ -208,8 +183,6 @@ func (c *Catalog) plan(rec eventstore.Record) (statement, bool, error) {
 	switch {
 	case strings.HasPrefix(rec.Type, "catalog."):
 		return c.planCatalog(rec)
-	case strings.HasPrefix(rec.Type, "product."):
-		return c.planProduct(rec)
 	case strings.HasPrefix(rec.Type, "review."):
 		return c.planReview(rec)
 	}
@@ -234,29 +207,6 @@ func (*Catalog) planCatalog(rec eventstore.Record) (statement, bool, error) {
 		return statement{sqlItemCreated, []any{e.ItemID, e.CategoryID, e.BrandID, e.Name, e.Description, e.At}}, true, nil
 	case catalog.ItemEdited:
 		return statement{sqlItemEdited, []any{e.ItemID, e.CategoryID, e.BrandID, e.Name, e.Description, e.At}}, true, nil
-	}
-	return statement{}, false, nil
-}
-
-func (*Catalog) planProduct(rec eventstore.Record) (statement, bool, error) {
-	e, err := product.Decode(rec.Type, rec.Data)
-	if err != nil {
-		return ignoreUnknown(err)
-	}
-	switch e := e.(type) {
-	case product.Created:
-		return statement{sqlProductCreated, []any{e.ProductID, e.SellerID, e.ItemID, e.CategoryID, e.BrandID,
-			e.Name, e.Price, e.Stock, string(e.Status), e.At}}, true, nil
-	case product.Edited:
-		return statement{sqlProductEdited, []any{e.ProductID, e.Name, e.Price, e.At}}, true, nil
-	case product.StatusChanged:
-		return statement{sqlProductStatusChanged, []any{e.ProductID, string(e.Status), e.At}}, true, nil
-	case product.Restocked:
-		return statement{sqlProductStock, []any{e.ProductID, e.Stock, e.At}}, true, nil
-	case product.StockReserved:
-		return statement{sqlProductStock, []any{e.ProductID, e.Stock, e.At}}, true, nil
-	case product.StockReleased:
-		return statement{sqlProductStock, []any{e.ProductID, e.Stock, e.At}}, true, nil
 	}
 	return statement{}, false, nil
 }

@@ -31,7 +31,10 @@ type Projector interface {
 	// Setup creates the projector's tables and indexes if they do not exist, with unqualified names,
 	// in the schema the transaction's search_path points at.
 	Setup(ctx context.Context, tx pgx.Tx) error
-	// Apply applies one event inside the runner's transaction. Events the projector does not care
-	// about are ignored (return nil). An error stops the runner at this event.
-	Apply(ctx context.Context, tx pgx.Tx, rec eventstore.Record) error
+	// Apply applies consecutive events of the log inside the runner's transaction, in as few
+	// round trips as it can; a single event is a batch of one, and how the log is cut into batches
+	// never changes the rows. Events the projector does not care about are ignored. A failure
+	// returns an error wrapping an *EventError that names the event at fault when one is: the
+	// runner commits the events before it and stops there.
+	Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error
 }

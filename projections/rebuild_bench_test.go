@@ -116,7 +116,7 @@ func BenchmarkRebuild(b *testing.B) {
 // categories, brands, items and products put on sale, then orders placed, reserved, confirmed,
 // accepted, shipped and delivered, a third of them reviewed, and now and then a restock.
 // Positions are 1..n, below any transaction id the server hands out, so the whole log is visible.
-func seedShop(b *testing.B, pool *pgxpool.Pool, n int) {
+func seedShop(b testing.TB, pool *pgxpool.Pool, n int) {
 	b.Helper()
 	began := time.Now()
 	g := &shop{rng: rand.New(rand.NewPCG(1, 2)), versions: map[string]int64{}, index: map[uuid.UUID]int{}, at: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -278,4 +278,4 @@ func (skipAll) Setup(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS skipall (n integer)`)
 	return err
 }
-func (skipAll) Apply(context.Context, pgx.Tx, eventstore.Record) error { return nil }
+func (skipAll) Apply(context.Context, pgx.Tx, []eventstore.Record) error { return nil }

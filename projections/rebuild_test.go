@@ -42,7 +42,7 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 	ss := streams("r", 10)
 	c := newCounter("counter.v1")
 	e.head(e.appendEvents(ss, 2000, 40, "test.counted.v1"))
-	r := e.runner(e.pool, Options{RebuildBatch: 200}, batchCounter{c})
+	r := e.runner(e.pool, Options{RebuildBatch: 200}, c)
 	start(t, context.Background(), r)
 	head, _ := e.store.Head(context.Background())
 	waitFor(t, r, "counter.v1", head)
@@ -327,7 +327,7 @@ func TestRebuildAllReadsTheLogOnce(t *testing.T) {
 	a, b := newCounter("a.v1"), newCounter("b.v1")
 	a.tables = []string{"a_events", "a_streams"}
 	b.tables = []string{"b_events", "b_streams"}
-	r := e.runner(e.pool, Options{RebuildBatch: 100}, a, batchCounter{b})
+	r := e.runner(e.pool, Options{RebuildBatch: 100}, a, b)
 	start(t, context.Background(), r)
 	last := e.appendEvents(streams("m", 4), 700, 10, "test.counted.v1")
 	waitFor(t, r, "a.v1", last)

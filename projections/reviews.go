@@ -54,13 +54,8 @@ func (*Reviews) DeferredIndexes() []string {
 	return []string{"reviews_product_idx", "reviews_user_idx"}
 }
 
-// Apply applies one review event.
-func (r *Reviews) Apply(ctx context.Context, tx pgx.Tx, rec eventstore.Record) error {
-	return execOne(ctx, tx, r.plan, rec)
-}
-
-// ApplyBatch applies consecutive events in one round trip.
-func (r *Reviews) ApplyBatch(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
+// Apply applies consecutive events in one round trip.
+func (r *Reviews) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
 	return execBatch(ctx, tx, r.plan, recs)
 }
 

@@ -10,12 +10,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/commerce-dev/commerce/infra/eventstore"
+	"github.com/commerce-dev/commerce/infra/postgres/leader"
 )
 
 // Options tune a Runner. The zero value gives the defaults.
@@ -28,8 +30,10 @@ type Options struct {
 	// RetryMin and RetryMax bound the backoff between attempts at a failing batch, and between
 	// attempts to (re)start a projector after an infrastructure error. Defaults 100 ms and 30 s.
 	RetryMin, RetryMax time.Duration
-	// CheckEvery is how often an active runner checks that its advisory-lock connection is alive
-	// and measures its lag. Default 5 s.
+	// Log is what the runner follows the log through: the process's shared tail of the log
+	// (logtail.Tail), or nil for the store's own subscription.
+	Log eventstore.Subscriber
+	// CheckEvery is how often an active runner measures its lag. Default 5 s.
 	CheckEvery time.Duration
 	// WaitPoll is how long WaitFor's listener waits for a notification before reading the
 	// checkpoints from the database instead. Default 1 s.
@@ -46,7 +50,7 @@ type Options struct {
 	Tracer trace.Tracer
 }
 
-func (o Options) withDefaults() Options {
+func (o Options) withDefaults(store eventstore.Store) Options {
 	if o.CatchUpBatch <= 0 {
 		o.CatchUpBatch = 2000
 	}
@@ -67,6 +71,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SwapLockTimeout <= 0 {
 		o.SwapLockTimeout = 10 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = store
 	}
 	if o.Metrics == nil {
 		o.Metrics = nopMetrics{}
@@ -93,7 +100,7 @@ type Runner struct {
 // NewRunner returns a runner of projectors that reads the log from store and writes the read models
 // and checkpoints through pool. Projector names must be unique.
 func NewRunner(pool *pgxpool.Pool, store eventstore.Store, projectors []Projector, opts Options) (*Runner, error) {
-	opts = opts.withDefaults()
+	opts = opts.withDefaults(store)
 	r := &Runner{
 		pool:       pool,
 		store:      store,
@@ -161,72 +168,59 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
-// runWorker keeps one projector going until ctx ends or a newer version replaces it.
+// runWorker keeps one projector going until ctx ends or a newer version replaces it: it leads the
+// projector while it holds its lock and starts over after a failure, with a backoff that starts
+// again from RetryMin once the projector has applied events.
 func (r *Runner) runWorker(ctx context.Context, w *worker) {
-	delay := r.opts.RetryMin
-	for {
-		started := time.Now()
-		err := r.lead(ctx, w)
-		if ctx.Err() != nil {
-			w.setState(StateStopped)
-			return
-		}
-		if errors.Is(err, errSuperseded) {
-			w.setState(StateStopped)
-			r.log.Warn("projection stopped: a newer version replaced it", "projector", w.name)
-			return
+	b := r.backoff()
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		err := r.lead(ctx, w, b)
+		switch {
+		case ctx.Err() != nil:
+			return struct{}{}, backoff.Permanent(ctx.Err())
+		case errors.Is(err, errSuperseded):
+			return struct{}{}, backoff.Permanent(err)
 		}
 		w.fail(err)
-		r.log.Error("projection runner stopped, restarting", "projector", w.name, "err", err, "retry_in", delay)
-		if time.Since(started) > r.opts.RetryMax {
-			delay = r.opts.RetryMin
-		}
-		if !sleep(ctx, delay) {
-			w.setState(StateStopped)
-			return
-		}
-		delay = min(2*delay, r.opts.RetryMax)
+		return struct{}{}, err
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, d time.Duration) {
+		r.log.Error("projection runner stopped, restarting", "projector", w.name, "err", err, "retry_in", d)
+	}))
+	w.setState(StateStopped)
+	if errors.Is(err, errSuperseded) {
+		r.log.Warn("projection stopped: a newer version replaced it", "projector", w.name)
 	}
+}
+
+// backoff returns the runner's backoff between attempts: from RetryMin, doubling, up to RetryMax.
+func (r *Runner) backoff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{InitialInterval: r.opts.RetryMin, RandomizationFactor: 0.5, Multiplier: 2,
+		MaxInterval: r.opts.RetryMax}
 }
 
 // lead waits for the projector's advisory lock, then sets it up and follows the log while the lock
-// is held. It returns when ctx ends, the lock's connection fails, or following fails.
-func (r *Runner) lead(ctx context.Context, w *worker) error {
-	conn, err := r.connect(ctx)
-	if err != nil {
-		return fmt.Errorf("connect for lock of %s: %w", w.name, err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
+// is held. It returns when ctx ends, the lock's connection fails, or following fails. b is reset
+// whenever a batch commits.
+func (r *Runner) lead(ctx context.Context, w *worker, b *backoff.ExponentialBackOff) error {
 	w.setState(StateStandby)
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, $2)`, liveLockClass, lockKey(w.name)); err != nil {
-		return fmt.Errorf("take lock of %s: %w", w.name, err)
-	}
-	r.log.Info("projection runner active", "projector", w.name)
-	w.setState(StateRunning)
-
-	lctx, cancel := context.WithCancelCause(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel(nil)
-	wg.Go(func() { r.watch(lctx, cancel, conn, w) })
-
-	err = r.prepare(lctx, w)
-	if err == nil {
-		err = r.follow(lctx, w)
-	}
-	if cause := context.Cause(lctx); ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
-		return cause
-	}
-	return err
+	return leader.Lead(ctx, r.pool.Config().ConnConfig, leader.Lock{Class: liveLockClass, Key: lockKey(w.name)}, leader.Options{},
+		func(ctx context.Context, _ *leader.Session) error {
+			r.log.Info("projection runner active", "projector", w.name)
+			w.setState(StateRunning)
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			mctx, stop := context.WithCancel(ctx)
+			defer stop()
+			wg.Go(func() { r.measure(mctx, w) })
+			if err := r.prepare(ctx, w); err != nil {
+				return err
+			}
+			return r.follow(ctx, w, b)
+		})
 }
 
-// errLockLost ends a runner whose advisory-lock connection stopped answering: another process may
-// hold the lock by now.
-var errLockLost = errors.New("advisory lock connection lost")
-
-// watch checks the lock connection and measures the lag every CheckEvery until ctx ends; a dead
-// connection cancels ctx with errLockLost.
-func (r *Runner) watch(ctx context.Context, cancel context.CancelCauseFunc, conn *pgx.Conn, w *worker) {
+// measure reads the log's head and measures the projector's lag every CheckEvery until ctx ends.
+func (r *Runner) measure(ctx context.Context, w *worker) {
 	t := time.NewTicker(r.opts.CheckEvery)
 	defer t.Stop()
 	for {
@@ -234,13 +228,6 @@ func (r *Runner) watch(ctx context.Context, cancel context.CancelCauseFunc, conn
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		pctx, pcancel := context.WithTimeout(ctx, r.opts.CheckEvery)
-		err := conn.Ping(pctx)
-		pcancel()
-		if err != nil && ctx.Err() == nil {
-			cancel(fmt.Errorf("%w: %w", errLockLost, err))
-			return
 		}
 		head, err := r.store.Head(ctx)
 		if err != nil {
@@ -254,16 +241,11 @@ func (r *Runner) watch(ctx context.Context, cancel context.CancelCauseFunc, conn
 	}
 }
 
-// connect opens a connection outside the pool, for an advisory lock or LISTEN, which hold a session
-// for a long time. The server probes it every few seconds so that a peer that vanished releases its
-// locks in seconds, not hours.
+// connect opens a connection outside the pool for a LISTEN or a rebuild's lock, which hold a
+// session for a long time, with leader's keepalives: a peer that vanished frees its locks in
+// seconds, not hours.
 func (r *Runner) connect(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, r.pool.Config().ConnConfig)
-	if err != nil {
-		return nil, err
-	}
-	_, _ = conn.Exec(ctx, `SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3`)
-	return conn, nil
+	return pgx.ConnectConfig(ctx, leader.Keepalive(r.pool.Config().ConnConfig))
 }
 
 // prepare readies the live tables of the projector: set up (creating what a new release added), built
@@ -355,7 +337,7 @@ func qualified(schema string, tables []string) string {
 
 // follow applies the log to the live tables from the checkpoint: in large batches while it catches
 // up, then as the store's subscription delivers events.
-func (r *Runner) follow(ctx context.Context, w *worker) error {
+func (r *Runner) follow(ctx context.Context, w *worker, b *backoff.ExponentialBackOff) error {
 	var p int64
 	if err := r.pool.QueryRow(ctx, `SELECT position FROM `+checkpointTable+` WHERE name = $1`, w.name).Scan(&p); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -382,7 +364,7 @@ func (r *Runner) follow(ctx context.Context, w *worker) error {
 		if len(res.recs) == 0 {
 			break
 		}
-		if err := r.applyLive(ctx, w, res.recs); err != nil {
+		if err := r.applyLive(ctx, w, res.recs, b); err != nil {
 			cancel()
 			return err
 		}
@@ -397,12 +379,12 @@ func (r *Runner) follow(ctx context.Context, w *worker) error {
 			r.log.Warn("projection tables not analyzed after catching up", "projector", w.name, "err", err)
 		}
 	}
-	err := r.store.SubscribeAll(ctx, pos, func(ctx context.Context, recs []eventstore.Record) error {
+	err := r.opts.Log.SubscribeAll(ctx, pos, func(ctx context.Context, recs []eventstore.Record) error {
 		if len(recs) == 0 {
 			return nil
 		}
 		w.setHead(recs[len(recs)-1].Position)
-		if err := r.applyLive(ctx, w, recs); err != nil {
+		if err := r.applyLive(ctx, w, recs, b); err != nil {
 			return err
 		}
 		a.applied(len(recs))
@@ -517,37 +499,31 @@ func readAhead(ctx context.Context, store eventstore.Store, from eventstore.Posi
 	return ch
 }
 
-// applyLive applies recs to the live tables, retrying with backoff until it succeeds or ctx ends.
-// When one event is to blame, the events before it are committed, and the runner stays at that
-// event, reporting it, until it applies.
-func (r *Runner) applyLive(ctx context.Context, w *worker, recs []eventstore.Record) error {
-	delay := r.opts.RetryMin
-	for {
+// applyLive applies recs to the live tables, retrying with b until it succeeds or ctx ends; a
+// commit resets b. When one event is to blame, the events before it are committed, and the runner
+// stays at that event, reporting it, until it applies.
+func (r *Runner) applyLive(ctx context.Context, w *worker, recs []eventstore.Record, b *backoff.ExponentialBackOff) error {
+	commit := func(recs []eventstore.Record) error {
 		start := time.Now()
 		pos, n, err := r.commitLive(ctx, w.p, recs)
 		if err == nil {
 			w.committed(pos, n, time.Since(start))
 			r.traceApplied(w.name, recs, start)
 			r.waiter.advance(w.name, pos)
-			return nil
+			b.Reset()
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if errors.Is(err, errSuperseded) {
-			return err
+		return err
+	}
+	b.Reset()
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		err := commit(recs)
+		if err == nil || ctx.Err() != nil || errors.Is(err, errSuperseded) {
+			return struct{}{}, backoff.Permanent(err)
 		}
 		var ee *EventError
-		logAttrs := []any{"projector", w.name, "err", err, "retry_in", delay}
 		if errors.As(err, &ee) {
-			logAttrs = append(logAttrs, eventLogAttrs(ee.Record)...)
-			if i := indexOf(recs, ee.Record.Position); i > 0 {
-				start := time.Now()
-				if pos, n, perr := r.commitLive(ctx, w.p, recs[:i]); perr == nil {
-					w.committed(pos, n, time.Since(start))
-					r.waiter.advance(w.name, pos)
-					recs = recs[i:]
-				}
+			if i := indexOf(recs, ee.Record.Position); i > 0 && commit(recs[:i]) == nil {
+				recs = recs[i:]
 			}
 		}
 		w.fail(err)
@@ -557,12 +533,18 @@ func (r *Runner) applyLive(ctx context.Context, w *worker, recs []eventstore.Rec
 		if rerr := recordFailure(ctx, r.pool, w.name, err); rerr != nil {
 			r.log.Error("projection failure not recorded", "projector", w.name, "err", rerr)
 		}
-		r.log.Error("projection failed, retrying", logAttrs...)
-		if !sleep(ctx, delay) {
-			return ctx.Err()
+		return struct{}{}, err
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, d time.Duration) {
+		attrs := []any{"projector", w.name, "err", err, "retry_in", d}
+		if ee := (*EventError)(nil); errors.As(err, &ee) {
+			attrs = append(attrs, eventLogAttrs(ee.Record)...)
 		}
-		delay = min(2*delay, r.opts.RetryMax)
+		r.log.Error("projection failed, retrying", attrs...)
+	}))
+	if err == nil && ctx.Err() != nil {
+		return ctx.Err()
 	}
+	return err
 }
 
 // indexOf returns the index of the record at pos in recs, or -1.
@@ -620,35 +602,14 @@ func after(recs []eventstore.Record, pos eventstore.Position) []eventstore.Recor
 	return nil
 }
 
-// applyAll applies recs in tx: in one round trip when p is a BatchApplier, else one by one. A
-// failure is an *EventError that names the event.
+// applyAll applies recs in tx with p.Apply. A failure is an *EventError when p names the event.
 func applyAll(ctx context.Context, tx pgx.Tx, p Projector, recs []eventstore.Record) error {
-	if b, ok := p.(BatchApplier); ok {
-		if err := b.ApplyBatch(ctx, tx, recs); err != nil {
-			var ee *EventError
-			if errors.As(err, &ee) {
-				return err
-			}
-			return fmt.Errorf("apply batch of %s from position %d: %w", p.Name(), recs[0].Position, err)
+	if err := p.Apply(ctx, tx, recs); err != nil {
+		var ee *EventError
+		if errors.As(err, &ee) {
+			return err
 		}
-		return nil
-	}
-	for _, rec := range recs {
-		if err := p.Apply(ctx, tx, rec); err != nil {
-			return &EventError{Record: rec, Err: err}
-		}
+		return fmt.Errorf("apply batch of %s from position %d: %w", p.Name(), recs[0].Position, err)
 	}
 	return nil
-}
-
-// sleep waits d or until ctx ends; it reports whether the whole d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -70,20 +70,6 @@ func (c *counter) hook(ctx context.Context, tx pgx.Tx, rec eventstore.Record) er
 	return f(ctx, tx, rec)
 }
 
-func (c *counter) Apply(ctx context.Context, tx pgx.Tx, rec eventstore.Record) error {
-	if err := c.hook(ctx, tx, rec); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, c.insertEvent(), int64(rec.Position), rec.Stream, rec.Type); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, c.countStream(), rec.Stream); err != nil {
-		return err
-	}
-	c.applied.Add(1)
-	return nil
-}
-
 func (c *counter) insertEvent() string {
 	return `INSERT INTO ` + c.tables[0] + ` (position, stream, type) VALUES ($1, $2, $3)`
 }
@@ -92,11 +78,9 @@ func (c *counter) countStream() string {
 	return `INSERT INTO ` + c.tables[1] + ` (stream, n) VALUES ($1, 1) ON CONFLICT (stream) DO UPDATE SET n = ` + c.tables[1] + `.n + 1`
 }
 
-// batchCounter is counter with ApplyBatch: one pipelined round trip per batch, failures named by
+// Apply records each event and counts it per stream in one pipelined round trip, failures named by
 // an *EventError, as the read-model projectors do it.
-type batchCounter struct{ *counter }
-
-func (c batchCounter) ApplyBatch(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
+func (c *counter) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
 	b := &pgx.Batch{}
 	for _, rec := range recs {
 		if err := c.hook(ctx, tx, rec); err != nil {

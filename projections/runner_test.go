@@ -13,19 +13,11 @@ import (
 	"github.com/commerce-dev/commerce/infra/eventstore"
 )
 
-// variants runs a runner test with the projector applying events one by one (Apply) and in
-// pipelined batches (BatchApplier).
+// variants runs a runner test with a counter projector.
 func variants(t *testing.T, test func(t *testing.T, c *counter, p Projector)) {
-	t.Run("Apply", func(t *testing.T) {
-		t.Parallel()
-		c := newCounter("counter.v1")
-		test(t, c, c)
-	})
-	t.Run("ApplyBatch", func(t *testing.T) {
-		t.Parallel()
-		c := newCounter("counter.v1")
-		test(t, c, batchCounter{c})
-	})
+	t.Parallel()
+	c := newCounter("counter.v1")
+	test(t, c, c)
 }
 
 func TestRunnerAppliesEveryEventOnceAcrossCrashes(t *testing.T) {

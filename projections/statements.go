@@ -12,9 +12,8 @@ import (
 	"github.com/commerce-dev/commerce/infra/eventstore"
 )
 
-// statement is the SQL one event turns into: the read-model projectors map each event they care
-// about to a single statement (with data-modifying CTEs where an event touches two tables), so
-// that applying an event is one round trip, and applying a batch is one round trip for all of it.
+// statement is the SQL an event, or a fold of a batch's events, turns into; a batch sends all of
+// its statements in one pipelined round trip.
 type statement struct {
 	sql  string
 	args []any
@@ -22,18 +21,6 @@ type statement struct {
 
 // planner maps a record to its statement; ok is false for events the projector ignores.
 type planner func(rec eventstore.Record) (st statement, ok bool, err error)
-
-// execOne applies one record with plan.
-func execOne(ctx context.Context, tx pgx.Tx, plan planner, rec eventstore.Record) error {
-	st, ok, err := plan(rec)
-	if err != nil || !ok {
-		return err
-	}
-	if _, err := tx.Exec(ctx, st.sql, pgArgs(st.args)...); err != nil {
-		return fmt.Errorf("apply %s at position %d: %w", rec.Type, rec.Position, err)
-	}
-	return nil
-}
 
 // execBatch applies recs in order with plan, sending every statement in one pipelined batch. An
 // error names the record it came from with an *EventError.
@@ -113,13 +100,6 @@ func (e *EventError) Error() string {
 
 // Unwrap returns the cause.
 func (e *EventError) Unwrap() error { return e.Err }
-
-// BatchApplier is a Projector that applies many consecutive events in one round trip. Applying a
-// batch gives the same rows as applying each record in order with Apply; a failure returns an
-// error wrapping an *EventError that names the record it failed at.
-type BatchApplier interface {
-	ApplyBatch(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error
-}
 
 // ignoreUnknown is what a planner returns for a decode error: an event type its package does not
 // know (a newer event this version does not project) is ignored; undecodable data stops the runner.

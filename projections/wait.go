@@ -8,11 +8,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/commerce-dev/commerce/infra/eventstore"
+	"github.com/commerce-dev/commerce/infra/postgres/leader"
 )
 
 // ErrBehind is matched by WaitFor's error when ctx ended before the projector's checkpoint reached
@@ -165,21 +167,22 @@ var errIdle = errors.New("no waits")
 
 // listen keeps a LISTEN connection until stop says so, reconnecting after failures.
 func (w *waiter) listen() {
-	for {
+	_, _ = backoff.Retry(w.ctx, func() (struct{}, error) {
 		err := w.listenOnce()
 		if errors.Is(err, errIdle) || w.stop() { // errIdle: stop has already said so
-			return
+			return struct{}{}, nil
 		}
-		w.log.Warn("projection checkpoint listener failed; reading checkpoints instead", "err", err)
+		w.log.Warn("projection checkpoint listener failed: reading checkpoints, listening again after a pause", "err", err, "pause", w.poll)
 		if err := w.readAll(w.ctx, w.pool); err != nil && w.ctx.Err() == nil {
 			w.log.Warn("read projection checkpoints", "err", err)
 		}
-		sleep(w.ctx, w.poll)
-	}
+		return struct{}{}, err
+	}, backoff.WithBackOff(backoff.NewConstantBackOff(w.poll)), backoff.WithMaxElapsedTime(0))
+	w.stop() // when Close ended the pause: marks the listener ended
 }
 
 func (w *waiter) listenOnce() error {
-	conn, err := pgx.ConnectConfig(w.ctx, w.pool.Config().ConnConfig)
+	conn, err := pgx.ConnectConfig(w.ctx, leader.Keepalive(w.pool.Config().ConnConfig))
 	if err != nil {
 		return fmt.Errorf("connect to listen: %w", err)
 	}

@@ -73,7 +73,7 @@ func (w *world) given(events ...event) {
 	w.inTx(func(tx pgx.Tx) {
 		for _, p := range w.procs {
 			for _, rec := range recs {
-				if err := p.Apply(context.Background(), tx, rec); err != nil {
+				if err := p.Apply(context.Background(), tx, []eventstore.Record{rec}); err != nil {
 					w.t.Fatalf("%s.Apply(%s): %v", p.Name(), rec.Type, err)
 				}
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/commerce-dev/commerce/infra/auth"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 	"github.com/commerce-dev/commerce/infra/eventstore/kurrentdb"
+	"github.com/commerce-dev/commerce/infra/eventstore/logtail"
 	pgstore "github.com/commerce-dev/commerce/infra/eventstore/postgres"
 	"github.com/commerce-dev/commerce/infra/idempotency"
 	"github.com/commerce-dev/commerce/infra/postgres"
@@ -25,6 +26,7 @@ type app struct {
 	log      *slog.Logger
 	pool     *pgxpool.Pool
 	store    eventstore.Store
+	tail     *logtail.Tail // the process's one tail of the log, for every follower
 	closers  []func()
 	metrics  *telemetry.Metrics
 	repos    *commands.Repos
@@ -82,13 +84,15 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	a.handlers = commands.NewHandlers(a.repos, commandCfg)
 	a.idemKeys = idempotency.New(pool)
 	a.idem = commands.NewIdempotency(a.idemKeys)
-	a.outcomes = commands.NewOutcomes(a.store, a.repos)
+	a.tail = logtail.New(a.store, logtail.Options{})
+	a.outcomes = commands.NewOutcomes(a.store, a.repos, commands.OutcomesConfig{Log: a.tail, Logger: log})
 	// The outcome waiter hears of orders this process settles at once, not via the log.
 	a.fulfil = commands.NewFulfilment(a.repos, commands.FulfilmentConfig{Observer: a.metrics.Fulfilment(), Outcomes: a.outcomes})
 	a.runner, err = projections.NewRunner(pool, a.store, projectors(), projections.Options{
 		Metrics: a.metrics.Projections(),
 		Logger:  log,
 		Tracer:  telemetry.Tracer("github.com/commerce-dev/commerce/projections"),
+		Log:     a.tail,
 	})
 	if err != nil {
 		a.close()

@@ -15,6 +15,7 @@ import (
 	"github.com/commerce-dev/commerce/httpapi"
 	"github.com/commerce-dev/commerce/infra/adminapi"
 	"github.com/commerce-dev/commerce/infra/bus"
+	"github.com/commerce-dev/commerce/infra/liveness"
 	"github.com/commerce-dev/commerce/infra/relay"
 	"github.com/commerce-dev/commerce/infra/telemetry"
 	"github.com/commerce-dev/commerce/projections"
@@ -60,9 +61,19 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		{Name: "eventstore", Ping: a.store.Ping},
 		{Name: "bus", Ping: b.Ping},
 		{Name: "readmodels", Ping: a.readModelsExist},
+		// Orders settle only while some relay publishes and some process manager consumes, in
+		// whichever process: every process reads their liveness from the database.
+		{Name: "relay", Ping: func(ctx context.Context) error { return liveness.Check(ctx, a.pool, liveness.Relay) }},
+		{Name: "saga", Ping: func(ctx context.Context) error { return liveness.Check(ctx, a.pool, liveness.ProcessManager) }},
 	}
 	if cfg.hasRole("saga") {
-		worker("fulfilment", func(ctx context.Context) error { return b.RunFulfilment(ctx, a.fulfil) })
+		worker("fulfilment", func(ctx context.Context) error {
+			bctx, stop := context.WithCancel(ctx)
+			defer stop()
+			// Consuming while it runs and its broker answers.
+			go liveness.Beat(bctx, a.pool, liveness.ProcessManager, liveness.Polled(bctx, time.Second, b.Ping), log)
+			return b.RunFulfilment(ctx, a.fulfil)
+		})
 	}
 	if cfg.hasRole("api") {
 		worker("order-outcomes", a.outcomes.Run)
@@ -71,10 +82,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 	}
 	if cfg.hasRole("relay") {
-		r := relay.New(a.store, a.pool, b.Publisher(), relay.Options{Logger: log, DurableOnly: len(cfg.KafkaBrokers) > 0})
+		r := relay.New(a.store, a.pool, b.Publisher(), relay.Options{Logger: log, DurableOnly: len(cfg.KafkaBrokers) > 0, Log: a.tail})
 		a.metrics.WatchRelay(r)
-		ready = append(ready, httpapi.Check{Name: "relay", Ping: func(context.Context) error { return r.Ready() }})
 		worker("relay", r.Run)
+		worker("relay-liveness", func(ctx context.Context) error {
+			liveness.Beat(ctx, a.pool, liveness.Relay, r.Active, log)
+			return nil
+		})
 	}
 	if cfg.hasRole("projector") {
 		worker("projections", a.runner.Run)

@@ -4,31 +4,35 @@
 // and a stream's events in order (an event is published only after the stream's previous ones
 // were).
 //
-// One relay is active at a time: a Relay holds a Postgres advisory lock on a connection of its
-// own while it publishes, and writes its checkpoint on that connection. Another instance waits for
-// the lock and takes over from the checkpoint when the first stops or dies (its connection closes
+// One relay is active at a time: a Relay leads through package leader (a Postgres advisory lock on
+// a connection of its own, with keepalives) while it publishes, and writes its checkpoint on that
+// connection. Another instance waits for the lock and takes over from the checkpoint when the
+// first stops or dies (its connection closes, or its keepalives go unanswered for a few seconds,
 // and the server releases the lock). Events published by the first after its last checkpoint are
 // published again: consumers are idempotent.
 //
-// A publish that fails (Kafka unreachable) is retried with backoff until it succeeds; Ready
-// reports the failure meanwhile, and the relay catches up when the broker is back.
+// A publish that fails (Kafka unreachable) is retried with backoff until it succeeds; Active is
+// false meanwhile, and the relay catches up when the broker is back.
 package relay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/cenkalti/backoff/v5"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/commerce-dev/commerce/infra/bus"
 	"github.com/commerce-dev/commerce/infra/eventstore"
+	"github.com/commerce-dev/commerce/infra/postgres/leader"
 )
 
 // lockClass is the first key of the relay's advisory lock (the second is hashtext(name)); it
@@ -49,14 +53,16 @@ type Options struct {
 	// CheckpointEvery is how often the checkpoint is written while events are published.
 	// Default 100ms.
 	CheckpointEvery time.Duration
-	// LockPoll is how often a standby tries to take the lock. Default 1s.
-	LockPoll time.Duration
 	// LockCheck is how often the active relay checks the connection that holds its lock, and
 	// stops publishing if it is gone. Default 1s.
 	LockCheck time.Duration
-	// MinBackoff and MaxBackoff bound the wait between attempts of a failing publish. Defaults
-	// 100ms and 5s.
+	// MinBackoff and MaxBackoff bound the wait between attempts of a failing publish, and
+	// between restarts after a failure (a success starts again from MinBackoff). Defaults 100ms
+	// and 1s: a relay that lost its database or broker is back within a second of their return.
 	MinBackoff, MaxBackoff time.Duration
+	// Log is what the relay follows the log through: the process's shared tail of the log
+	// (logtail.Tail), or nil for the store's own subscription.
+	Log eventstore.Subscriber
 	// Topic maps a stream id to its topic. Default bus.Topic.
 	Topic func(stream string) string
 	// DurableOnly makes the relay wait, before it publishes what it read, until the store has
@@ -83,9 +89,6 @@ func (o Options) withDefaults() Options {
 	if o.CheckpointEvery <= 0 {
 		o.CheckpointEvery = 100 * time.Millisecond
 	}
-	if o.LockPoll <= 0 {
-		o.LockPoll = time.Second
-	}
 	if o.LockCheck <= 0 {
 		o.LockCheck = time.Second
 	}
@@ -93,7 +96,7 @@ func (o Options) withDefaults() Options {
 		o.MinBackoff = 100 * time.Millisecond
 	}
 	if o.MaxBackoff < o.MinBackoff {
-		o.MaxBackoff = max(5*time.Second, o.MinBackoff)
+		o.MaxBackoff = max(time.Second, o.MinBackoff)
 	}
 	if o.Topic == nil {
 		o.Topic = bus.Topic
@@ -125,7 +128,11 @@ type Relay struct {
 // New returns a relay that reads the log from store, keeps its checkpoint and lock in pool's
 // database, and publishes to pub.
 func New(store eventstore.Store, pool *pgxpool.Pool, pub message.Publisher, opts Options) *Relay {
-	return &Relay{store: store, pool: pool, pub: pub, opts: opts.withDefaults()}
+	opts = opts.withDefaults()
+	if opts.Log == nil {
+		opts.Log = store
+	}
+	return &Relay{store: store, pool: pool, pub: pub, opts: opts}
 }
 
 // Status is a relay's state, for /metrics and /readyz.
@@ -162,15 +169,17 @@ func (r *Relay) Status() Status {
 	return s
 }
 
-// Ready returns nil unless the relay is failing (Kafka unreachable, the database gone): then the
-// last error and since when. A standby waiting for the lock is ready.
-func (r *Relay) Ready() error {
+// Active reports whether this instance holds the lock and publishes without failing: what it
+// records in the shared liveness table, which tells every process's /readyz whether some relay
+// publishes. A standby is not active; a relay that failed is active again as soon as it holds
+// the lock and has read its checkpoint, without waiting for an event to publish.
+func (r *Relay) Active() bool {
+	if !r.active.Load() {
+		return false
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.err != nil {
-		return fmt.Errorf("relay failing since %s: %w", r.failingSince.Format(time.RFC3339), r.err)
-	}
-	return nil
+	return r.err == nil
 }
 
 func (r *Relay) fail(err error) {
@@ -193,43 +202,53 @@ func (r *Relay) ok() {
 }
 
 // Run waits for the lock, then publishes the log from the checkpoint, live, until ctx ends (it
-// returns nil then). When it loses its lock connection or the store fails, it starts over: waits
-// for the lock again and resumes from the checkpoint.
+// returns nil then). When it loses its lock connection or the store fails, it starts over after a
+// backoff: waits for the lock again and resumes from the checkpoint. The backoff starts again
+// from MinBackoff once a run has taken the lock and read its checkpoint.
 func (r *Relay) Run(ctx context.Context) error {
-	backoff := r.opts.MinBackoff
-	for {
-		err := r.runOnce(ctx)
+	b := r.backoff()
+	_, _ = backoff.Retry(ctx, func() (struct{}, error) {
+		var key int32
+		err := r.pool.QueryRow(ctx, `SELECT hashtext($1)`, r.opts.Name).Scan(&key)
+		if err == nil {
+			err = r.lead(ctx, key, b)
+		}
 		if ctx.Err() != nil {
-			return nil
+			return struct{}{}, backoff.Permanent(ctx.Err())
 		}
-		r.fail(err)
-		if err := sleep(ctx, jitter(backoff)); err != nil {
-			return nil
+		if err == nil {
+			err = errors.New("stopped")
 		}
-		backoff = min(2*backoff, r.opts.MaxBackoff)
-	}
+		r.fail(fmt.Errorf("relay %s: %w", r.opts.Name, err))
+		return struct{}{}, err
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, d time.Duration) {
+		r.opts.Logger.Warn("relay stopped, starting over", "relay", r.opts.Name, "err", err, "retry_in", d)
+	}))
+	return nil
 }
 
-// runOnce takes the lock and publishes until ctx ends or something fails.
-func (r *Relay) runOnce(ctx context.Context) error {
-	conn, err := r.acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer r.release(conn)
-	var progress tracker
-	r.progress.Store(&progress)
-	r.active.Store(true)
-	defer func() {
-		r.active.Store(false)
-		r.progress.Store(nil)
-	}()
-	r.opts.Logger.Info("relay active", "relay", r.opts.Name)
+// backoff returns the relay's backoff: from MinBackoff, doubling, up to MaxBackoff, jittered.
+func (r *Relay) backoff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{InitialInterval: r.opts.MinBackoff, RandomizationFactor: 0.5, Multiplier: 2,
+		MaxInterval: r.opts.MaxBackoff}
+}
 
+// lead waits for the relay's lock (its second key is hashtext of the relay's name), then
+// publishes while it holds it.
+func (r *Relay) lead(ctx context.Context, key int32, b *backoff.ExponentialBackOff) error {
+	return leader.Lead(ctx, r.pool.Config().ConnConfig, leader.Lock{Class: lockClass, Key: key},
+		leader.Options{Check: r.opts.LockCheck, Waiting: func() {
+			r.opts.Logger.Info("relay standing by: another instance holds the lock", "relay", r.opts.Name)
+		}},
+		func(ctx context.Context, s *leader.Session) error { return r.publish(ctx, s, b) })
+}
+
+// publish publishes from the checkpoint while the lock is held (s is its session), until ctx
+// ends or something fails. It resets b once it has read the checkpoint.
+func (r *Relay) publish(ctx context.Context, s *leader.Session, b *backoff.ExponentialBackOff) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var connMu sync.Mutex // the lock connection is used by the watchdog and the checkpoint writes
-	failed := make(chan error, 2)
+	failed := make(chan error, 1)
 	// loop runs f every d on a goroutine of wg until runCtx ends; when f fails, it reports the
 	// error and stops the run.
 	loop := func(wg *sync.WaitGroup, d time.Duration, f func() error) {
@@ -243,31 +262,36 @@ func (r *Relay) runOnce(ctx context.Context) error {
 				case <-t.C:
 				}
 				if err := f(); err != nil && runCtx.Err() == nil {
-					failed <- err
+					select {
+					case failed <- err:
+					default:
+					}
 					cancel()
 					return
 				}
 			}
 		})
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	loop(&wg, r.opts.LockCheck, func() error {
-		connMu.Lock()
-		defer connMu.Unlock()
-		if err := onConn(runCtx, func(ctx context.Context) error { return conn.Ping(ctx) }); err != nil {
-			return fmt.Errorf("relay %s: lock connection lost: %w", r.opts.Name, err)
-		}
-		return nil
-	})
 
-	connMu.Lock()
-	from, err := r.loadCheckpoint(runCtx, conn)
-	connMu.Unlock()
+	var from eventstore.Position
+	err := s.Do(runCtx, statementTimeout, func(ctx context.Context, conn *pgx.Conn) (err error) {
+		from, err = r.loadCheckpoint(ctx, conn)
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	r.checkpoint.Store(uint64(from))
+	var progress tracker
+	r.progress.Store(&progress)
+	r.active.Store(true)
+	defer func() {
+		r.active.Store(false)
+		r.progress.Store(nil)
+	}()
+	b.Reset()
+	r.ok()
+	r.opts.Logger.Info("relay active", "relay", r.opts.Name, "from", from)
 
 	// Published events are checkpointed in log order by a loop of their own, so the workers never
 	// wait for a checkpoint and one slow event holds back only the checkpoint, not the others.
@@ -277,9 +301,9 @@ func (r *Relay) runOnce(ctx context.Context) error {
 		if !ok || pos == saved {
 			return nil
 		}
-		connMu.Lock()
-		err := onConn(ctx, func(ctx context.Context) error { return r.saveCheckpoint(ctx, conn, pos) })
-		connMu.Unlock()
+		err := s.Do(ctx, statementTimeout, func(ctx context.Context, conn *pgx.Conn) error {
+			return r.saveCheckpoint(ctx, conn, pos)
+		})
 		if err != nil {
 			return err
 		}
@@ -304,7 +328,7 @@ func (r *Relay) runOnce(ctx context.Context) error {
 	if !r.opts.DurableOnly {
 		durable = nil
 	}
-	err = r.store.SubscribeAll(runCtx, from, func(ctx context.Context, recs []eventstore.Record) error {
+	err = r.opts.Log.SubscribeAll(runCtx, from, func(ctx context.Context, recs []eventstore.Record) error {
 		if durable != nil {
 			if err := durable.WaitDurable(ctx); err != nil {
 				return err
@@ -341,14 +365,8 @@ func (r *Relay) runOnce(ctx context.Context) error {
 	return nil
 }
 
-// onConn runs a statement on the lock connection with ctx's values but not its cancellation (a
-// query cancelled half-way closes the connection, and with it the lock and the final checkpoint),
-// bounded by a timeout instead.
-func onConn(ctx context.Context, f func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	return f(ctx)
-}
+// statementTimeout bounds each statement on the lock connection.
+const statementTimeout = 10 * time.Second
 
 // work is one event for a worker, with its place in the checkpoint order.
 type work struct {
@@ -456,46 +474,7 @@ func (t *tracker) oldest() int64 {
 	return 0
 }
 
-// acquire returns a connection that holds the relay's lock, waiting for it as long as another
-// instance holds it. A standby takes a pool connection only for each attempt.
-func (r *Relay) acquire(ctx context.Context) (*pgxpool.Conn, error) {
-	for waiting := false; ; waiting = true {
-		conn, err := r.pool.Acquire(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("relay %s: acquire lock connection: %w", r.opts.Name, err)
-		}
-		var ok bool
-		err = conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, hashtext($2))", lockClass, r.opts.Name).Scan(&ok)
-		if err != nil {
-			conn.Release()
-			return nil, fmt.Errorf("relay %s: take lock: %w", r.opts.Name, err)
-		}
-		if ok {
-			return conn, nil
-		}
-		conn.Release()
-		if !waiting {
-			r.opts.Logger.Info("relay standing by: another instance holds the lock", "relay", r.opts.Name)
-		}
-		r.ok() // a standby is healthy
-		if err := sleep(ctx, r.opts.LockPoll); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// release gives the lock back and the connection to the pool; a connection that cannot unlock is
-// closed, which releases the lock too.
-func (r *Relay) release(conn *pgxpool.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1, hashtext($2))", lockClass, r.opts.Name); err != nil {
-		_ = conn.Conn().Close(ctx)
-	}
-	conn.Release()
-}
-
-func (r *Relay) loadCheckpoint(ctx context.Context, conn *pgxpool.Conn) (eventstore.Position, error) {
+func (r *Relay) loadCheckpoint(ctx context.Context, conn *pgx.Conn) (eventstore.Position, error) {
 	var pos int64
 	err := conn.QueryRow(ctx, `
 		INSERT INTO relay_checkpoints (name) VALUES ($1)
@@ -507,7 +486,7 @@ func (r *Relay) loadCheckpoint(ctx context.Context, conn *pgxpool.Conn) (eventst
 	return eventstore.Position(uint64(pos)), nil
 }
 
-func (r *Relay) saveCheckpoint(ctx context.Context, conn *pgxpool.Conn, pos eventstore.Position) error {
+func (r *Relay) saveCheckpoint(ctx context.Context, conn *pgx.Conn, pos eventstore.Position) error {
 	// The commit does not wait for the disk: a checkpoint lost in a crash of the database only
 	// means that a few events are published again.
 	_, err := conn.Exec(ctx, `
@@ -529,41 +508,22 @@ type group struct {
 
 // publishGroup publishes g until it succeeds (true) or ctx ends (false).
 func (r *Relay) publishGroup(ctx context.Context, g group) bool {
-	backoff := r.opts.MinBackoff
 	endSpans := bus.TracePublish(g.topic, g.msgs)
-	for {
-		err := r.pub.Publish(g.topic, g.msgs...)
-		if err == nil {
-			endSpans(nil)
-			r.published.Add(uint64(len(g.msgs)))
-			r.ok()
-			return true
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		if err := r.pub.Publish(g.topic, g.msgs...); err != nil {
+			r.fail(fmt.Errorf("publish to %s: %w", g.topic, err))
+			return struct{}{}, err
 		}
-		r.fail(err)
-		if sleep(ctx, jitter(backoff)) != nil {
-			endSpans(err)
-			return false
-		}
-		backoff = min(2*backoff, r.opts.MaxBackoff)
-	}
+		r.published.Add(uint64(len(g.msgs)))
+		r.ok()
+		return struct{}{}, nil
+	}, backoff.WithBackOff(r.backoff()), backoff.WithMaxElapsedTime(0))
+	endSpans(err)
+	return err == nil
 }
 
 func lane(stream string, n int) int {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(stream))
 	return int(h.Sum32() % uint32(n))
-}
-
-// jitter returns a duration between d/2 and d.
-func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -141,7 +141,7 @@ func checkpoint(t *testing.T, pool *pgxpool.Pool, name string) eventstore.Positi
 }
 
 func fast(name string) relay.Options {
-	return relay.Options{Name: name, Workers: 4, BatchSize: 7, CheckpointEvery: 10 * time.Millisecond, LockPoll: 20 * time.Millisecond,
+	return relay.Options{Name: name, Workers: 4, BatchSize: 7, CheckpointEvery: 10 * time.Millisecond,
 		LockCheck: 20 * time.Millisecond, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
 }
 
@@ -186,8 +186,8 @@ func TestRelayPublishesEveryEventInStreamOrder(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := r.Ready(); err != nil {
-		t.Errorf("Ready = %v, want nil", err)
+	if !r.Active() {
+		t.Errorf("Active after catching up = false, want true")
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -307,7 +307,7 @@ func TestRelayKafkaDownAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the relay to report Kafka down", func() bool { return r.Ready() != nil })
+	waitFor(t, 30*time.Second, "the relay to report Kafka down", func() bool { return !r.Active() })
 	if st := r.Status(); st.Checkpoint != 0 || st.Lag == 0 {
 		t.Fatalf("Status while Kafka is down = %+v, want checkpoint 0 and a lag", st)
 	}
@@ -321,7 +321,7 @@ func TestRelayKafkaDownAtStart(t *testing.T) {
 		func(_ context.Context, rec eventstore.Record) error { got.add(rec); return nil }))
 	waitFor(t, 40*time.Second, "every event consumed from Kafka", func() bool { return got.distinct() == len(want) })
 	got.check(t, want)
-	waitFor(t, 5*time.Second, "the relay to report ready", func() bool { return r.Ready() == nil })
+	waitFor(t, 5*time.Second, "the relay to report active", r.Active)
 	last := want[len(want)-1].Position
 	waitFor(t, 5*time.Second, "the checkpoint at the last event", func() bool { return r.Status().Checkpoint == last })
 	cancel()

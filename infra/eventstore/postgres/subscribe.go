@@ -2,14 +2,15 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/commerce-dev/commerce/infra/eventstore"
+	"github.com/commerce-dev/commerce/infra/postgres/leader"
 )
 
 const (
@@ -194,28 +195,25 @@ func (s *Store) notifyLoop() {
 // listen holds a dedicated connection (not from the pool, so a subscription never starves appends)
 // that LISTENs for appends of other processes and signals wake for each notification, until ctx
 // ends. When the connection fails it signals wake (a notification may have been lost) and
-// reconnects with a growing delay; the subscription's poll covers the gap.
+// reconnects with a growing delay, back to the shortest once it listened again; the
+// subscription's poll covers the gap.
 func (s *Store) listen(ctx context.Context, wake chan struct{}) {
-	delay := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, wake)
+	b := &backoff.ExponentialBackOff{InitialInterval: 100 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 2,
+		MaxInterval: listenRetryMax}
+	_, _ = backoff.Retry(ctx, func() (struct{}, error) {
+		err := s.listenOnce(ctx, wake, b.Reset)
 		if ctx.Err() != nil {
-			return
+			return struct{}{}, backoff.Permanent(ctx.Err())
 		}
-		if err != nil {
-			signal(wake)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(delay):
-			}
-			delay = min(2*delay, listenRetryMax)
-		}
-	}
+		signal(wake)
+		return struct{}{}, err
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
 }
 
-func (s *Store) listenOnce(ctx context.Context, wake chan struct{}) error {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+// listenOnce listens until ctx ends or the connection fails; listening is called once LISTEN
+// took effect.
+func (s *Store) listenOnce(ctx context.Context, wake chan struct{}, listening func()) error {
+	conn, err := pgx.ConnectConfig(ctx, leader.Keepalive(s.pool.Config().ConnConfig))
 	if err != nil {
 		return fmt.Errorf("connect to listen: %w", err)
 	}
@@ -229,9 +227,10 @@ func (s *Store) listenOnce(ctx context.Context, wake chan struct{}) error {
 	}
 	// Anything appended before LISTEN took effect announced itself to no one here.
 	signal(wake)
+	listening()
 	for {
 		if _, err := conn.WaitForNotification(ctx); err != nil {
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("wait for notification: %w", err)

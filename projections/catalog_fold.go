@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/commerce-dev/commerce/domain/product"
+	"github.com/commerce-dev/commerce/domain/review"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 )
 
@@ -19,13 +20,15 @@ import (
 // rebuild or a catch-up most product events are stock changes of the same rows, and writing each
 // of them would make a new row version per event.
 //
-// The result is the one Apply gives event by event, because the statements are sent in an order
-// that commutes with it:
+// The rows do not depend on how the log is cut into batches, because the statements are sent in
+// an order that commutes with applying the events one at a time:
 //  1. the category, brand and item statements, in log order (they may rename existing products);
 //  2. the products created in the batch, with the names those tables have after step 1, which are
 //     the names the renames of step 1 would have given them;
 //  3. the updates of products that existed, with their category and brand counts;
-//  4. the rating statements, in log order (they only touch the rating columns and product_ratings).
+//  4. the ratings of reviews written in the batch, folded with their edits and deletions in it, in
+//     one statement; then the statements of edits and deletions of older reviews, in log order
+//     (they only move the rating sums and counts, and the average follows the final ones).
 //
 // A failure of a folded statement names the first record folded into it.
 
@@ -61,17 +64,30 @@ func (f *productFold) apply(e product.Event) {
 	}
 }
 
-// catalogBatch is the plan of one ApplyBatch.
+// ratingFold is a review written in the batch, as its later events in the batch left it.
+type ratingFold struct {
+	product uuid.UUID
+	rating  int
+	deleted bool
+}
+
+// catalogBatch is the plan of one Apply.
 type catalogBatch struct {
 	entities []planned // step 1
-	ratings  []planned // step 4
+	newRated map[uuid.UUID]*ratingFold
+	rated    []uuid.UUID        // newRated's reviews in log order
+	ratedRec *eventstore.Record // the first of them, named when their write fails
+	ratings  []planned          // step 4: edits and deletions of older reviews
+	unfolded map[uuid.UUID]bool // reviews with a statement of their own in the batch
 	products map[uuid.UUID]*productFold
 	order    []uuid.UUID // products in the order of their first event
 }
 
-// ApplyBatch applies consecutive events with a few pipelined statements; see catalogBatch.
-func (c *Catalog) ApplyBatch(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-	b := &catalogBatch{products: make(map[uuid.UUID]*productFold)}
+// Apply applies consecutive catalog, product and review events with a few pipelined statements;
+// see catalogBatch.
+func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
+	b := &catalogBatch{products: make(map[uuid.UUID]*productFold), newRated: make(map[uuid.UUID]*ratingFold),
+		unfolded: make(map[uuid.UUID]bool)}
 	for _, rec := range recs {
 		if err := b.add(c, rec); err != nil {
 			return &EventError{Record: rec, Err: err}
@@ -81,6 +97,9 @@ func (c *Catalog) ApplyBatch(ctx context.Context, tx pgx.Tx, recs []eventstore.R
 }
 
 func (b *catalogBatch) add(c *Catalog, rec eventstore.Record) error {
+	if strings.HasPrefix(rec.Type, "review.") && b.foldRating(rec) {
+		return nil
+	}
 	if !strings.HasPrefix(rec.Type, "product.") {
 		st, ok, err := c.plan(rec)
 		switch {
@@ -127,6 +146,64 @@ func (b *catalogBatch) add(c *Catalog, rec eventstore.Record) error {
 	f.apply(e)
 	return nil
 }
+
+// foldRating folds a review written in the batch, or a later event of one, and reports whether it
+// did; the events of older reviews are left to their own statements, and so is everything after
+// one of those about the same review (a review deleted, then written again), to keep their order.
+func (b *catalogBatch) foldRating(rec eventstore.Record) bool {
+	e, err := review.Decode(rec.Type, rec.Data)
+	if err != nil {
+		return false // plan reports it
+	}
+	folded := b.fold(e)
+	if !folded {
+		switch e := e.(type) {
+		case review.Written:
+			b.unfolded[e.ReviewID] = true
+		case review.Edited:
+			b.unfolded[e.ReviewID] = true
+		case review.Deleted:
+			b.unfolded[e.ReviewID] = true
+		}
+	}
+	if folded && b.ratedRec == nil {
+		b.ratedRec = &rec
+	}
+	return folded
+}
+
+// fold folds e into the batch's new ratings, if it can.
+func (b *catalogBatch) fold(e review.Event) bool {
+	switch e := e.(type) {
+	case review.Written:
+		if _, again := b.newRated[e.ReviewID]; again || b.unfolded[e.ReviewID] {
+			return false // a duplicate fails its own statement, naming this event
+		}
+		b.newRated[e.ReviewID] = &ratingFold{product: e.ProductID, rating: e.Rating}
+		b.rated = append(b.rated, e.ReviewID)
+		return true
+	case review.Edited:
+		if f, ok := b.newRated[e.ReviewID]; ok && !f.deleted && !b.unfolded[e.ReviewID] {
+			f.rating = e.Rating
+			return true
+		}
+	case review.Deleted:
+		if f, ok := b.newRated[e.ReviewID]; ok && !f.deleted && !b.unfolded[e.ReviewID] {
+			f.deleted = true
+			return true
+		}
+	}
+	return false
+}
+
+// sqlRatingsWritten inserts the ratings of the reviews a batch wrote and adds them to their
+// products' sums, counts and averages.
+const sqlRatingsWritten = `WITH v AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::integer[]) AS v (review_id, product_id, rating)),
+r AS (INSERT INTO product_ratings (review_id, product_id, rating) SELECT * FROM v),
+s AS (SELECT product_id, sum(rating) AS sum, count(*) AS n FROM v GROUP BY 1)
+UPDATE products p SET rating_sum = p.rating_sum + s.sum, review_count = p.review_count + s.n,
+	avg_rating = round((p.rating_sum + s.sum)::numeric / (p.review_count + s.n), 2)
+FROM s WHERE p.id = s.product_id`
 
 // The folded statements: one INSERT for the products created in the batch and one UPDATE for
 // those that existed, each keeping catalog_counts in step.
@@ -201,6 +278,16 @@ func (b *catalogBatch) send(ctx context.Context, tx pgx.Tx) error {
 	if upd.first != nil {
 		sends = append(sends, planned{statement{sqlProductsUpdate, []any{pgUUIDs(upd.ids), upd.names, upd.prices, upd.stocks,
 			upd.statuses, upd.updatedAt}}, *upd.first})
+	}
+	var reviews, products []uuid.UUID
+	var ratings []int32
+	for _, id := range b.rated {
+		if f := b.newRated[id]; !f.deleted {
+			reviews, products, ratings = append(reviews, id), append(products, f.product), append(ratings, int32(f.rating))
+		}
+	}
+	if len(reviews) > 0 {
+		sends = append(sends, planned{statement{sqlRatingsWritten, []any{pgUUIDs(reviews), pgUUIDs(products), ratings}}, *b.ratedRec})
 	}
 	sends = append(sends, b.ratings...)
 	return sendPlanned(ctx, tx, sends)
