@@ -15,7 +15,7 @@ import (
 )
 
 // TestRebalanceKeepsSurvivorsPartitions runs three consumers of one group and stops one: the
-// partitions of the two others stay where they were (sarama's sticky assignor; the range assignor
+// partitions of the two others stay where they were (sarama's cooperative-sticky assignor; the range assignor
 // moves some of them unless the member that left sorts between the two others), and the stopped
 // one's partitions go to them.
 func TestRebalanceKeepsSurvivorsPartitions(t *testing.T) {
