@@ -147,6 +147,23 @@ const DefaultSessionTimeout = 6 * time.Second
 // releases) shares no protocol with these: stop the old members before starting new ones, or
 // deploy twice, first with both strategies listed.
 func NewKafkaSubscriber(brokers []string, clientID, group string, sessionTimeout time.Duration, logger watermill.LoggerAdapter) (*kafka.Subscriber, error) {
+	sub, err := kafka.NewSubscriber(kafka.SubscriberConfig{
+		Brokers:               brokers,
+		Unmarshaler:           marshaler,
+		OverwriteSaramaConfig: consumerConfig(clientID, sessionTimeout),
+		ConsumerGroup:         group,
+		NackResendSleep:       100 * time.Millisecond,
+		ReconnectRetrySleep:   time.Second,
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("create kafka subscriber for group %s: %w", group, err)
+	}
+	return sub, nil
+}
+
+// consumerConfig is a consumer group member's sarama configuration: a new one per member, as the
+// cooperative-sticky strategy keeps state.
+func consumerConfig(clientID string, sessionTimeout time.Duration) *sarama.Config {
 	if sessionTimeout <= 0 {
 		sessionTimeout = DefaultSessionTimeout
 	}
@@ -157,20 +174,8 @@ func NewKafkaSubscriber(brokers []string, clientID, group string, sessionTimeout
 	c.Consumer.Group.Session.Timeout = sessionTimeout
 	c.Consumer.Group.Heartbeat.Interval = sessionTimeout / 10
 	c.Consumer.Group.Rebalance.Timeout = sessionTimeout + 4*time.Second
-	// The strategy keeps state: one per subscriber, never shared.
 	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyCooperativeSticky()}
-	sub, err := kafka.NewSubscriber(kafka.SubscriberConfig{
-		Brokers:               brokers,
-		Unmarshaler:           marshaler,
-		OverwriteSaramaConfig: c,
-		ConsumerGroup:         group,
-		NackResendSleep:       100 * time.Millisecond,
-		ReconnectRetrySleep:   time.Second,
-	}, logger)
-	if err != nil {
-		return nil, fmt.Errorf("create kafka subscriber for group %s: %w", group, err)
-	}
-	return sub, nil
+	return c
 }
 
 // PingKafka checks that one of brokers answers a metadata request.
