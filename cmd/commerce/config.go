@@ -120,16 +120,19 @@ func loadConfig(getenv func(string) string, opts ...loadOptions) (config, error)
 	}
 	var c config
 	var errs []error
+	unparsed := make(map[string]bool) // variables already reported: validate leaves them out
 	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
 		var agg env.AggregateError
 		if !errors.As(err, &agg) {
 			return c, fmt.Errorf("configuration: %w", err)
 		}
 		for _, e := range agg.Errors {
-			errs = append(errs, describeParseError(e, environ))
+			name, err := describeParseError(e, environ)
+			unparsed[name] = true
+			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, c.validate(environ, o)...)
+	errs = append(errs, c.validate(environ, unparsed, o)...)
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("configuration:\n%w", err)
 	}
@@ -137,11 +140,11 @@ func loadConfig(getenv func(string) string, opts ...loadOptions) (config, error)
 }
 
 // describeParseError names the variable of a value caarlos0/env could not parse, and what it wants,
-// without its cause's text, which may quote the value.
-func describeParseError(err error, environ map[string]string) error {
+// without its cause's text, which may quote the value. It returns the variable's name too.
+func describeParseError(err error, environ map[string]string) (string, error) {
 	var pe env.ParseError
 	if !errors.As(err, &pe) {
-		return err
+		return "", err
 	}
 	for _, f := range envFields {
 		if f.field != pe.Name {
@@ -156,16 +159,19 @@ func describeParseError(err error, environ map[string]string) error {
 		case reflect.TypeFor[int](), reflect.TypeFor[float64]():
 			want = "a number"
 		}
-		return fmt.Errorf("%s=%s: must be %s", f.name, shown(f, environ[f.name]), want)
+		return f.name, fmt.Errorf("%s=%s: must be %s", f.name, shown(f, environ[f.name]), want)
 	}
-	return err
+	return "", err
 }
 
 // validate checks what the types do not: ranges, choices, addresses, and roles that can settle
-// orders.
-func (c *config) validate(environ map[string]string, o loadOptions) []error {
+// orders. The variables in unparsed were reported already.
+func (c *config) validate(environ map[string]string, unparsed map[string]bool, o loadOptions) []error {
 	var errs []error
 	bad := func(name, format string, args ...any) {
+		if unparsed[name] {
+			return
+		}
 		for _, f := range envFields {
 			if f.name == name {
 				errs = append(errs, fmt.Errorf("%s=%s: %s", name, shown(f, environ[name]), fmt.Sprintf(format, args...)))

@@ -35,6 +35,9 @@ func TestLoadConfigNamesEveryBadVariable(t *testing.T) {
 		t.Fatal("loadConfig accepted bad values")
 	}
 	for _, name := range []string{"DATABASE_URL", "HTTP_ADDR", "KURRENTDB_URL", "LOG_LEVEL", "ROLES", "ACCESS_TOKEN_TTL", "RATE_BURST", "TRUSTED_PROXIES"} {
+		if n := strings.Count(err.Error(), name+"="); n != 1 && name != "KURRENTDB_URL" {
+			t.Errorf("error names %s= %d times, want once:\n%v", name, n, err)
+		}
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}

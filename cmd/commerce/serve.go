@@ -118,6 +118,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if cfg.hasRole("api") {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
+			if ops != nil {
+				_ = ops.Shutdown(context.WithoutCancel(ctx))
+			}
 			stopWorkers()
 			wg.Wait()
 			return fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPAddr, err)

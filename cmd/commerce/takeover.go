@@ -116,9 +116,10 @@ func (t *takeover) see(rec eventstore.Record, now time.Time) {
 	}
 }
 
-// sweep hands the overdue orders to the process manager, a few at a time, every quarter of after.
+// sweep hands the overdue orders to the process manager, a few at a time, every quarter of after
+// (at most every 10 ms).
 func (t *takeover) sweep(ctx context.Context) {
-	tick := time.NewTicker(t.after / 4)
+	tick := time.NewTicker(max(t.after/4, 10*time.Millisecond))
 	defer tick.Stop()
 	sem := make(chan struct{}, takeoverWorkers)
 	var wg sync.WaitGroup

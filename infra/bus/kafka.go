@@ -21,7 +21,7 @@ var marshaler = kafka.NewWithPartitioningMarshaler(PartitionKey)
 func saramaConfig(clientID string) *sarama.Config {
 	c := sarama.NewConfig()
 	c.ClientID = clientID
-	c.Version = sarama.V2_1_0_0
+	c.Version = sarama.V2_4_0_0 // the least that has incremental cooperative rebalancing
 	c.Net.DialTimeout = 3 * time.Second
 	c.Net.ReadTimeout = 10 * time.Second
 	c.Net.WriteTimeout = 10 * time.Second
@@ -139,13 +139,31 @@ const DefaultSessionTimeout = 6 * time.Second
 // was acknowledged.
 //
 // A member that stops heartbeating loses its partitions after sessionTimeout (heartbeats go every
-// tenth of it). Partitions are assigned by sarama's sticky strategy: on a rebalance every member
-// keeps the partitions it had and only those of a member that left, or some for one that joined,
-// move. sarama (v1.43) has no incremental cooperative protocol, so members still pause between the
-// revoke and the new assignment of a rebalance (well under a second when every live member
-// answers); Rebalance.Timeout bounds how long a rebalance waits for a member that is alive but
-// slow to rejoin.
+// tenth of it). Partitions are assigned by sarama's cooperative-sticky strategy (incremental
+// cooperative rebalancing, KIP-429): on a rebalance every member keeps consuming the partitions it
+// keeps, and only those of a member that left, or some for one that joined, move; nobody else
+// stops. Rebalance.Timeout bounds how long a rebalance waits for a member that is alive but slow
+// to rejoin. A group whose members still use an eager strategy (the range assignor of earlier
+// releases) shares no protocol with these: stop the old members before starting new ones, or
+// deploy twice, first with both strategies listed.
 func NewKafkaSubscriber(brokers []string, clientID, group string, sessionTimeout time.Duration, logger watermill.LoggerAdapter) (*kafka.Subscriber, error) {
+	sub, err := kafka.NewSubscriber(kafka.SubscriberConfig{
+		Brokers:               brokers,
+		Unmarshaler:           marshaler,
+		OverwriteSaramaConfig: consumerConfig(clientID, sessionTimeout),
+		ConsumerGroup:         group,
+		NackResendSleep:       100 * time.Millisecond,
+		ReconnectRetrySleep:   time.Second,
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("create kafka subscriber for group %s: %w", group, err)
+	}
+	return sub, nil
+}
+
+// consumerConfig is a consumer group member's sarama configuration: a new one per member, as the
+// cooperative-sticky strategy keeps state.
+func consumerConfig(clientID string, sessionTimeout time.Duration) *sarama.Config {
 	if sessionTimeout <= 0 {
 		sessionTimeout = DefaultSessionTimeout
 	}
@@ -156,19 +174,8 @@ func NewKafkaSubscriber(brokers []string, clientID, group string, sessionTimeout
 	c.Consumer.Group.Session.Timeout = sessionTimeout
 	c.Consumer.Group.Heartbeat.Interval = sessionTimeout / 10
 	c.Consumer.Group.Rebalance.Timeout = sessionTimeout + 4*time.Second
-	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategySticky()}
-	sub, err := kafka.NewSubscriber(kafka.SubscriberConfig{
-		Brokers:               brokers,
-		Unmarshaler:           marshaler,
-		OverwriteSaramaConfig: c,
-		ConsumerGroup:         group,
-		NackResendSleep:       100 * time.Millisecond,
-		ReconnectRetrySleep:   time.Second,
-	}, logger)
-	if err != nil {
-		return nil, fmt.Errorf("create kafka subscriber for group %s: %w", group, err)
-	}
-	return sub, nil
+	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyCooperativeSticky()}
+	return c
 }
 
 // PingKafka checks that one of brokers answers a metadata request.
