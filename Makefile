@@ -28,7 +28,7 @@ test:
 	@db=$$($(DEVDB) start | tail -1); export "$$db"; \
 	go vet ./... && go test -race -count=1 -timeout 25m ./...
 
-## lint: gofmt, go vet, staticcheck and the dependency direction of STYLE.md
+## lint: gofmt, go vet, staticcheck and the dependency direction (README: Dependency direction)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
