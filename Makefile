@@ -41,7 +41,7 @@ test: browser
 	go vet ./... && go test -race -count=1 -timeout 25m ./... && \
 	go test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime 5s ./httpapi/
 
-## lint: gofmt, go vet, staticcheck and the dependency direction of STYLE.md
+## lint: gofmt, go vet, staticcheck and the dependency direction (README: Dependency direction)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...

@@ -35,8 +35,11 @@ func (b base) begin(ctx context.Context, name string) (context.Context, func(*er
 // startAppend starts the span of a load-decide-append on stream; the events appended under it
 // carry its trace context (see Meta.traced).
 func startAppend(ctx context.Context, op, stream string) (context.Context, trace.Span) {
-	return tracer.Start(ctx, op+" "+domain.AggregateType(stream),
-		trace.WithAttributes(attribute.String("commerce.stream", stream)))
+	ctx, span := tracer.Start(ctx, op+" "+domain.AggregateType(stream))
+	if span.IsRecording() { // attributes cost allocations that tracing off need not pay
+		span.SetAttributes(attribute.String("commerce.stream", stream))
+	}
+	return ctx, span
 }
 
 // endSpan ends span, marking it failed for a technical error. A business error (*domain.Error) is
@@ -71,7 +74,9 @@ func startConsumer(ctx context.Context, name string, rec eventstore.Record) (con
 			ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": tp})
 		}
 	}
-	return tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attribute.String("commerce.event_id", rec.ID.String()),
-			attribute.String("commerce.stream", rec.Stream)))
+	ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindConsumer))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("commerce.event_id", rec.ID.String()), attribute.String("commerce.stream", rec.Stream))
+	}
+	return ctx, span
 }

@@ -1,8 +1,9 @@
-// Package httpapi is the HTTP API of API.md: a fiber app whose routes are huma operations, so
-// that /openapi.json (OpenAPI 3.1) is generated from the code and every request is validated
-// against its schema (unknown fields refused, every bad field named) before a handler runs.
+// Package httpapi is the HTTP API (its contract is in the README): a fiber app whose routes are
+// huma operations, so that /openapi.json (OpenAPI 3.1) is generated from the code and every
+// request is validated against its schema (unknown fields refused, every bad field named) before a
+// handler runs.
 //
-// Every response body is the envelope of API.md: successes through ok, created and page
+// Every response body is the API's envelope: successes through ok, created and page
 // (Envelope[T]), errors through one path. Handlers return errors; toEnvelope maps them
 // (*domain.Error kinds, token errors, eventstore.ErrWrongVersion, validation) to statuses, and
 // anything unknown is a 500 with a generic message, logged once with the request id. Unknown

@@ -21,7 +21,7 @@ type Pagination struct {
 	TotalPage       int64    `json:"total_page" doc:"Number of pages" example:"5"`
 }
 
-// Envelope is the body of every JSON response, success or error (API.md). Data is the payload;
+// Envelope is the body of every JSON response, success or error (the API contract). Data is the payload;
 // Pagination is set on lists and null otherwise.
 type Envelope[T any] struct {
 	Result     Result      `json:"result"`

@@ -19,7 +19,7 @@ import (
 	"github.com/commerce-dev/commerce/infra/eventstore"
 )
 
-// Token result codes of API.md: 401 with 4000-4004, 403 with 4005.
+// Token result codes of the API: 401 with 4000-4004, 403 with 4005.
 const (
 	codeNoToken        = 4000
 	codeBadSignature   = 4001
@@ -46,7 +46,7 @@ func serviceUnavailable(description string) *ErrorEnvelope {
 	return e
 }
 
-// ErrorEnvelope is the body of every error response: API.md's envelope whose data, for a
+// ErrorEnvelope is the body of every error response: the API's envelope whose data, for a
 // validation error, names every failing field. It is also the error value handlers and
 // middlewares hand to huma, so huma writes it as it is.
 type ErrorEnvelope struct {
@@ -94,7 +94,7 @@ func statusError(status int, description string) error {
 	return errorEnvelope(status, status, description)
 }
 
-// tokenError is the 401 for a token failure, with its API.md result code.
+// tokenError is the 401 for a token failure, with its API result code.
 func tokenError(code int, description string) *ErrorEnvelope {
 	e := errorEnvelope(http.StatusUnauthorized, code, description)
 	e.headers = http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}

@@ -25,7 +25,7 @@ import (
 	"github.com/commerce-dev/commerce/readmodels"
 )
 
-// bodyLimit is the largest request body (API.md): larger is 413.
+// bodyLimit is the largest request body of the API contract: larger is 413.
 const bodyLimit = 1 << 20
 
 // Config is the server's configuration; zero fields take the defaults below.
@@ -54,7 +54,7 @@ type Config struct {
 	// client is the peer address, so that a client cannot pick its rate-limit bucket.
 	TrustedProxies []netip.Prefix
 	// MinPositionWait bounds how long a query with ?min_position waits for its read model before
-	// it answers 503 (default 2 s, as API.md says).
+	// it answers 503 (default 2 s, as the API contract says).
 	MinPositionWait time.Duration
 	// RequestTimeout is every request's deadline, plus its ?wait (default 5 s); past it the
 	// request stops and answers 503 with Retry-After.
@@ -172,7 +172,7 @@ type Server struct {
 	liveLimits  *liveLimits
 }
 
-// New returns the fiber app serving every route of API.md under /api/v1 and the operations
+// New returns the fiber app serving every route of the API under /api/v1 and the operations
 // endpoints at the root.
 func New(deps Deps) *fiber.App {
 	app, _ := build(deps)
@@ -274,7 +274,7 @@ func humaConfig() huma.Config {
 	// no $schema links in bodies.
 	c.OpenAPIPath, c.DocsPath, c.SchemasPath = "", "", ""
 	c.CreateHooks = nil
-	c.Info.Description = "The commerce shop's API (API.md). Every response body is the envelope " +
+	c.Info.Description = "The commerce shop's API. Every response body is the envelope " +
 		"{result, data, pagination}. Token errors answer 401 with result_code 4000 (no token), " +
 		"4001 (bad signature), 4002 (expired or logged out), 4003 (malformed), 4004 (no subject), " +
 		"and 403 with 4005 (role not allowed). A SUPERVISOR may call every route."

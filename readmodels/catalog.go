@@ -200,7 +200,7 @@ func (r *Reader) FindProduct(ctx context.Context, id uuid.UUID) (Product, error)
 }
 
 // FindSellerProduct returns seller's product id in any status; another seller's product is
-// NotFound, as API.md answers acting on another seller's data.
+// NotFound, as the API contract answers acting on another seller's data.
 func (r *Reader) FindSellerProduct(ctx context.Context, sellerID, id uuid.UUID) (Product, error) {
 	p, err := r.FindProduct(ctx, id)
 	if err != nil {

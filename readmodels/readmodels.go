@@ -30,7 +30,7 @@ type Reader struct {
 // New returns a Reader that queries db.
 func New(db DB) *Reader { return &Reader{db: db} }
 
-// Page sizes of lists, as API.md fixes them.
+// Page sizes of lists, as the API contract (README) fixes them.
 const (
 	DefaultPageSize = 10
 	MaxPageSize     = 100

@@ -20,7 +20,7 @@ var seedNamespace = uuid.MustParse("6f1d7c52-3c1e-4a3e-9a55-3f0f6d1c2b10")
 
 func seedID(kind, name string) uuid.UUID { return uuid.NewSHA1(seedNamespace, []byte(kind+"/"+name)) }
 
-// demoAccounts are the accounts of DESIGN.md. Development data only.
+// demoAccounts are the demo accounts the README lists. Development data only.
 var demoAccounts = struct{ users, sellers, supers []auth.NewAccount }{
 	users: []auth.NewAccount{
 		{Name: "Test User 1", Email: "testUser1@aaa.com", Password: "uP@sswr0d!11", Phone: "01011112222"},

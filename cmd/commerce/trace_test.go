@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/commerce-dev/commerce/domain/order"
+	"github.com/commerce-dev/commerce/infra/bus/kafkatest"
 )
 
 // TestOneTraceFollowsAnOrder serves the whole process (in-process bus) with an in-memory span
@@ -26,6 +27,8 @@ import (
 // append, the relay's publish, the process manager's settlement and its append, and the
 // projection of both the placing and the settlement into the orders read model in that one trace.
 func TestOneTraceFollowsAnOrder(t *testing.T) {
+	// One provider for both runs: the packages' tracers (otel.Tracer at package level) delegate to
+	// the first provider a process installs, as in production, where there is one.
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	otel.SetTracerProvider(tp)
@@ -33,8 +36,22 @@ func TestOneTraceFollowsAnOrder(t *testing.T) {
 		otel.SetTracerProvider(noop.NewTracerProvider())
 		_ = tp.Shutdown(context.Background())
 	})
+	t.Run("in-process bus", func(t *testing.T) { testOneTraceFollowsAnOrder(t, exp, false) })
+	t.Run("Kafka", func(t *testing.T) { testOneTraceFollowsAnOrder(t, exp, true) })
+}
+
+// testOneTraceFollowsAnOrder is TestOneTraceFollowsAnOrder on the in-process bus or on Kafka (the
+// in-process Kafka-protocol broker), where the trace context crosses in the record headers.
+func testOneTraceFollowsAnOrder(t *testing.T, exp *tracetest.InMemoryExporter, kafka bool) {
 
 	cfg := testConfig(t)
+	if kafka {
+		cluster, err := kafkatest.Start(t, 0)
+		if err != nil {
+			t.Fatalf("start Kafka: %v", err)
+		}
+		cfg.KafkaBrokers = cluster.ListenAddrs()
+	}
 	log := slog.New(slog.DiscardHandler)
 	ctx := context.Background()
 	if err := seedCmd(ctx, cfg, log); err != nil {
@@ -86,11 +103,11 @@ func TestOneTraceFollowsAnOrder(t *testing.T) {
 			Status string `json:"status"`
 		} `json:"data"`
 	}
-	status := call(t, http.MethodPost, api+"/orders?wait=5s", token,
+	status := call(t, http.MethodPost, api+"/orders?wait=10s", token,
 		map[string]string{"traceparent": parent, "Idempotency-Key": uuid.NewString()},
 		map[string]any{"address_id": addr.Data.ID, "lines": []map[string]any{{"product_id": productID, "quantity": 1}}}, &placed)
 	if status != http.StatusCreated || placed.Data.Status != string(order.StatusOrder) {
-		t.Fatalf("POST /orders?wait=5s: status %d, order %s; want 201 and ORDER", status, placed.Data.Status)
+		t.Fatalf("POST /orders?wait=10s: status %d, order %s; want 201 and ORDER", status, placed.Data.Status)
 	}
 
 	// The read model shows the settled order: its row went through the projection.
@@ -123,9 +140,18 @@ func TestOneTraceFollowsAnOrder(t *testing.T) {
 	deadline = time.Now().Add(10 * time.Second)
 	for {
 		names := map[string]bool{}
+		publishes := map[trace.SpanID]bool{}
+		var fulfilParents []trace.SpanID
 		for _, s := range exp.GetSpans() {
-			if s.SpanContext.TraceID() == traceID {
-				names[projectorBase(s.Name)] = true
+			if s.SpanContext.TraceID() != traceID {
+				continue
+			}
+			names[projectorBase(s.Name)] = true
+			switch s.Name {
+			case "publish commerce.order":
+				publishes[s.SpanContext.SpanID()] = true
+			case "fulfil " + order.TypePlaced:
+				fulfilParents = append(fulfilParents, s.Parent.SpanID())
 			}
 		}
 		var missing []string
@@ -135,6 +161,12 @@ func TestOneTraceFollowsAnOrder(t *testing.T) {
 			}
 		}
 		if len(missing) == 0 {
+			// The process manager continued from the publish: the context crossed the bus.
+			for _, parent := range fulfilParents {
+				if !publishes[parent] {
+					t.Fatalf("fulfil %s has parent span %s, not a publish span %v", order.TypePlaced, parent, publishes)
+				}
+			}
 			return
 		}
 		if time.Now().After(deadline) {

@@ -13,7 +13,7 @@ import (
 )
 
 // Token failures. Every error Verify returns matches exactly one of them with errors.Is; the HTTP
-// layer turns them into API.md's result codes 4000-4004.
+// layer turns them into the API's result codes 4000-4004.
 var (
 	// ErrTokenMissing: no token was presented.
 	ErrTokenMissing = errors.New("no bearer token")
@@ -39,7 +39,7 @@ const (
 	useRefresh = "refresh"
 )
 
-// claims are the JWT claims: sub, role, email, jti, iat, exp (API.md), plus sid, the session (the
+// claims are the JWT claims: sub, role, email, jti, iat, exp (the API contract), plus sid, the session (the
 // refresh token family a login starts), and token_use.
 type claims struct {
 	Role    domain.Role `json:"role"`

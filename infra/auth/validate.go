@@ -10,7 +10,7 @@ import (
 	"github.com/commerce-dev/commerce/domain"
 )
 
-// Validation rules of API.md. The HTTP schema repeats the patterns in struct tags (a test checks
+// Validation rules of the API contract (README). The HTTP schema repeats the patterns in struct tags (a test checks
 // that they agree); the functions here are the authority and also cover what a JSON Schema
 // pattern cannot say (RE2 has no look-ahead).
 const (

@@ -1,4 +1,4 @@
-// Command depcheck fails when a package imports against the dependency direction of STYLE.md:
+// Command depcheck fails when a package imports against the dependency direction (README):
 // the domain in the centre, adapters outside it, and cmd/commerce the only place that wires
 // adapters. It runs `go list` over the module and checks every non-test import of every package.
 //

@@ -228,6 +228,15 @@ func TestComposeMountedFilesExistAndParse(t *testing.T) {
 			t.Errorf("prometheus.yml loads rules %s, which no volume mounts", rf)
 		}
 	}
+	for _, sc := range prom["scrape_configs"].([]any) {
+		for _, sd := range sc.(map[string]any)["dns_sd_configs"].([]any) {
+			for _, name := range sd.(map[string]any)["names"].([]any) {
+				if _, err := p.GetService(name.(string)); err != nil {
+					t.Errorf("prometheus.yml scrapes %s: %v", name, err)
+				}
+			}
+		}
+	}
 	rules := docs[mounted["/etc/prometheus/alerts.yml"]]
 	var alerts, exprs []string
 	for _, g := range rules["groups"].([]any) {

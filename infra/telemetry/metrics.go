@@ -9,6 +9,7 @@
 package telemetry
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"runtime/debug"
@@ -157,19 +158,25 @@ func (m *Metrics) zero(projectors []string) {
 	}
 }
 
-// Version returns the module version the binary was built as ("(devel)" for a build from a
-// checkout) and the VCS revision it was built from, when the toolchain recorded them.
+// buildVersion is set at link time by builds that know their version, such as the Dockerfile's
+// VERSION argument: -ldflags "-X github.com/commerce-dev/commerce/infra/telemetry.buildVersion=v1.2.3".
+var buildVersion string
+
+// Version returns the version the binary was built as (the link-time version, else the module
+// version, "(devel)" for a build from a checkout) and the VCS revision it was built from, when the
+// toolchain recorded one.
 func Version() (version, revision string) {
+	version = buildVersion
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "unknown", ""
+		return cmp.Or(version, "unknown"), ""
 	}
 	for _, s := range bi.Settings {
 		if s.Key == "vcs.revision" {
 			revision = s.Value
 		}
 	}
-	return bi.Main.Version, revision
+	return cmp.Or(version, bi.Main.Version), revision
 }
 
 // buildInfo is commerce_build_info: always 1, labelled with what the binary is, so that a
