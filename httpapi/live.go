@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,7 +32,7 @@ type LogSource interface {
 
 // liveBuffer is how many changes a stream may have queued before it is ended as too slow; its
 // client reconnects with Last-Event-ID and loses nothing.
-const liveBuffer = 256
+const liveBuffer = 64
 
 // errLiveLagging ends a stream whose client does not read fast enough.
 var errLiveLagging = errors.New("live stream fell behind the log")
@@ -49,8 +50,15 @@ type liveChange struct {
 	reviewID uuid.UUID
 }
 
-// liveSub is one open stream's subscription: the hub queues the changes keep accepts.
+// liveKey is what a subscription follows: one order, or the lines of one seller's products.
+type liveKey struct {
+	order, seller uuid.UUID
+}
+
+// liveSub is one open stream's subscription: the hub queues the changes of its key that keep
+// (when set) accepts.
 type liveSub struct {
+	key  liveKey
 	keep func(*liveChange) bool
 	ch   chan *liveChange
 	// err says why ch was closed: errLiveLagging, the log's failure, or errLiveClosed.
@@ -71,7 +79,8 @@ type liveHub struct {
 	running bool
 	closed  bool
 	pos     eventstore.Position // the last position fanned out
-	subs    map[*liveSub]struct{}
+	subs    map[liveKey]map[*liveSub]struct{}
+	open    int
 	moved   chan struct{}       // closed and replaced each time pos moves
 	recent  []eventstore.Record // the last liveRecent events, oldest first, without their data
 	cancel  context.CancelFunc
@@ -79,19 +88,24 @@ type liveHub struct {
 }
 
 func newLiveHub(source LogSource, log *slog.Logger) *liveHub {
-	return &liveHub{source: source, log: log, states: newOrderStates(source), subs: map[*liveSub]struct{}{}, moved: make(chan struct{})}
+	return &liveHub{source: source, log: log, states: newOrderStates(source), subs: map[liveKey]map[*liveSub]struct{}{}, moved: make(chan struct{})}
 }
 
-// subscribe registers keep and returns the subscription and the position after which it gets
-// every change: everything up to that position is in the store for the caller to read.
-func (h *liveHub) subscribe(ctx context.Context, keep func(*liveChange) bool) (*liveSub, eventstore.Position, error) {
+// subscribe follows key's changes that keep (nil: all) accepts. It returns the subscription and
+// the position after which it gets every change: everything up to that position is in the store
+// for the caller to read.
+func (h *liveHub) subscribe(ctx context.Context, key liveKey, keep func(*liveChange) bool) (*liveSub, eventstore.Position, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := h.ensureRunning(ctx); err != nil {
 		return nil, 0, err
 	}
-	s := &liveSub{keep: keep, ch: make(chan *liveChange, liveBuffer)}
-	h.subs[s] = struct{}{}
+	s := &liveSub{key: key, keep: keep, ch: make(chan *liveChange, liveBuffer)}
+	if h.subs[key] == nil {
+		h.subs[key] = map[*liveSub]struct{}{}
+	}
+	h.subs[key][s] = struct{}{}
+	h.open++
 	return s, h.pos, nil
 }
 
@@ -132,9 +146,8 @@ func (h *liveHub) tail(ctx context.Context) ([]eventstore.Record, eventstore.Pos
 func (h *liveHub) unsubscribe(s *liveSub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.subs[s]; ok {
-		delete(h.subs, s)
-		close(s.ch)
+	if _, ok := h.subs[s.key][s]; ok {
+		h.drop(s)
 	}
 }
 
@@ -157,10 +170,38 @@ func (h *liveHub) start(head eventstore.Position) {
 	}()
 }
 
-// fanOut queues each change of batch to the subscriptions that keep it.
+// drop forgets s and closes its channel; h.mu is held.
+func (h *liveHub) drop(s *liveSub) {
+	delete(h.subs[s.key], s)
+	if len(h.subs[s.key]) == 0 {
+		delete(h.subs, s.key)
+	}
+	h.open--
+	close(s.ch)
+}
+
+// keys returns the keys that follow c: its order, and the sellers of the order's lines.
+func (c *liveChange) keys() []liveKey {
+	keys := []liveKey{{order: c.orderID}}
+	for _, l := range c.after.Lines {
+		k := liveKey{seller: l.SellerID}
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// fanOut queues each change of batch to the subscriptions that follow it.
 func (h *liveHub) fanOut(ctx context.Context, batch []eventstore.Record) error {
+	h.mu.Lock()
+	idle := h.open == 0
+	h.mu.Unlock()
 	changes := make([]*liveChange, 0, len(batch))
 	for _, rec := range batch {
+		if idle {
+			break // no stream to show them to; an order's state is read again when one is
+		}
 		c, err := h.states.change(ctx, rec)
 		if err != nil {
 			return err
@@ -172,16 +213,17 @@ func (h *liveHub) fanOut(ctx context.Context, batch []eventstore.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, c := range changes {
-		for s := range h.subs {
-			if !s.keep(c) {
-				continue
-			}
-			select {
-			case s.ch <- c:
-			default:
-				s.err = errLiveLagging
-				delete(h.subs, s)
-				close(s.ch)
+		for _, k := range c.keys() {
+			for s := range h.subs[k] {
+				if s.keep != nil && !s.keep(c) {
+					continue
+				}
+				select {
+				case s.ch <- c:
+				default:
+					s.err = errLiveLagging
+					h.drop(s)
+				}
 			}
 		}
 	}
@@ -202,10 +244,11 @@ func (h *liveHub) fanOut(ctx context.Context, batch []eventstore.Record) error {
 
 // endAll closes every subscription with err; h.mu is held.
 func (h *liveHub) endAll(err error) {
-	for s := range h.subs {
-		s.err = err
-		close(s.ch)
-		delete(h.subs, s)
+	for _, subs := range h.subs {
+		for s := range subs {
+			s.err = err
+			h.drop(s)
+		}
 	}
 }
 
@@ -220,7 +263,7 @@ func (h *liveHub) position() (eventstore.Position, <-chan struct{}) {
 func (h *liveHub) count() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.subs)
+	return h.open
 }
 
 // Close ends every stream and stops following the log.
