@@ -20,7 +20,6 @@ import (
 	"github.com/commerce-dev/commerce/infra/eventstore"
 	pgstore "github.com/commerce-dev/commerce/infra/eventstore/postgres"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
-	"github.com/commerce-dev/commerce/readmodels"
 )
 
 // benchStreams is how many live streams BenchmarkLiveStreams holds open at once.
@@ -111,8 +110,8 @@ func benchLiveServer(b *testing.B) (string, string, []uuid.UUID) {
 		}
 		orders = append(orders, id)
 	}
-	app := New(Deps{Auth: svc, Store: store, Reader: readmodels.New(pool),
-		Config: Config{LiveStreamsPerAccount: 2 * benchStreams}})
+	// No read models: the streams' first messages are the orders' streams folded.
+	app := New(Deps{Auth: svc, Store: store, Config: Config{LiveStreamsPerAccount: 2 * benchStreams}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
