@@ -81,6 +81,7 @@ type liveHub struct {
 	pos     eventstore.Position // the last position fanned out
 	subs    map[liveKey]map[*liveSub]struct{}
 	open    int
+	sellers int                 // open seller streams
 	moved   chan struct{}       // closed and replaced each time pos moves
 	recent  []eventstore.Record // the last liveRecent events, oldest first, without their data
 	cancel  context.CancelFunc
@@ -106,6 +107,9 @@ func (h *liveHub) subscribe(ctx context.Context, key liveKey, keep func(*liveCha
 	}
 	h.subs[key][s] = struct{}{}
 	h.open++
+	if key.seller != uuid.Nil {
+		h.sellers++
+	}
 	return s, h.pos, nil
 }
 
@@ -177,7 +181,19 @@ func (h *liveHub) drop(s *liveSub) {
 		delete(h.subs, s.key)
 	}
 	h.open--
+	if s.key.seller != uuid.Nil {
+		h.sellers--
+	}
 	close(s.ch)
+}
+
+// follows reports whether an open stream may show a change of order id: a stream of that order,
+// or of any seller (an order's sellers are known only from its state). The hub skips the others'
+// events: an order's state is read again from its stream once it is followed.
+func (h *liveHub) follows(id uuid.UUID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sellers > 0 || len(h.subs[liveKey{order: id}]) > 0
 }
 
 // keys returns the keys that follow c: its order, and the sellers of the order's lines.
@@ -194,15 +210,9 @@ func (c *liveChange) keys() []liveKey {
 
 // fanOut queues each change of batch to the subscriptions that follow it.
 func (h *liveHub) fanOut(ctx context.Context, batch []eventstore.Record) error {
-	h.mu.Lock()
-	idle := h.open == 0
-	h.mu.Unlock()
 	changes := make([]*liveChange, 0, len(batch))
 	for _, rec := range batch {
-		if idle {
-			break // no stream to show them to; an order's state is read again when one is
-		}
-		c, err := h.states.change(ctx, rec)
+		c, err := h.states.change(ctx, rec, h.follows)
 		if err != nil {
 			return err
 		}
@@ -315,12 +325,13 @@ func newOrderStates(source LogSource) *orderStates {
 	return &orderStates{source: source, store: st, byID: map[uuid.UUID]versioned{}}
 }
 
-// change returns the change rec makes for the live streams, or nil for an event no stream shows.
-func (o *orderStates) change(ctx context.Context, rec eventstore.Record) (*liveChange, error) {
+// change returns the change rec makes for the live streams, or nil for an event no stream shows
+// or of an order that followed (when not nil) says no stream follows.
+func (o *orderStates) change(ctx context.Context, rec eventstore.Record, followed func(uuid.UUID) bool) (*liveChange, error) {
 	switch {
 	case strings.HasPrefix(rec.Stream, order.StreamPrefix):
 		id, err := uuid.Parse(strings.TrimPrefix(rec.Stream, order.StreamPrefix))
-		if err != nil {
+		if err != nil || (followed != nil && !followed(id)) {
 			return nil, nil
 		}
 		after, err := o.after(ctx, id, rec)
@@ -414,7 +425,7 @@ func catchUp(ctx context.Context, source LogSource, from, to eventstore.Position
 			if rec.Position > to {
 				return nil
 			}
-			c, err := states.change(ctx, rec)
+			c, err := states.change(ctx, rec, nil)
 			if err != nil {
 				return err
 			}

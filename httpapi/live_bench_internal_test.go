@@ -50,33 +50,41 @@ func BenchmarkLiveStreams(b *testing.B) {
 	}
 }
 
-// BenchmarkLiveFanOut is the cost the live streams add to each event of the log: the hub's
-// fan-out of one order event to 1,000 open subscriptions, of which one keeps it (as 1,000
-// shoppers each following their own order). It is work on the hub's goroutine, beside the
-// order path, not in it.
+// BenchmarkLiveFanOut is the work the live streams add to each event of the log while 1,000
+// streams are open (as 1,000 shoppers each following their own order): the hub's fan-out of an
+// event of a followed order (decoded, applied to the order's state and queued to its stream) and
+// of an order no stream follows (skipped). It runs on the hub's goroutine, beside the order path.
 func BenchmarkLiveFanOut(b *testing.B) {
 	h := newLiveHub(nil, nil)
 	h.running = true // fed by hand below, not by a log
-	orderID := uuid.New()
 	for range benchStreams - 1 {
-		other := uuid.New()
-		if _, _, err := h.subscribe(context.Background(), liveKey{order: other}, nil); err != nil {
+		if _, _, err := h.subscribe(context.Background(), liveKey{order: uuid.New()}, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
-	mine, _, err := h.subscribe(context.Background(), liveKey{order: orderID}, nil)
+	followed := uuid.New()
+	mine, _, err := h.subscribe(context.Background(), liveKey{order: followed}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	placed := benchPlaced(orderID, uuid.New())
-	rec := eventstore.Record{ID: uuid.New(), Type: order.TypePlaced, Data: placed, Stream: order.StreamID(orderID), Version: 1}
-	ctx := context.Background()
-	for b.Loop() {
-		rec.Position++
-		if err := h.fanOut(ctx, []eventstore.Record{rec}); err != nil {
-			b.Fatal(err)
-		}
-		<-mine.ch
+	for _, bc := range []struct {
+		name  string
+		order uuid.UUID
+	}{{"followed order", followed}, {"order nobody follows", uuid.New()}} {
+		b.Run(bc.name, func(b *testing.B) {
+			rec := eventstore.Record{ID: uuid.New(), Type: order.TypePlaced, Data: benchPlaced(bc.order, uuid.New()),
+				Stream: order.StreamID(bc.order), Version: 1}
+			ctx := context.Background()
+			for b.Loop() {
+				rec.Position++
+				if err := h.fanOut(ctx, []eventstore.Record{rec}); err != nil {
+					b.Fatal(err)
+				}
+				if bc.order == followed {
+					<-mine.ch
+				}
+			}
+		})
 	}
 }
 
