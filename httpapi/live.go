@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -82,14 +81,13 @@ type liveHub struct {
 	subs    map[liveKey]map[*liveSub]struct{}
 	open    int
 	sellers int                 // open seller streams
-	moved   chan struct{}       // closed and replaced each time pos moves
 	recent  []eventstore.Record // the last liveRecent events, oldest first, without their data
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
 
 func newLiveHub(source LogSource, log *slog.Logger) *liveHub {
-	return &liveHub{source: source, log: log, states: newOrderStates(source), subs: map[liveKey]map[*liveSub]struct{}{}, moved: make(chan struct{})}
+	return &liveHub{source: source, log: log, states: newOrderStates(source), subs: map[liveKey]map[*liveSub]struct{}{}}
 }
 
 // subscribe follows key's changes that keep (nil: all) accepts. It returns the subscription and
@@ -246,8 +244,6 @@ func (h *liveHub) fanOut(ctx context.Context, batch []eventstore.Record) error {
 	}
 	if len(batch) > 0 {
 		h.pos = batch[len(batch)-1].Position
-		close(h.moved)
-		h.moved = make(chan struct{})
 	}
 	return nil
 }
@@ -260,20 +256,6 @@ func (h *liveHub) endAll(err error) {
 			h.drop(s)
 		}
 	}
-}
-
-// position returns the last position fanned out, and a channel closed when it moves.
-func (h *liveHub) position() (eventstore.Position, <-chan struct{}) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.pos, h.moved
-}
-
-// count returns the number of open subscriptions.
-func (h *liveHub) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.open
 }
 
 // Close ends every stream and stops following the log.
@@ -438,23 +420,4 @@ func catchUp(ctx context.Context, source LogSource, from, to eventstore.Position
 		}
 	}
 	return nil
-}
-
-// waitPast waits until the hub has fanned out position p, or ctx ends, or within passes.
-func (h *liveHub) waitPast(ctx context.Context, p eventstore.Position, within time.Duration) error {
-	timer := time.NewTimer(within)
-	defer timer.Stop()
-	for {
-		pos, moved := h.position()
-		if pos >= p {
-			return nil
-		}
-		select {
-		case <-moved:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-			return fmt.Errorf("the log did not reach position %d within %s", p, within)
-		}
-	}
 }

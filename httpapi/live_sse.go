@@ -158,7 +158,6 @@ func (s *Server) liveSlot(p auth.Principal) (func(), error) {
 
 // orderFeed is one order's stream: the order as the client last saw it.
 type orderFeed struct {
-	id      uuid.UUID
 	view    OrderView
 	reviews map[int]uuid.UUID
 }
@@ -231,8 +230,8 @@ func (s *Server) orderEvents(c *fiber.Ctx) error {
 		end()
 		return fmt.Errorf("read order %s: %w", id, err)
 	}
-	feed := &orderFeed{id: id, view: orderView(state), reviews: map[int]uuid.UUID{}}
-	if s.reader != nil && !resuming {
+	feed := &orderFeed{view: orderView(state), reviews: map[int]uuid.UUID{}}
+	if s.reader != nil {
 		// The aggregate knows no reviews: the orders read model does, once it has reached the
 		// subscription's start (a later review arrives as a message).
 		if err := s.waitOrders(ctx, from); err != nil {
@@ -362,24 +361,65 @@ func (s *Server) sellerLineEvents(c *fiber.Ctx) error {
 			state[i] = sellerLineRead(l)
 		}
 	}
-	changeView := func(ch *liveChange) SellerLinesChangeView {
+	feed := &sellerFeed{sent: map[sellerLineKey]string{}}
+	feed.fresh(state)
+	send := func(w *sseWriter, ch *liveChange) error {
+		lines := feed.fresh(sellerLines(seller, ch))
+		if len(lines) == 0 {
+			return nil
+		}
 		at := ch.rec.RecordedAt.UTC()
-		return SellerLinesChangeView{Type: ch.rec.Type, Position: ch.rec.Position, RecordedAt: &at, Lines: sellerLines(seller, ch)}
+		return w.send(ch.rec.Position, ch.rec.Type, SellerLinesChangeView{Type: ch.rec.Type, Position: ch.rec.Position, RecordedAt: &at, Lines: lines})
 	}
 	return s.stream(c, sub, end, func(ctx context.Context, w *sseWriter) (eventstore.Position, error) {
 		if resuming {
-			err := catchUp(ctx, s.live, resume, from, func(ch *liveChange) error {
-				if v := changeView(ch); len(v.Lines) > 0 {
-					return w.send(ch.rec.Position, ch.rec.Type, v)
-				}
-				return nil
-			})
+			err := catchUp(ctx, s.live, resume, from, func(ch *liveChange) error { return send(w, ch) })
 			return max(resume, from), err
 		}
 		return from, w.send(from, "state", SellerLinesChangeView{Type: "state", Position: from, Lines: state})
-	}, func(w *sseWriter, ch *liveChange) error {
-		return w.send(ch.rec.Position, ch.rec.Type, changeView(ch))
-	})
+	}, send)
+}
+
+// sellerLineKey names an order line.
+type sellerLineKey struct {
+	order uuid.UUID
+	line  int
+}
+
+// maxSellerLinesSeen bounds the lines a seller stream remembers; past it, it forgets them all
+// (and may send a line again that did not change).
+const maxSellerLinesSeen = 10_000
+
+// sellerFeed is one seller's stream: how each line was when last sent. The state comes from the
+// read model, which may already show changes after the stream's start; those changes are not
+// sent again.
+type sellerFeed struct {
+	sent map[sellerLineKey]string
+}
+
+// fresh returns the lines that differ from what the client was last sent, and remembers them.
+func (f *sellerFeed) fresh(lines []SellerLineView) []SellerLineView {
+	var out []SellerLineView
+	for _, l := range lines {
+		k := sellerLineKey{l.OrderID, l.Line}
+		sig := l.OrderStatus + "|" + deref(l.Status) + "|" + deref(l.DeliveryStatus)
+		if f.sent[k] == sig {
+			continue
+		}
+		if len(f.sent) >= maxSellerLinesSeen {
+			clear(f.sent)
+		}
+		f.sent[k] = sig
+		out = append(out, l)
+	}
+	return out
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // sseWriter writes Server-Sent Events to one connection; each write has its own deadline, so
