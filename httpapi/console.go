@@ -163,6 +163,12 @@ func (c *console) loginForm(f *fiber.Ctx) error {
 // cookie; a wrong password, or an account of another role, is the same 401 as the API's.
 func (c *console) login(f *fiber.Ctx) error {
 	email := strings.TrimSpace(f.FormValue("email"))
+	// The same limit per client address as POST /auth/login.
+	if allowed, wait := c.s.limit.allow("console-login "+f.IP(), time.Now()); !allowed {
+		f.Set(fiber.HeaderRetryAfter, retryAfter(wait.Seconds()))
+		return c.render(f, http.StatusTooManyRequests, "login", loginData{pageData: pageData{Title: "Log in"}, Email: email,
+			Error: "Too many attempts from this address; try again in a moment."})
+	}
 	pair, err := c.s.auth.Login(f.UserContext(), email, f.FormValue("password"), domain.RoleSupervisor)
 	if err != nil {
 		e := toEnvelope(err)

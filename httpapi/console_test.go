@@ -194,13 +194,17 @@ func TestConsole(t *testing.T) {
 	}
 	// A write after the page opened shows in the tail.
 	e.order(user, addr, orderLine{p.ID, 1})
+	// htmx replaces the table every second: read it in one script, not node by node.
+	progressJS := `(document.querySelector("#projection-reviews .progress") || {}).innerText || ""`
 	deadline := time.Now().Add(90 * time.Second)
 	for !strings.Contains(progress, "100 %") {
 		if time.Now().After(deadline) {
 			t.Fatalf("the rebuild's progress is %q after 90 s, want 100 %%", progress)
 		}
 		time.Sleep(200 * time.Millisecond)
-		progress = text(`#projection-reviews .progress`)
+		if progress, err = chromedp.Run(ctx, chromedp.Evaluate[string](progressJS)); err != nil {
+			t.Fatalf("read the rebuild's progress: %v", err)
+		}
 	}
 	err = chromedp.Do(ctx,
 		chromedp.Poll[chromedp.Void](`document.querySelector("#tail") && document.querySelector("#tail").innerText.includes("order.confirmed.v1")`,
@@ -208,7 +212,8 @@ func TestConsole(t *testing.T) {
 		save("projections.png"),
 	)
 	if err != nil {
-		t.Fatalf("the log's tail on the projections page: %v (it shows %q)", err, text("#tail"))
+		tail, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#tail").innerText`))
+		t.Fatalf("the log's tail on the projections page: %v (it shows %q)", err, tail)
 	}
 	t.Logf("screenshots in %s", shots)
 }

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -31,7 +31,7 @@ type LogSource interface {
 
 // liveBuffer is how many changes a stream may have queued before it is ended as too slow; its
 // client reconnects with Last-Event-ID and loses nothing.
-const liveBuffer = 256
+const liveBuffer = 64
 
 // errLiveLagging ends a stream whose client does not read fast enough.
 var errLiveLagging = errors.New("live stream fell behind the log")
@@ -49,8 +49,15 @@ type liveChange struct {
 	reviewID uuid.UUID
 }
 
-// liveSub is one open stream's subscription: the hub queues the changes keep accepts.
+// liveKey is what a subscription follows: one order, or the lines of one seller's products.
+type liveKey struct {
+	order, seller uuid.UUID
+}
+
+// liveSub is one open stream's subscription: the hub queues the changes of its key that keep
+// (when set) accepts.
 type liveSub struct {
+	key  liveKey
 	keep func(*liveChange) bool
 	ch   chan *liveChange
 	// err says why ch was closed: errLiveLagging, the log's failure, or errLiveClosed.
@@ -71,27 +78,36 @@ type liveHub struct {
 	running bool
 	closed  bool
 	pos     eventstore.Position // the last position fanned out
-	subs    map[*liveSub]struct{}
-	moved   chan struct{}       // closed and replaced each time pos moves
+	subs    map[liveKey]map[*liveSub]struct{}
+	open    int
+	sellers int                 // open seller streams
 	recent  []eventstore.Record // the last liveRecent events, oldest first, without their data
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
 
 func newLiveHub(source LogSource, log *slog.Logger) *liveHub {
-	return &liveHub{source: source, log: log, states: newOrderStates(source), subs: map[*liveSub]struct{}{}, moved: make(chan struct{})}
+	return &liveHub{source: source, log: log, states: newOrderStates(source), subs: map[liveKey]map[*liveSub]struct{}{}}
 }
 
-// subscribe registers keep and returns the subscription and the position after which it gets
-// every change: everything up to that position is in the store for the caller to read.
-func (h *liveHub) subscribe(ctx context.Context, keep func(*liveChange) bool) (*liveSub, eventstore.Position, error) {
+// subscribe follows key's changes that keep (nil: all) accepts. It returns the subscription and
+// the position after which it gets every change: everything up to that position is in the store
+// for the caller to read.
+func (h *liveHub) subscribe(ctx context.Context, key liveKey, keep func(*liveChange) bool) (*liveSub, eventstore.Position, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := h.ensureRunning(ctx); err != nil {
 		return nil, 0, err
 	}
-	s := &liveSub{keep: keep, ch: make(chan *liveChange, liveBuffer)}
-	h.subs[s] = struct{}{}
+	s := &liveSub{key: key, keep: keep, ch: make(chan *liveChange, liveBuffer)}
+	if h.subs[key] == nil {
+		h.subs[key] = map[*liveSub]struct{}{}
+	}
+	h.subs[key][s] = struct{}{}
+	h.open++
+	if key.seller != uuid.Nil {
+		h.sellers++
+	}
 	return s, h.pos, nil
 }
 
@@ -132,9 +148,8 @@ func (h *liveHub) tail(ctx context.Context) ([]eventstore.Record, eventstore.Pos
 func (h *liveHub) unsubscribe(s *liveSub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.subs[s]; ok {
-		delete(h.subs, s)
-		close(s.ch)
+	if _, ok := h.subs[s.key][s]; ok {
+		h.drop(s)
 	}
 }
 
@@ -157,11 +172,45 @@ func (h *liveHub) start(head eventstore.Position) {
 	}()
 }
 
-// fanOut queues each change of batch to the subscriptions that keep it.
+// drop forgets s and closes its channel; h.mu is held.
+func (h *liveHub) drop(s *liveSub) {
+	delete(h.subs[s.key], s)
+	if len(h.subs[s.key]) == 0 {
+		delete(h.subs, s.key)
+	}
+	h.open--
+	if s.key.seller != uuid.Nil {
+		h.sellers--
+	}
+	close(s.ch)
+}
+
+// follows reports whether an open stream may show a change of order id: a stream of that order,
+// or of any seller (an order's sellers are known only from its state). The hub skips the others'
+// events: an order's state is read again from its stream once it is followed.
+func (h *liveHub) follows(id uuid.UUID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sellers > 0 || len(h.subs[liveKey{order: id}]) > 0
+}
+
+// keys returns the keys that follow c: its order, and the sellers of the order's lines.
+func (c *liveChange) keys() []liveKey {
+	keys := []liveKey{{order: c.orderID}}
+	for _, l := range c.after.Lines {
+		k := liveKey{seller: l.SellerID}
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// fanOut queues each change of batch to the subscriptions that follow it.
 func (h *liveHub) fanOut(ctx context.Context, batch []eventstore.Record) error {
 	changes := make([]*liveChange, 0, len(batch))
 	for _, rec := range batch {
-		c, err := h.states.change(ctx, rec)
+		c, err := h.states.change(ctx, rec, h.follows)
 		if err != nil {
 			return err
 		}
@@ -172,16 +221,17 @@ func (h *liveHub) fanOut(ctx context.Context, batch []eventstore.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, c := range changes {
-		for s := range h.subs {
-			if !s.keep(c) {
-				continue
-			}
-			select {
-			case s.ch <- c:
-			default:
-				s.err = errLiveLagging
-				delete(h.subs, s)
-				close(s.ch)
+		for _, k := range c.keys() {
+			for s := range h.subs[k] {
+				if s.keep != nil && !s.keep(c) {
+					continue
+				}
+				select {
+				case s.ch <- c:
+				default:
+					s.err = errLiveLagging
+					h.drop(s)
+				}
 			}
 		}
 	}
@@ -194,33 +244,18 @@ func (h *liveHub) fanOut(ctx context.Context, batch []eventstore.Record) error {
 	}
 	if len(batch) > 0 {
 		h.pos = batch[len(batch)-1].Position
-		close(h.moved)
-		h.moved = make(chan struct{})
 	}
 	return nil
 }
 
 // endAll closes every subscription with err; h.mu is held.
 func (h *liveHub) endAll(err error) {
-	for s := range h.subs {
-		s.err = err
-		close(s.ch)
-		delete(h.subs, s)
+	for _, subs := range h.subs {
+		for s := range subs {
+			s.err = err
+			h.drop(s)
+		}
 	}
-}
-
-// position returns the last position fanned out, and a channel closed when it moves.
-func (h *liveHub) position() (eventstore.Position, <-chan struct{}) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.pos, h.moved
-}
-
-// count returns the number of open subscriptions.
-func (h *liveHub) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.subs)
 }
 
 // Close ends every stream and stops following the log.
@@ -272,12 +307,13 @@ func newOrderStates(source LogSource) *orderStates {
 	return &orderStates{source: source, store: st, byID: map[uuid.UUID]versioned{}}
 }
 
-// change returns the change rec makes for the live streams, or nil for an event no stream shows.
-func (o *orderStates) change(ctx context.Context, rec eventstore.Record) (*liveChange, error) {
+// change returns the change rec makes for the live streams, or nil for an event no stream shows
+// or of an order that followed (when not nil) says no stream follows.
+func (o *orderStates) change(ctx context.Context, rec eventstore.Record, followed func(uuid.UUID) bool) (*liveChange, error) {
 	switch {
 	case strings.HasPrefix(rec.Stream, order.StreamPrefix):
 		id, err := uuid.Parse(strings.TrimPrefix(rec.Stream, order.StreamPrefix))
-		if err != nil {
+		if err != nil || (followed != nil && !followed(id)) {
 			return nil, nil
 		}
 		after, err := o.after(ctx, id, rec)
@@ -371,7 +407,7 @@ func catchUp(ctx context.Context, source LogSource, from, to eventstore.Position
 			if rec.Position > to {
 				return nil
 			}
-			c, err := states.change(ctx, rec)
+			c, err := states.change(ctx, rec, nil)
 			if err != nil {
 				return err
 			}
@@ -384,23 +420,4 @@ func catchUp(ctx context.Context, source LogSource, from, to eventstore.Position
 		}
 	}
 	return nil
-}
-
-// waitPast waits until the hub has fanned out position p, or ctx ends, or within passes.
-func (h *liveHub) waitPast(ctx context.Context, p eventstore.Position, within time.Duration) error {
-	timer := time.NewTimer(within)
-	defer timer.Stop()
-	for {
-		pos, moved := h.position()
-		if pos >= p {
-			return nil
-		}
-		select {
-		case <-moved:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-			return fmt.Errorf("the log did not reach position %d within %s", p, within)
-		}
-	}
 }

@@ -80,7 +80,7 @@ func (s *Server) registerLive(app *fiber.App, api huma.API) {
 	lastEventID := &huma.Param{Name: "Last-Event-ID", In: "header", Schema: &huma.Schema{Type: huma.TypeString},
 		Description: "The id of the last message received: the stream resumes after it, with every change since and none twice, and without the state message."}
 	stream := func(o huma.Operation, a access, data reflect.Type, params ...*huma.Param) {
-		o.Errors = append(o.Errors, http.StatusNotFound, http.StatusTooManyRequests)
+		o.Errors = append(o.Errors, http.StatusNotFound, http.StatusTooManyRequests, http.StatusServiceUnavailable)
 		o = op(o, a)
 		o.Parameters = append(params, lastEventID)
 		o.Responses = map[string]*huma.Response{"200": {
@@ -98,7 +98,8 @@ func (s *Server) registerLive(app *fiber.App, api huma.API) {
 		OperationID: "order-events", Method: http.MethodGet, Path: "/api/v1/orders/{id}/events", Tags: []string{"orders", "live"},
 		Summary: "Follow an order live (Server-Sent Events)",
 		Description: "First the order as it is now (event state), then one message per change of the order or a line (settled, accepted, rejected, shipped, delivered, cancel requested and confirmed, reviewed), each with the whole order after it. " +
-			"Another user's order is 404. An account may hold a few streams at once; past that, 429. Changes written by any instance arrive.",
+			"Another user's order is 404. An account may hold a few streams at once; past that, 429. " +
+			"503 when the read models lag too far to give the state. Changes written by any instance arrive.",
 	}, roles(domain.RoleUser), reflect.TypeOf(OrderChangeView{}),
 		&huma.Param{Name: "id", In: "path", Required: true, Schema: &huma.Schema{Type: huma.TypeString, Format: "uuid"}})
 	stream(huma.Operation{
@@ -157,7 +158,6 @@ func (s *Server) liveSlot(p auth.Principal) (func(), error) {
 
 // orderFeed is one order's stream: the order as the client last saw it.
 type orderFeed struct {
-	id      uuid.UUID
 	view    OrderView
 	reviews map[int]uuid.UUID
 }
@@ -214,11 +214,12 @@ func (s *Server) orderEvents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	sub, from, err := s.hub.subscribe(ctx, func(ch *liveChange) bool { return ch.orderID == id })
+	sub, from, err := s.hub.subscribe(ctx, liveKey{order: id}, nil)
 	if err != nil {
 		release()
 		return fmt.Errorf("follow order %s: %w", id, err)
 	}
+	end := func() { s.hub.unsubscribe(sub); release() }
 	// What was appended before the subscription began is not fanned out to it: read it here.
 	more, err := s.store.ReadStream(ctx, order.StreamID(id), int64(len(recs))+1, 0)
 	if err == nil && len(more) > 0 {
@@ -226,24 +227,30 @@ func (s *Server) orderEvents(c *fiber.Ctx) error {
 		state, err = foldOrder(recs)
 	}
 	if err != nil {
-		s.hub.unsubscribe(sub)
-		release()
+		end()
 		return fmt.Errorf("read order %s: %w", id, err)
 	}
-	feed := &orderFeed{id: id, view: orderView(state), reviews: map[int]uuid.UUID{}}
+	feed := &orderFeed{view: orderView(state), reviews: map[int]uuid.UUID{}}
 	if s.reader != nil {
-		// The aggregate knows no reviews: the read model does (a review younger than the read
-		// model arrives as a message).
-		if rm, err := s.reader.FindOrder(ctx, id); err == nil {
-			for _, l := range rm.Lines {
-				if l.ReviewID != nil {
-					feed.reviews[l.Line] = *l.ReviewID
-				}
+		// The aggregate knows no reviews: the orders read model does, once it has reached the
+		// subscription's start (a later review arrives as a message).
+		if err := s.waitOrders(ctx, from); err != nil {
+			end()
+			return err
+		}
+		rm, err := s.reader.FindOrder(ctx, id)
+		if err != nil && !errors.Is(err, domain.ErrNotFound) {
+			end()
+			return fmt.Errorf("read order %s's reviews: %w", id, err)
+		}
+		for _, l := range rm.Lines {
+			if l.ReviewID != nil {
+				feed.reviews[l.Line] = *l.ReviewID
 			}
 		}
 	}
 	last := recs[len(recs)-1].Position
-	return s.stream(c, sub, release, func(ctx context.Context, w *sseWriter) (eventstore.Position, error) {
+	return s.stream(c, sub, end, func(ctx context.Context, w *sseWriter) (eventstore.Position, error) {
 		if resuming {
 			err := catchUp(ctx, s.live, resume, from, func(ch *liveChange) error {
 				if ch.orderID != id {
@@ -275,6 +282,20 @@ func (s *Server) orderEvents(c *fiber.Ctx) error {
 	}, func(w *sseWriter, ch *liveChange) error {
 		return w.send(ch.rec.Position, ch.rec.Type, feed.apply(ch))
 	})
+}
+
+// waitOrders waits, within MinPositionWait, for the orders read model to reach pos: a stream's
+// first message reads it. A read model that lags longer is 503, as for ?min_position.
+func (s *Server) waitOrders(ctx context.Context, pos eventstore.Position) error {
+	if s.positions == nil {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.MinPositionWait)
+	defer cancel()
+	if err := s.positions.WaitFor(wctx, projectorOrders, pos); err != nil {
+		return notFresh()
+	}
+	return nil
 }
 
 // sellerLines returns the lines of seller's products that c made or changed, as they are after it.
@@ -318,27 +339,21 @@ func (s *Server) sellerLineEvents(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	sub, from, err := s.hub.subscribe(ctx, func(ch *liveChange) bool { return len(sellerLines(seller, ch)) > 0 })
+	sub, from, err := s.hub.subscribe(ctx, liveKey{seller: seller}, func(ch *liveChange) bool { return len(sellerLines(seller, ch)) > 0 })
 	if err != nil {
 		release()
 		return fmt.Errorf("follow seller %s: %w", seller, err)
 	}
+	end := func() { s.hub.unsubscribe(sub); release() }
 	var state []SellerLineView
 	if !resuming {
-		if s.positions != nil {
-			wctx, cancel := context.WithTimeout(ctx, s.cfg.MinPositionWait)
-			err := s.positions.WaitFor(wctx, projectorOrders, from)
-			cancel()
-			if err != nil {
-				s.hub.unsubscribe(sub)
-				release()
-				return notFresh()
-			}
+		if err := s.waitOrders(ctx, from); err != nil {
+			end()
+			return err
 		}
 		list, err := s.reader.ListSellerLines(ctx, readmodels.LineFilter{SellerID: seller, Page: readmodels.Page{Size: liveStateLines}})
 		if err != nil {
-			s.hub.unsubscribe(sub)
-			release()
+			end()
 			return fmt.Errorf("list seller %s lines: %w", seller, err)
 		}
 		state = make([]SellerLineView, len(list.Items))
@@ -346,24 +361,65 @@ func (s *Server) sellerLineEvents(c *fiber.Ctx) error {
 			state[i] = sellerLineRead(l)
 		}
 	}
-	changeView := func(ch *liveChange) SellerLinesChangeView {
+	feed := &sellerFeed{sent: map[sellerLineKey]string{}}
+	feed.fresh(state)
+	send := func(w *sseWriter, ch *liveChange) error {
+		lines := feed.fresh(sellerLines(seller, ch))
+		if len(lines) == 0 {
+			return nil
+		}
 		at := ch.rec.RecordedAt.UTC()
-		return SellerLinesChangeView{Type: ch.rec.Type, Position: ch.rec.Position, RecordedAt: &at, Lines: sellerLines(seller, ch)}
+		return w.send(ch.rec.Position, ch.rec.Type, SellerLinesChangeView{Type: ch.rec.Type, Position: ch.rec.Position, RecordedAt: &at, Lines: lines})
 	}
-	return s.stream(c, sub, release, func(ctx context.Context, w *sseWriter) (eventstore.Position, error) {
+	return s.stream(c, sub, end, func(ctx context.Context, w *sseWriter) (eventstore.Position, error) {
 		if resuming {
-			err := catchUp(ctx, s.live, resume, from, func(ch *liveChange) error {
-				if v := changeView(ch); len(v.Lines) > 0 {
-					return w.send(ch.rec.Position, ch.rec.Type, v)
-				}
-				return nil
-			})
+			err := catchUp(ctx, s.live, resume, from, func(ch *liveChange) error { return send(w, ch) })
 			return max(resume, from), err
 		}
 		return from, w.send(from, "state", SellerLinesChangeView{Type: "state", Position: from, Lines: state})
-	}, func(w *sseWriter, ch *liveChange) error {
-		return w.send(ch.rec.Position, ch.rec.Type, changeView(ch))
-	})
+	}, send)
+}
+
+// sellerLineKey names an order line.
+type sellerLineKey struct {
+	order uuid.UUID
+	line  int
+}
+
+// maxSellerLinesSeen bounds the lines a seller stream remembers; past it, it forgets them all
+// (and may send a line again that did not change).
+const maxSellerLinesSeen = 10_000
+
+// sellerFeed is one seller's stream: how each line was when last sent. The state comes from the
+// read model, which may already show changes after the stream's start; those changes are not
+// sent again.
+type sellerFeed struct {
+	sent map[sellerLineKey]string
+}
+
+// fresh returns the lines that differ from what the client was last sent, and remembers them.
+func (f *sellerFeed) fresh(lines []SellerLineView) []SellerLineView {
+	var out []SellerLineView
+	for _, l := range lines {
+		k := sellerLineKey{l.OrderID, l.Line}
+		sig := l.OrderStatus + "|" + deref(l.Status) + "|" + deref(l.DeliveryStatus)
+		if f.sent[k] == sig {
+			continue
+		}
+		if len(f.sent) >= maxSellerLinesSeen {
+			clear(f.sent)
+		}
+		f.sent[k] = sig
+		out = append(out, l)
+	}
+	return out
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // sseWriter writes Server-Sent Events to one connection; each write has its own deadline, so
@@ -398,9 +454,10 @@ func (w *sseWriter) comment(text string) error {
 }
 
 // stream answers c with a text/event-stream: begin sends what comes before the live changes and
-// returns the position they start after; each sends one live change. The stream ends when the
+// returns the position they start after; each sends one live change; end runs when the stream
+// ends. The stream ends when the
 // client goes, the server shuts down, or the subscription ends (the client then resumes).
-func (s *Server) stream(c *fiber.Ctx, sub *liveSub, release func(),
+func (s *Server) stream(c *fiber.Ctx, sub *liveSub, end func(),
 	begin func(context.Context, *sseWriter) (eventstore.Position, error), each func(*sseWriter, *liveChange) error) error {
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
@@ -408,25 +465,27 @@ func (s *Server) stream(c *fiber.Ctx, sub *liveSub, release func(),
 	conn, shutdown := c.Context().Conn(), c.Context().Done()
 	heartbeat, timeout := s.cfg.LiveHeartbeat, s.cfg.WriteTimeout
 	c.Context().SetBodyStreamWriter(func(bw *bufio.Writer) {
-		defer release()
-		defer s.hub.unsubscribe(sub)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go func() {
-			select {
-			case <-shutdown:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
+		defer end()
 		w := &sseWriter{w: bw, conn: conn, timeout: timeout}
 		// retry tells EventSource clients to reconnect after 1 s.
 		if _, err := bw.WriteString("retry: 1000\n\n"); err != nil {
 			return
 		}
+		// begin may read the store: shutdown cancels it. Past it, the loop watches shutdown.
+		ctx, cancel := context.WithCancel(context.Background())
+		begun := make(chan struct{})
+		go func() {
+			select {
+			case <-shutdown:
+				cancel()
+			case <-begun:
+			}
+		}()
 		cursor, err := begin(ctx, w)
+		close(begun)
+		cancel()
 		if err != nil {
-			if ctx.Err() == nil {
+			if ctx.Err() == nil || !errors.Is(err, context.Canceled) {
 				s.log.Warn("live stream could not start", "err", err)
 			}
 			return
@@ -450,7 +509,7 @@ func (s *Server) stream(c *fiber.Ctx, sub *liveSub, release func(),
 				if err := w.comment("ping"); err != nil {
 					return
 				}
-			case <-ctx.Done():
+			case <-shutdown:
 				_ = w.comment("closing: the server is shutting down")
 				return
 			}

@@ -505,21 +505,27 @@ func testLiveShutdown(t *testing.T, s *shop) {
 	}
 }
 
-// An idle stream gets a comment every LiveHeartbeat.
+// An idle stream gets a comment every LiveHeartbeat, and outlives the server's WriteTimeout.
 func testLiveHeartbeat(t *testing.T, s *shop) {
-	e := s.server(t, func(d *httpapi.Deps, _ *auth.Config) { d.Config.LiveHeartbeat = 50 * time.Millisecond })
+	e := s.server(t, func(d *httpapi.Deps, _ *auth.Config) {
+		d.Config.LiveHeartbeat = 50 * time.Millisecond
+		d.Config.WriteTimeout = 300 * time.Millisecond
+	})
 	base := e.listen()
 	lo := newLiveOrder(t, e)
 	st, status, body := openSSE(t, lo.url(base), lo.user.tokens.AccessToken, "")
 	if status != 200 {
 		t.Fatalf("GET order events: %d %s", status, body)
 	}
-	for i := range 3 {
+	start := time.Now()
+	for i := 0; time.Since(start) < time.Second; i++ {
 		select {
 		case c := <-st.comments:
 			if c != "ping" {
 				t.Fatalf("comment %d: %q, want ping", i, c)
 			}
+		case <-st.ended:
+			t.Fatalf("the stream ended after %s (WriteTimeout 300ms)", time.Since(start))
 		case <-time.After(10 * time.Second):
 			t.Fatalf("no heartbeat %d within 10 s", i)
 		}
