@@ -85,7 +85,7 @@ func New() *Metrics {
 			Name: "commerce_orders_settled_total", Help: "Orders the fulfilment process manager settled, by status and reject reason.",
 		}, []string{"status", "reason"}),
 		stockBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "commerce_stock_batch_requests", Help: "Stock requests carried by each product append of the fulfilment group commit.",
+			Name: "commerce_stock_batch_requests", Help: "Commands (stock requests, restocks, edits, reads) each batch of a product stream's writer decided together.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 		}),
 	}
