@@ -1,12 +1,15 @@
-// Package commands runs the write side: every command handler loads an aggregate's stream, asks
-// the domain to decide, and appends the resulting events with the expected version. A version
-// conflict reloads and decides again (bounded, jittered, honouring the context); a business error
-// from the domain is returned at once and never retried.
+// Package commands runs the write side: every command handler asks the domain to decide on an
+// aggregate's current state and appends the resulting events with the expected version; a
+// business error from the domain is returned at once and never retried.
 //
-// Repo is the generic load–decide–append loop every handler (and the order-fulfilment process
-// manager) uses. Loading a hot stream costs about the same at any length: a Repo keeps recent
-// decided state in memory keyed by stream and version and reads only the tail after it, and saves a
-// snapshot through the SnapshotStore port every N events.
+// Repo is the one write path, for every handler and the order-fulfilment process manager alike:
+// each stream has one writer in a process (writer.go), which decides the commands waiting for it
+// in turn, each on the state the previous one left, and appends them together. Commands of one
+// process so never conflict; a conflict with another process reads the stream and decides again,
+// with a jittered, growing pause, until the command's context ends (retry.go). Loading a hot
+// stream costs about the same at any length: a Repo keeps recent decided state in memory keyed by
+// stream and version and reads only the tail after it (cache.go), and saves a snapshot through the
+// SnapshotStore port every N events (snapshot.go).
 //
 // Every event carries Meta (correlation id, causation id, actor) in its metadata, taken from the
 // context (WithMeta) or given explicitly. IdempotencyStore is the port behind the Idempotency-Key

@@ -66,7 +66,8 @@ func TestUpdateRetriesCommutingConflict(t *testing.T) {
 	}
 }
 
-// TestConcurrentRestockHandlers runs many restocks of one product at once through the handler.
+// TestConcurrentRestockHandlers runs many restocks of one product at once through the handler:
+// one process has one writer per stream, so they all land and none conflicts with another.
 func TestConcurrentRestockHandlers(t *testing.T) {
 	e := newEnv(t, commands.Config{})
 	s := seller()
@@ -92,6 +93,9 @@ func TestConcurrentRestockHandlers(t *testing.T) {
 	got, err := e.repos.Products.Load(context.Background(), p.ID)
 	if err != nil || got.Value.Stock != n {
 		t.Fatalf("Load after %d restocks of 1 = stock %d, %v; want %d", n, got.Value.Stock, err, n)
+	}
+	if conflicts, retries := e.obs.counts(); conflicts != 0 || retries != 0 {
+		t.Fatalf("%d restocks in one process: %d conflicts, %d retries; want none", n, conflicts, retries)
 	}
 }
 

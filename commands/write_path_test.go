@@ -171,3 +171,50 @@ func TestForgedLineMessageReleasesNothing(t *testing.T) {
 		t.Fatalf("after the real cancel: stock %d with %d reservations, want 10 with none", got.Stock, len(got.Reservations))
 	}
 }
+
+// TestRejectReasonIsTheProductsDecision settles orders through the process manager: an order
+// for a product that sold out by itself is REJECT OUT_OF_STOCK (not NOT_ON_SALE), and NOT_ON_SALE
+// is only for a product the seller took off sale after the order was placed.
+func TestRejectReasonIsTheProductsDecision(t *testing.T) {
+	e := newEnv(t, commands.Config{})
+	s, u := seller(), user()
+	f := commands.NewFulfilment(e.repos, commands.FulfilmentConfig{})
+	p := e.onSale(s, e.item(), "P", 100, 2)
+	settle := func(id uuid.UUID) order.Order {
+		t.Helper()
+		if err := f.Handle(context.Background(), e.stream(order.StreamID(id))[0]); err != nil {
+			t.Fatalf("Handle order.placed of %s: %v", id, err)
+		}
+		st, err := e.repos.Orders.Load(context.Background(), id)
+		if err != nil {
+			t.Fatalf("Load order %s: %v", id, err)
+		}
+		return st.Value
+	}
+	place := func() uuid.UUID {
+		t.Helper()
+		res, err := e.h.PlaceOrder.Handle(as(u), commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{{ProductID: p.ID, Quantity: 2}}})
+		if err != nil {
+			t.Fatalf("PlaceOrder: %v", err)
+		}
+		return res.ID
+	}
+	first, second := place(), place()
+	if o := settle(first); o.Status != order.StatusOrder {
+		t.Fatalf("first order = %s %q, want ORDER", o.Status, o.RejectReason)
+	}
+	if o := settle(second); o.Status != order.StatusReject || o.RejectReason != product.CodeOutOfStock {
+		t.Fatalf("order after the product sold out by itself = %s %q, want REJECT OUT_OF_STOCK", o.Status, o.RejectReason)
+	}
+
+	if _, err := e.h.RestockProduct.Handle(as(s), commands.RestockProduct{ProductID: p.ID, Quantity: 5}); err != nil {
+		t.Fatalf("RestockProduct: %v", err)
+	}
+	third := place()
+	if _, err := e.h.ChangeProductStatus.Handle(as(s), commands.ChangeProductStatus{ProductID: p.ID, Status: product.StatusSoldOut}); err != nil {
+		t.Fatalf("ChangeProductStatus SOLD_OUT: %v", err)
+	}
+	if o := settle(third); o.Status != order.StatusReject || o.RejectReason != product.CodeNotOnSale {
+		t.Fatalf("order after the seller took the product off sale = %s %q, want REJECT NOT_ON_SALE", o.Status, o.RejectReason)
+	}
+}

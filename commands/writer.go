@@ -18,7 +18,7 @@ type writeRequest[S any, E Event] struct {
 	meta   Meta
 	decide func(S) ([]E, error)
 	// delayed allows an append that does not wait for the disk (eventstore.DelayedAppender); a
-	// batch is appended so only when every command in it allows it.
+	// batch is appended so only when every command with events in it allows it.
 	delayed bool
 	// create says the command starts a new stream: with nothing cached, the writer assumes the
 	// stream is empty and lets the append's expected version check it.
@@ -214,8 +214,9 @@ func (r *Repo[S, E]) decideBatch(s S, batch []*writeRequest[S, E]) (next S, even
 
 // append appends a batch's events expecting the stream to end at cur. Each event carries its
 // command's metadata and, for a command with a CommandID, the id of its place among that
-// command's events. A batch whose commands all allow it is appended without waiting for the disk
-// when the store can (see Fulfilment). It returns the id of the last event appended.
+// command's events. A batch whose events all belong to commands that allow it is appended without
+// waiting for the disk when the store can (see Fulfilment); a read in the batch (Current) writes
+// nothing and asks for nothing. It returns the id of the last event appended.
 func (r *Repo[S, E]) append(stream string, cur loaded[S], batch []*writeRequest[S, E], events []E, owners []int) (eventstore.AppendResult, uuid.UUID, error) {
 	nth := make([]int, len(batch))
 	data, err := eventData(stream, events, func(i int) (Meta, int) {
@@ -230,7 +231,7 @@ func (r *Repo[S, E]) append(stream string, cur loaded[S], batch []*writeRequest[
 	defer cancel()
 	expected := eventstore.ExactAfter(cur.version, cur.lastID)
 	var res eventstore.AppendResult
-	if d, ok := r.store.(eventstore.DelayedAppender); ok && !slices.ContainsFunc(batch, func(req *writeRequest[S, E]) bool { return !req.delayed }) {
+	if d, ok := r.store.(eventstore.DelayedAppender); ok && !slices.ContainsFunc(owners, func(o int) bool { return !batch[o].delayed }) {
 		res, err = d.AppendDelayed(ctx, stream, expected, data...)
 	} else {
 		res, err = r.store.Append(ctx, stream, expected, data...)

@@ -123,7 +123,7 @@ func New(projectors ...string) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}, []string{"status"}),
 		stockBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "commerce_stock_batch_requests", Help: "Stock requests carried by each product append of the fulfilment group commit.",
+			Name: "commerce_stock_batch_requests", Help: "Commands (stock requests, restocks, edits, reads) each batch of a product stream's writer decided together.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 		}),
 	}
