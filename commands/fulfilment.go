@@ -55,6 +55,10 @@ type FulfilmentConfig struct {
 	// done (for a rejected order: once its stock is released), so that AwaitSettled callers in
 	// this process wake without waiting for the event to come round the log.
 	Outcomes *Outcomes
+	// Stock, when set, carries every stock request to the product's one writer in the cluster
+	// (the partition owner, which runs ServeStock) instead of this process's own writer; nil
+	// means the process writes the products itself, as it does alone on the in-process bus.
+	Stock StockTransport
 }
 
 // Fulfilment is the order-fulfilment process manager. It consumes the order events from the bus
@@ -83,6 +87,9 @@ type FulfilmentConfig struct {
 // The Fulfilment writes only through the Repos, like any command handler: its stock requests go
 // to the product's writer with the commands of the API (restocks, status changes), so the
 // reservations of all orders waiting on a hot product are decided together and appended at once.
+// With many processes (FulfilmentConfig.Stock) they go to the writer of the one process that
+// serves the product (ServeStock), so a hot product has one writer in the cluster, not one per
+// process fighting the others with version conflicts.
 //
 // Durability: an order's reservations are appended without waiting for the disk when the store
 // allows it (eventstore.DelayedAppender), and its outcome, order.confirmed or order.rejected, is
@@ -97,12 +104,13 @@ type Fulfilment struct {
 	hook  func(context.Context, FulfilmentStep, uuid.UUID) error
 	obs   FulfilmentObserver
 	out   *Outcomes
+	route StockTransport
 	lock  keyedMutex
 }
 
 // NewFulfilment returns the process manager on repos (share them with the command handlers).
 func NewFulfilment(repos *Repos, cfg FulfilmentConfig) *Fulfilment {
-	f := &Fulfilment{repos: repos, now: cfg.Now, hook: cfg.Hook, obs: cfg.Observer, out: cfg.Outcomes}
+	f := &Fulfilment{repos: repos, now: cfg.Now, hook: cfg.Hook, obs: cfg.Observer, out: cfg.Outcomes, route: cfg.Stock}
 	if f.now == nil {
 		f.now = func() time.Time { return time.Now().UTC() }
 	}
@@ -165,10 +173,19 @@ const (
 	stockCommit
 )
 
-// stock carries out one stock request on the product's writer: nil, a business error from the
-// product's decision (such as OUT_OF_STOCK), or a technical error. Reservations may be appended
-// without waiting for the disk (see Fulfilment).
+// stock carries out one stock request on the product's writer, this process's or, with a
+// StockTransport, the cluster's (fulfilment_route.go): nil, a business error from the product's
+// decision (such as OUT_OF_STOCK), or a technical error.
 func (f *Fulfilment) stock(ctx context.Context, productID uuid.UUID, kind stockKind, orderID uuid.UUID, qty int, meta Meta) error {
+	if f.route != nil {
+		return f.routeStock(ctx, productID, kind, orderID, qty, meta)
+	}
+	return f.writeStock(ctx, productID, kind, orderID, qty, meta)
+}
+
+// writeStock carries out one stock request on this process's writer of the product.
+// Reservations may be appended without waiting for the disk (see Fulfilment).
+func (f *Fulfilment) writeStock(ctx context.Context, productID uuid.UUID, kind stockKind, orderID uuid.UUID, qty int, meta Meta) error {
 	at := f.now()
 	_, err := f.repos.Products.update(ctx, productID, meta, func(p product.Product) ([]product.Event, error) {
 		switch kind {
@@ -250,7 +267,14 @@ func (f *Fulfilment) settle(ctx context.Context, placed order.Placed, meta Meta)
 	if err := f.step(ctx, StepRejected, o.ID); err != nil {
 		return err
 	}
-	if err := f.release(ctx, o, lines[:reserved], meta); err != nil {
+	held := reserved
+	if f.route != nil {
+		// A routed reservation refused here may still be made when its request is carried out
+		// again (its server crashed after answering, before committing it); the release, sent
+		// after it to the same partition, is carried out after that. Otherwise it is a no-op.
+		held++
+	}
+	if err := f.release(ctx, o, lines[:held], meta); err != nil {
 		return err
 	}
 	f.out.settled(o.ID, outcome{status: order.StatusReject, reason: reason}, done.Position)

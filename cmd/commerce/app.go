@@ -86,8 +86,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	a.idem = commands.NewIdempotency(a.idemKeys)
 	a.tail = logtail.New(a.store, logtail.Options{})
 	a.outcomes = commands.NewOutcomes(a.store, a.repos, commands.OutcomesConfig{Log: a.tail, Logger: log})
-	// The outcome waiter hears of orders this process settles at once, not via the log.
-	a.fulfil = commands.NewFulfilment(a.repos, commands.FulfilmentConfig{Observer: a.metrics.Fulfilment(), Outcomes: a.outcomes})
+	a.fulfil = a.fulfilment(nil)
 	a.runner, err = projections.NewRunner(pool, a.store, projectors(), projections.Options{
 		Metrics: a.metrics.Projections(),
 		Logger:  log,
@@ -140,4 +139,11 @@ func (a *app) close() {
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		a.closers[i]()
 	}
+}
+
+// fulfilment returns a process manager on the app's repos. The outcome waiter hears of the orders
+// it settles at once, not via the log. stock, when not nil, carries its stock requests to the
+// products' writers in the cluster.
+func (a *app) fulfilment(stock commands.StockTransport) *commands.Fulfilment {
+	return commands.NewFulfilment(a.repos, commands.FulfilmentConfig{Observer: a.metrics.Fulfilment(), Outcomes: a.outcomes, Stock: stock})
 }

@@ -43,6 +43,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 
 	b := bus.New(bus.Config{Brokers: cfg.KafkaBrokers, SessionTimeout: cfg.KafkaSessionTimeout, Logger: log})
 	defer b.Close()
+	// With Kafka, stock requests go to the product's one writer in the cluster: the saga process
+	// that owns the product's partition of the stock requests.
+	stock := b.Requests()
+	if stock != nil {
+		a.fulfil = a.fulfilment(stock)
+	}
 
 	// Workers run until workCtx ends; shutdown cancels it after the HTTP server has drained.
 	workCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
@@ -74,6 +80,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 			go liveness.Beat(bctx, a.pool, liveness.ProcessManager, liveness.Polled(bctx, time.Second, b.Ping), log)
 			return b.RunFulfilment(ctx, a.fulfil)
 		})
+		if stock != nil {
+			worker("stock-writer", func(ctx context.Context) error { return stock.Serve(ctx, a.fulfil.ServeStock) })
+		}
+	}
+	if stock != nil && (cfg.hasRole("saga") || cfg.hasRole("api") && cfg.TakeoverAfter > 0) {
+		worker("stock-replies", stock.ListenReplies)
 	}
 	if cfg.hasRole("api") {
 		worker("order-outcomes", a.outcomes.Run)

@@ -23,13 +23,14 @@ var AggregateTypes = []string{"category", "brand", "item", "product", "order", "
 // stream id before the first '-', such as "commerce.order" for "order-<uuid>".
 func Topic(stream string) string { return TopicPrefix + domain.AggregateType(stream) }
 
-// Topics returns the topic of every aggregate type, for creating them on a broker.
+// Topics returns every topic the bus uses, for creating them on a broker: the topic of every
+// aggregate type, and those of the stock requests and their replies.
 func Topics() []string {
-	topics := make([]string, len(AggregateTypes))
-	for i, t := range AggregateTypes {
-		topics[i] = TopicPrefix + t
+	topics := make([]string, 0, len(AggregateTypes)+2)
+	for _, t := range AggregateTypes {
+		topics = append(topics, TopicPrefix+t)
 	}
-	return topics
+	return append(topics, StockRequestTopic, StockReplyTopic)
 }
 
 // Header names of the message metadata (Kafka record headers) that describe an event.

@@ -1,0 +1,182 @@
+package commands_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/commerce-dev/commerce/commands"
+	"github.com/commerce-dev/commerce/domain"
+	"github.com/commerce-dev/commerce/domain/order"
+	"github.com/commerce-dev/commerce/domain/product"
+	"github.com/commerce-dev/commerce/infra/bus"
+	"github.com/commerce-dev/commerce/infra/bus/kafkatest"
+	"github.com/commerce-dev/commerce/infra/eventstore"
+	"github.com/commerce-dev/commerce/infra/eventstore/postgres"
+	pg "github.com/commerce-dev/commerce/infra/postgres"
+	"github.com/commerce-dev/commerce/infra/snapshot"
+)
+
+// conflictCounter counts the appends refused with a version conflict, per aggregate type.
+type conflictCounter struct {
+	commands.NopObserver
+	mu    sync.Mutex
+	by    map[string]int
+	total atomic.Int64
+}
+
+func (c *conflictCounter) Conflict(stream string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.by == nil {
+		c.by = map[string]int{}
+	}
+	c.by[domain.AggregateType(stream)]++
+}
+
+func (c *conflictCounter) of(aggregate string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.by[aggregate]
+}
+
+// sagaProcess is one saga process's worth of the write side: its own pool, Repos, bus and
+// process manager, on the rig's database and broker.
+type sagaProcess struct {
+	conflicts *conflictCounter
+	placed    atomic.Int64 // order.placed messages its process manager handled
+}
+
+// startSaga starts a saga process on r's database and brokers: the process manager in the
+// fulfilment group and, when routed, the stock request server and the reply listener.
+func startSaga(t *testing.T, r *rig, brokers []string, routed bool) *sagaProcess {
+	t.Helper()
+	ctx, cancel := context.WithCancel(r.ctx)
+	pool, err := pg.Connect(ctx, r.pool.Config().ConnString())
+	if err != nil {
+		t.Fatalf("connect a second pool: %v", err)
+	}
+	p := &sagaProcess{conflicts: &conflictCounter{}}
+	cfg := commands.Config{Snapshots: snapshot.New(pool), SnapshotEvery: 10, Observer: p.conflicts}
+	repos := commands.NewRepos(postgres.New(pool), cfg)
+	b := bus.New(bus.Config{Brokers: brokers})
+	var fcfg commands.FulfilmentConfig
+	q := b.Requests()
+	if routed {
+		fcfg.Stock = q
+	}
+	f := commands.NewFulfilment(repos, fcfg)
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		b.Close()
+		pool.Close()
+	})
+	wg.Go(func() {
+		_ = b.RunFulfilment(ctx, bus.HandlerFunc(func(ctx context.Context, rec eventstore.Record) error {
+			err := f.Handle(ctx, rec)
+			if err == nil && rec.Type == order.TypePlaced {
+				p.placed.Add(1)
+			}
+			return err
+		}))
+	})
+	if routed {
+		wg.Go(func() { _ = q.ListenReplies(ctx) })
+		wg.Go(func() { _ = q.Serve(ctx, f.ServeStock) })
+	}
+	return p
+}
+
+// hotCluster runs orders of one unit on one hot product, with stock for three quarters of them,
+// through two saga processes on one database and a Kafka broker, their stock requests routed to
+// the product's one writer or (routed false) written by each process itself. It checks that
+// every order settles and the stock arithmetic, and returns the version conflicts on the product
+// stream in both processes and how long the orders took to settle.
+func hotCluster(t *testing.T, routed bool) (conflicts int, took time.Duration) {
+	c, err := kafkatest.Start(t, 0)
+	if err != nil {
+		t.Fatalf("start kfake: %v", err)
+	}
+	brokers := c.ListenAddrs()
+	r := newRig(t, brokers)
+	procs := []*sagaProcess{startSaga(t, r, brokers, routed), startSaga(t, r, brokers, routed)}
+
+	// Both processes consume orders before the load starts.
+	warm := r.product("warm-up", 1000)
+	eventually(t, 60*time.Second, func() bool {
+		if _, err := r.place(commands.PlaceOrderLine{ProductID: warm, Quantity: 1}); err != nil {
+			t.Fatalf("place a warm-up order: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		return procs[0].placed.Load() > 0 && procs[1].placed.Load() > 0
+	}, func() string { return "both saga processes did not handle orders" })
+	before := procs[0].conflicts.of("product") + procs[1].conflicts.of("product")
+
+	const orders, stock = 240, 180
+	hot := r.product("hot", stock)
+	start := time.Now()
+	var mu sync.Mutex
+	var ids []uuid.UUID
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for range orders / 16 {
+				id, err := r.place(commands.PlaceOrderLine{ProductID: hot, Quantity: 1})
+				if err != nil {
+					if product.RejectReason(err) == "" {
+						t.Errorf("PlaceOrder on the hot product: %v", err)
+					}
+					continue
+				}
+				mu.Lock()
+				ids = append(ids, id)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	settled := r.settle(ids, 120*time.Second)
+	took = time.Since(start)
+
+	confirmed := map[uuid.UUID]bool{}
+	for id, status := range settled {
+		if status == order.StatusOrder {
+			confirmed[id] = true
+		}
+	}
+	p := r.stock(hot)
+	if len(confirmed) != stock || p.Stock != 0 || p.Reserved() != stock || len(p.Reservations) != stock {
+		t.Fatalf("%d of %d placed orders confirmed, product stock %d, reserved %d in %d reservations; want %d confirmed, stock 0, %d reserved",
+			len(confirmed), len(ids), p.Stock, p.Reserved(), len(p.Reservations), stock, stock)
+	}
+	for id := range p.Reservations {
+		if !confirmed[id] {
+			t.Fatalf("the hot product holds a reservation for order %s, which is not confirmed", id)
+		}
+	}
+	return procs[0].conflicts.of("product") + procs[1].conflicts.of("product") - before, took
+}
+
+// TestHotProductHasOneWriterAcrossSagaProcesses: with two saga processes on one database, stock
+// requests routed through Kafka to the product's partition owner make the hot product's
+// reservations without version conflicts, where each process writing the product itself fights
+// the other. Both settle every order with exact stock.
+func TestHotProductHasOneWriterAcrossSagaProcesses(t *testing.T) {
+	var direct int
+	var directTook time.Duration
+	t.Run("direct", func(t *testing.T) { direct, directTook = hotCluster(t, false) })
+	var routed int
+	var routedTook time.Duration
+	t.Run("routed", func(t *testing.T) { routed, routedTook = hotCluster(t, true) })
+	t.Logf("version conflicts on the hot product with two saga processes: %d written by each process (settled in %s), %d routed to its writer (settled in %s)",
+		direct, directTook.Round(time.Millisecond), routed, routedTook.Round(time.Millisecond))
+	if routed > 2 {
+		t.Fatalf("routed stock requests met %d version conflicts on the hot product, want at most 2", routed)
+	}
+}

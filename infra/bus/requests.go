@@ -1,0 +1,316 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+)
+
+// The topics and the consumer group of the stock requests (see Requests).
+const (
+	// StockRequestTopic carries the process manager's stock requests, keyed by product stream.
+	StockRequestTopic = TopicPrefix + "stock-requests"
+	// StockReplyTopic carries the answers back to the processes that asked.
+	StockReplyTopic = TopicPrefix + "stock-replies"
+	// StockWriterGroup is the consumer group of the processes that carry out stock requests: the
+	// member that owns a product's partition is the product's only writer in the cluster.
+	StockWriterGroup = "stock-writer"
+)
+
+// Headers of the request and reply messages.
+const (
+	headerRequestID = "request_id"
+	headerReplyTo   = "reply_to"
+)
+
+// DefaultReplyTimeout is how long Request waits for an answer: longer than a session timeout
+// and a rebalance, after which the partition's new owner has carried out the request again.
+const DefaultReplyTimeout = 20 * time.Second
+
+// maxWave bounds how many requests of one partition ServeRequests hands its handler at once.
+const maxWave = 1024
+
+// RequestHandler carries out a wave of requests, in the order they came, and returns one answer
+// per request. Requests of one stream may be carried out concurrently as long as their effect
+// is as if in order; ctx ends when the partition is taken away, and then the answers are not sent.
+type RequestHandler func(ctx context.Context, payloads [][]byte) [][]byte
+
+// Requests is request and reply over Kafka, for the stock requests of the order-fulfilment
+// process manager: Request publishes a request to StockRequestTopic keyed by the stream it is
+// about, and Serve, run in the StockWriterGroup consumer group, carries out every request of the
+// partitions this process owns and answers on StockReplyTopic (or directly, when the asker is
+// this process). A stream's requests so reach one process of the cluster, whichever process
+// asks, and that process's writer of the stream decides them together.
+//
+// Every process that asks reads every reply (ListenReplies, from the topic's end when it starts)
+// and keeps those addressed to it. A reply can be lost (the asker restarted its listener, the
+// server failed to publish it): Request then times out and the caller asks again, so requests
+// must be idempotent. A request is carried out again after a crash or rebalance of its server
+// (its offset is committed after the answer), in partition order.
+//
+// Watermill's Kafka subscriber hands a partition's messages over one at a time, so that the
+// stream's writer would decide one request at a time; Serve uses sarama's consumer group
+// directly to hand its handler every request that waits in a partition at once (a wave).
+type Requests struct {
+	bus  *Bus
+	self string // this process's address for replies
+
+	mu      sync.Mutex
+	waiting map[string]chan []byte
+
+	readyOnce sync.Once
+	ready     chan struct{} // closed once ListenReplies reads the reply topic
+}
+
+// Requests returns the bus's request and reply channel, or nil when the bus is not Kafka: in one
+// process, the product's writer is already the only one.
+func (b *Bus) Requests() *Requests {
+	if b.kafkaPb == nil {
+		return nil
+	}
+	return &Requests{bus: b, self: uuid.NewString(), waiting: make(map[string]chan []byte), ready: make(chan struct{})}
+}
+
+// Request sends payload about stream to the process that serves the stream's partition and
+// returns its answer. It waits for ListenReplies to read the reply topic first, and for the
+// answer at most DefaultReplyTimeout.
+func (q *Requests) Request(ctx context.Context, stream string, payload []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, DefaultReplyTimeout)
+	defer cancel()
+	select {
+	case <-q.ready:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("request on %s: wait for the reply listener: %w", stream, ctx.Err())
+	}
+	id := uuid.NewString()
+	ch := make(chan []byte, 1)
+	q.mu.Lock()
+	q.waiting[id] = ch
+	q.mu.Unlock()
+	defer func() {
+		q.mu.Lock()
+		delete(q.waiting, id)
+		q.mu.Unlock()
+	}()
+	msg := message.NewMessage(id, payload)
+	msg.Metadata.Set(HeaderStream, stream)
+	msg.Metadata.Set(headerRequestID, id)
+	msg.Metadata.Set(headerReplyTo, q.self)
+	if err := q.bus.kafkaPb.Publish(StockRequestTopic, msg); err != nil {
+		return nil, fmt.Errorf("request on %s: %w", stream, err)
+	}
+	select {
+	case answer := <-ch:
+		return answer, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("request %s on %s: no answer: %w", id, stream, ctx.Err())
+	}
+}
+
+// deliver hands answer to the Request waiting for request id, if it still waits.
+func (q *Requests) deliver(id string, answer []byte) {
+	q.mu.Lock()
+	ch := q.waiting[id]
+	q.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- answer:
+		default:
+		}
+	}
+}
+
+// ListenReplies reads the reply topic from its end until ctx ends (then it returns nil), and
+// hands the replies addressed to this process to their Requests. It reconnects after a failure.
+func (q *Requests) ListenReplies(ctx context.Context) error {
+	for {
+		err := q.listen(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		q.warn("stock reply listener stopped, restarting", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (q *Requests) listen(ctx context.Context) error {
+	c := saramaConfig(q.bus.cfg.ClientID)
+	c.Consumer.Return.Errors = false
+	consumer, err := sarama.NewConsumer(q.bus.cfg.Brokers, c)
+	if err != nil {
+		return fmt.Errorf("connect the reply listener: %w", err)
+	}
+	defer consumer.Close()
+	partitions, err := consumer.Partitions(StockReplyTopic)
+	if err != nil {
+		return fmt.Errorf("list the partitions of %s: %w", StockReplyTopic, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, p := range partitions {
+		pc, err := consumer.ConsumePartition(StockReplyTopic, p, sarama.OffsetNewest)
+		if err != nil {
+			return fmt.Errorf("read %s partition %d: %w", StockReplyTopic, p, err)
+		}
+		wg.Go(func() {
+			defer pc.AsyncClose()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case m, ok := <-pc.Messages():
+					if !ok {
+						cancel()
+						return
+					}
+					if replyTo, id := header(m, headerReplyTo), header(m, headerRequestID); replyTo == q.self {
+						q.deliver(id, m.Value)
+					}
+				}
+			}
+		})
+	}
+	q.readyOnce.Do(func() { close(q.ready) })
+	<-ctx.Done()
+	return errors.New("a partition consumer stopped")
+}
+
+// header returns the value of Kafka header key of m, or "".
+func header(m *sarama.ConsumerMessage, key string) string {
+	for _, h := range m.Headers {
+		if string(h.Key) == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// Serve carries out the requests of the partitions this process owns in the StockWriterGroup,
+// with h, until ctx ends (then it returns nil); it reconnects after a failure. Each partition's
+// requests are handed to h in waves: every request that waits, up to maxWave, in order; the wave
+// is answered and its offsets committed before the next one.
+func (q *Requests) Serve(ctx context.Context, h RequestHandler) error {
+	for {
+		err := q.serveOnce(ctx, h)
+		if ctx.Err() != nil {
+			return nil
+		}
+		q.warn("stock request server stopped, restarting", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (q *Requests) serveOnce(ctx context.Context, h RequestHandler) error {
+	group, err := sarama.NewConsumerGroup(q.bus.cfg.Brokers, StockWriterGroup, consumerConfig(q.bus.cfg.ClientID, q.bus.cfg.SessionTimeout))
+	if err != nil {
+		return fmt.Errorf("join consumer group %s: %w", StockWriterGroup, err)
+	}
+	defer group.Close()
+	go func() {
+		for err := range group.Errors() {
+			q.warn("stock request server", "err", err)
+		}
+	}()
+	for ctx.Err() == nil {
+		if err := group.Consume(ctx, []string{StockRequestTopic}, requestServer{q: q, h: h}); err != nil {
+			return fmt.Errorf("consume %s: %w", StockRequestTopic, err)
+		}
+	}
+	return nil
+}
+
+func (q *Requests) warn(msg string, args ...any) {
+	if q.bus.cfg.Logger != nil {
+		q.bus.cfg.Logger.Warn(msg, args...)
+	}
+}
+
+// requestServer is the sarama handler of Serve's consumer group session.
+type requestServer struct {
+	q *Requests
+	h RequestHandler
+}
+
+func (requestServer) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (requestServer) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+// ConsumeClaim serves one partition in waves until it is taken away.
+func (s requestServer) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	ctx := sess.Context()
+	for {
+		var wave []*sarama.ConsumerMessage
+		select {
+		case <-ctx.Done():
+			return nil
+		case m, ok := <-claim.Messages():
+			if !ok {
+				return nil
+			}
+			wave = append(wave, m)
+		}
+	fill:
+		for len(wave) < maxWave {
+			select {
+			case m, ok := <-claim.Messages():
+				if !ok {
+					break fill
+				}
+				wave = append(wave, m)
+			default:
+				break fill
+			}
+		}
+		s.serveWave(ctx, wave)
+		if ctx.Err() != nil {
+			return nil
+		}
+		sess.MarkMessage(wave[len(wave)-1], "")
+	}
+}
+
+// serveWave carries out a wave and sends its answers; after ctx ended it sends none.
+func (s requestServer) serveWave(ctx context.Context, wave []*sarama.ConsumerMessage) {
+	payloads := make([][]byte, len(wave))
+	for i, m := range wave {
+		payloads[i] = m.Value
+	}
+	answers := s.h(ctx, payloads)
+	if ctx.Err() != nil {
+		return
+	}
+	var replies []*message.Message
+	for i, m := range wave {
+		id, replyTo := header(m, headerRequestID), header(m, headerReplyTo)
+		switch {
+		case id == "" || i >= len(answers):
+		case replyTo == s.q.self:
+			s.q.deliver(id, answers[i])
+		default:
+			reply := message.NewMessage(uuid.NewString(), answers[i])
+			reply.Metadata.Set(HeaderStream, header(m, HeaderStream))
+			reply.Metadata.Set(headerRequestID, id)
+			reply.Metadata.Set(headerReplyTo, replyTo)
+			replies = append(replies, reply)
+		}
+	}
+	// A reply that is not sent costs its asker a timeout and a new request; the wave is done.
+	if err := s.q.bus.kafkaPb.Publish(StockReplyTopic, replies...); err != nil {
+		s.q.warn("stock replies not sent", "replies", len(replies), "err", err)
+	}
+}
