@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -53,7 +54,7 @@ type sagaProcess struct {
 
 // startSaga starts a saga process on r's database and brokers: the process manager in the
 // fulfilment group and, when routed, the stock request server and the reply listener.
-func startSaga(t *testing.T, r *rig, brokers []string, routed bool) *sagaProcess {
+func startSaga(t testing.TB, r *rig, brokers []string, routed bool) *sagaProcess {
 	t.Helper()
 	ctx, cancel := context.WithCancel(r.ctx)
 	pool, err := pg.Connect(ctx, r.pool.Config().ConnString())
@@ -93,40 +94,55 @@ func startSaga(t *testing.T, r *rig, brokers []string, routed bool) *sagaProcess
 	return p
 }
 
-// hotCluster runs orders of one unit on one hot product, with stock for three quarters of them,
-// through two saga processes on one database and a Kafka broker, their stock requests routed to
-// the product's one writer or (routed false) written by each process itself. It checks that
-// every order settles and the stock arithmetic, and returns the version conflicts on the product
-// stream in both processes and how long the orders took to settle.
-func hotCluster(t *testing.T, routed bool) (conflicts int, took time.Duration) {
+// hotCluster places orders of one unit on one hot product, with stock for three quarters of
+// them, from 16 clients, through saga processes on one database and a Kafka broker, their stock
+// requests routed to the product's one writer or (routed false) written by each process itself.
+// It checks that every order settles and the stock arithmetic, and returns the version conflicts
+// on the product stream in all the processes and how long the orders took to settle.
+func hotCluster(t testing.TB, sagas int, routed bool, orders int) (conflicts int, took time.Duration) {
 	c, err := kafkatest.Start(t, 0)
 	if err != nil {
 		t.Fatalf("start kfake: %v", err)
 	}
 	brokers := c.ListenAddrs()
 	r := newRig(t, brokers)
-	procs := []*sagaProcess{startSaga(t, r, brokers, routed), startSaga(t, r, brokers, routed)}
+	var procs []*sagaProcess
+	for range sagas {
+		procs = append(procs, startSaga(t, r, brokers, routed))
+	}
+	productConflicts := func() int {
+		n := 0
+		for _, p := range procs {
+			n += p.conflicts.of("product")
+		}
+		return n
+	}
 
-	// Both processes consume orders before the load starts.
+	// Every process consumes orders before the load starts.
 	warm := r.product("warm-up", 1000)
 	eventually(t, 60*time.Second, func() bool {
 		if _, err := r.place(commands.PlaceOrderLine{ProductID: warm, Quantity: 1}); err != nil {
 			t.Fatalf("place a warm-up order: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
-		return procs[0].placed.Load() > 0 && procs[1].placed.Load() > 0
-	}, func() string { return "both saga processes did not handle orders" })
-	before := procs[0].conflicts.of("product") + procs[1].conflicts.of("product")
+		for _, p := range procs {
+			if p.placed.Load() == 0 {
+				return false
+			}
+		}
+		return true
+	}, func() string { return "the saga processes did not all handle orders" })
+	before := productConflicts()
 
-	const orders, stock = 240, 180
+	stock := orders * 3 / 4
 	hot := r.product("hot", stock)
 	start := time.Now()
 	var mu sync.Mutex
 	var ids []uuid.UUID
 	var wg sync.WaitGroup
-	for range 16 {
+	for w := range 16 {
 		wg.Go(func() {
-			for range orders / 16 {
+			for range (orders + w) / 16 {
 				id, err := r.place(commands.PlaceOrderLine{ProductID: hot, Quantity: 1})
 				if err != nil {
 					if product.RejectReason(err) == "" {
@@ -160,7 +176,7 @@ func hotCluster(t *testing.T, routed bool) (conflicts int, took time.Duration) {
 			t.Fatalf("the hot product holds a reservation for order %s, which is not confirmed", id)
 		}
 	}
-	return procs[0].conflicts.of("product") + procs[1].conflicts.of("product") - before, took
+	return productConflicts() - before, took
 }
 
 // TestHotProductHasOneWriterAcrossSagaProcesses: with two saga processes on one database, stock
@@ -170,13 +186,35 @@ func hotCluster(t *testing.T, routed bool) (conflicts int, took time.Duration) {
 func TestHotProductHasOneWriterAcrossSagaProcesses(t *testing.T) {
 	var direct int
 	var directTook time.Duration
-	t.Run("direct", func(t *testing.T) { direct, directTook = hotCluster(t, false) })
+	t.Run("direct", func(t *testing.T) { direct, directTook = hotCluster(t, 2, false, 240) })
 	var routed int
 	var routedTook time.Duration
-	t.Run("routed", func(t *testing.T) { routed, routedTook = hotCluster(t, true) })
+	t.Run("routed", func(t *testing.T) { routed, routedTook = hotCluster(t, 2, true, 240) })
 	t.Logf("version conflicts on the hot product with two saga processes: %d written by each process (settled in %s), %d routed to its writer (settled in %s)",
 		direct, directTook.Round(time.Millisecond), routed, routedTook.Round(time.Millisecond))
 	if routed > 2 {
 		t.Fatalf("routed stock requests met %d version conflicts on the hot product, want at most 2", routed)
+	}
+}
+
+// BenchmarkHotProductSagaProcesses places b.N one-unit orders on one hot product from 16 clients
+// through one and two saga processes and a Kafka broker (kfake), with stock requests written by
+// each process itself (direct) or routed to the product's one writer, and reports settled orders
+// per second and the version conflicts on the product. Run it with
+//
+//	go test -run '^$' -bench HotProductSagaProcesses -benchtime 2000x ./commands/
+func BenchmarkHotProductSagaProcesses(b *testing.B) {
+	for _, routed := range []bool{false, true} {
+		for _, sagas := range []int{1, 2} {
+			name := fmt.Sprintf("direct/sagas=%d", sagas)
+			if routed {
+				name = fmt.Sprintf("routed/sagas=%d", sagas)
+			}
+			b.Run(name, func(b *testing.B) {
+				conflicts, took := hotCluster(b, sagas, routed, max(b.N, 16))
+				b.ReportMetric(float64(max(b.N, 16))/took.Seconds(), "orders/s")
+				b.ReportMetric(float64(conflicts), "conflicts")
+			})
+		}
 	}
 }

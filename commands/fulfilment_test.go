@@ -29,7 +29,7 @@ import (
 // rig is the write side with the whole fulfilment loop on one database: command handlers, the
 // relay publishing the log to a bus, the process manager consuming it, and the outcome waiter.
 type rig struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	pool     *pgxpool.Pool
 	store    *postgres.Store
@@ -41,7 +41,7 @@ type rig struct {
 	itemID   uuid.UUID
 }
 
-func newRig(t *testing.T, brokers []string) *rig {
+func newRig(t testing.TB, brokers []string) *rig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pool := pgtest.New(t)
@@ -221,7 +221,7 @@ func (r *rig) settle(ids []uuid.UUID, within time.Duration) map[uuid.UUID]order.
 }
 
 // eventually waits for cond, failing with what() when it does not hold in time.
-func eventually(t *testing.T, within time.Duration, cond func() bool, what func() string) {
+func eventually(t testing.TB, within time.Duration, cond func() bool, what func() string) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {

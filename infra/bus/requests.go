@@ -202,8 +202,12 @@ func header(m *sarama.ConsumerMessage, key string) string {
 // requests are handed to h in waves: every request that waits, up to maxWave, in order; the wave
 // is answered and its offsets committed before the next one.
 func (q *Requests) Serve(ctx context.Context, h RequestHandler) error {
+	replies := make(chan []*message.Message, 64)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { q.sendReplies(ctx, replies) })
 	for {
-		err := q.serveOnce(ctx, h)
+		err := q.serveOnce(ctx, h, replies)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -216,7 +220,33 @@ func (q *Requests) Serve(ctx context.Context, h RequestHandler) error {
 	}
 }
 
-func (q *Requests) serveOnce(ctx context.Context, h RequestHandler) error {
+// sendReplies publishes the replies of the waves, everything that waits in one batch, so that a
+// partition's next wave does not wait for the broker to take the last one's answers.
+func (q *Requests) sendReplies(ctx context.Context, replies <-chan []*message.Message) {
+	for {
+		var batch []*message.Message
+		select {
+		case <-ctx.Done():
+			return
+		case batch = <-replies:
+		}
+	more:
+		for {
+			select {
+			case r := <-replies:
+				batch = append(batch, r...)
+			default:
+				break more
+			}
+		}
+		// A reply that is not sent costs its asker a timeout and a new request.
+		if err := q.bus.kafkaPb.Publish(StockReplyTopic, batch...); err != nil {
+			q.warn("stock replies not sent", "replies", len(batch), "err", err)
+		}
+	}
+}
+
+func (q *Requests) serveOnce(ctx context.Context, h RequestHandler, replies chan<- []*message.Message) error {
 	group, err := sarama.NewConsumerGroup(q.bus.cfg.Brokers, StockWriterGroup, consumerConfig(q.bus.cfg.ClientID, q.bus.cfg.SessionTimeout))
 	if err != nil {
 		return fmt.Errorf("join consumer group %s: %w", StockWriterGroup, err)
@@ -228,7 +258,7 @@ func (q *Requests) serveOnce(ctx context.Context, h RequestHandler) error {
 		}
 	}()
 	for ctx.Err() == nil {
-		if err := group.Consume(ctx, []string{StockRequestTopic}, requestServer{q: q, h: h}); err != nil {
+		if err := group.Consume(ctx, []string{StockRequestTopic}, requestServer{q: q, h: h, replies: replies}); err != nil {
 			return fmt.Errorf("consume %s: %w", StockRequestTopic, err)
 		}
 	}
@@ -243,8 +273,9 @@ func (q *Requests) warn(msg string, args ...any) {
 
 // requestServer is the sarama handler of Serve's consumer group session.
 type requestServer struct {
-	q *Requests
-	h RequestHandler
+	q       *Requests
+	h       RequestHandler
+	replies chan<- []*message.Message
 }
 
 func (requestServer) Setup(sarama.ConsumerGroupSession) error   { return nil }
@@ -284,7 +315,8 @@ func (s requestServer) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 	}
 }
 
-// serveWave carries out a wave and sends its answers; after ctx ended it sends none.
+// serveWave carries out a wave and hands its answers to their askers in this process and to
+// sendReplies for the others; after ctx ended it answers none.
 func (s requestServer) serveWave(ctx context.Context, wave []*sarama.ConsumerMessage) {
 	payloads := make([][]byte, len(wave))
 	for i, m := range wave {
@@ -309,8 +341,10 @@ func (s requestServer) serveWave(ctx context.Context, wave []*sarama.ConsumerMes
 			replies = append(replies, reply)
 		}
 	}
-	// A reply that is not sent costs its asker a timeout and a new request; the wave is done.
-	if err := s.q.bus.kafkaPb.Publish(StockReplyTopic, replies...); err != nil {
-		s.q.warn("stock replies not sent", "replies", len(replies), "err", err)
+	if len(replies) > 0 {
+		select {
+		case s.replies <- replies:
+		case <-ctx.Done():
+		}
 	}
 }
