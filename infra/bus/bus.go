@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -130,10 +132,78 @@ type HandlerFunc func(ctx context.Context, rec eventstore.Record) error
 func (f HandlerFunc) Handle(ctx context.Context, rec eventstore.Record) error { return f(ctx, rec) }
 
 // RunFulfilment runs the order-fulfilment process manager h on the order topic in its consumer
-// group until ctx ends.
+// group until ctx ends (then it returns nil). In process it is Consume. With Kafka, each
+// partition's messages are handled in waves (consumeWaves): the events of different orders at
+// once, those of one order (one stream, one key) one after the other, so that the orders of a
+// partition do not wait for each other, and their stock requests reach a product's writer
+// together. A failed event is handled again, after a pause, until it succeeds, and the events of
+// its order after it wait, as they would for a nacked message delivered again.
 func (b *Bus) RunFulfilment(ctx context.Context, h Handler) error {
-	return b.Consume(ctx, FulfilmentGroup, []string{OrderTopic}, h)
+	if b.kafkaPb == nil {
+		return b.Consume(ctx, FulfilmentGroup, []string{OrderTopic}, h)
+	}
+	for {
+		err := b.consumeWaves(ctx, FulfilmentGroup, []string{OrderTopic}, func(ctx context.Context, wave []*sarama.ConsumerMessage) {
+			b.handleWave(ctx, FulfilmentGroup, h, wave)
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		b.warn("bus consumer stopped, restarting", "group", FulfilmentGroup, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
+
+// handleWave handles a wave's messages: those of one stream in order, the streams at once, each
+// until it is handled (handleUntilDone). It returns when all are handled or ctx ended.
+func (b *Bus) handleWave(ctx context.Context, group string, h Handler, wave []*sarama.ConsumerMessage) {
+	chains := make(map[string][]*message.Message)
+	var keys []string
+	for _, m := range wave {
+		msg, err := marshaler.Unmarshal(m)
+		if err != nil {
+			b.logError("drop message that is not a Watermill message", "topic", m.Topic, "offset", m.Offset, "err", err)
+			continue
+		}
+		k := string(m.Key)
+		if _, ok := chains[k]; !ok {
+			keys = append(keys, k)
+		}
+		chains[k] = append(chains[k], msg)
+	}
+	var wg sync.WaitGroup
+	for _, k := range keys {
+		wg.Go(func() {
+			for _, msg := range chains[k] {
+				if !b.handleUntilDone(ctx, group, h, msg) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// handleUntilDone handles msg (handle) again, after a pause, until it is handled; false when ctx
+// ended first.
+func (b *Bus) handleUntilDone(ctx context.Context, group string, h Handler, msg *message.Message) bool {
+	for b.handle(ctx, group, h, msg) != nil {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(nackResendSleep):
+		}
+	}
+	return true
+}
+
+// nackResendSleep is how long a message that could not be handled waits before it is handled
+// again.
+const nackResendSleep = 100 * time.Millisecond
 
 // Consume runs h over every event of topics as consumer group group, through a Watermill router,
 // until ctx ends; then it returns nil. Messages are handled concurrently (in Kafka, one at a
@@ -146,9 +216,7 @@ func (b *Bus) Consume(ctx context.Context, group string, topics []string, h Hand
 		if ctx.Err() != nil {
 			return nil
 		}
-		if b.cfg.Logger != nil {
-			b.cfg.Logger.Warn("bus consumer stopped, restarting", "group", group, "err", err)
-		}
+		b.warn("bus consumer stopped, restarting", "group", group, "err", err)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -169,25 +237,35 @@ func (b *Bus) consumeOnce(ctx context.Context, group string, topics []string, h 
 	}
 	for _, topic := range topics {
 		router.AddConsumerHandler(group+"."+topic, topic, sub, func(msg *message.Message) error {
-			rec, err := Record(msg)
-			if err != nil {
-				if b.cfg.Logger != nil {
-					b.cfg.Logger.Error("drop message that is not an event", "topic", topic, "message", msg.UUID, "err", err)
-				}
-				return nil
-			}
-			err = handleWithRetry(consumeContext(msg.Context(), msg), h, rec)
-			if err != nil && b.cfg.Logger != nil {
-				b.cfg.Logger.Warn("event not handled, delivering it again", "group", group, "event_id", rec.ID,
-					"event_type", rec.Type, "correlation_id", msg.Metadata.Get(HeaderCorrelationID), "err", err)
-			}
-			return err
+			return b.handle(msg.Context(), group, h, msg)
 		})
 	}
 	if err := router.Run(ctx); err != nil {
 		return fmt.Errorf("run consumer group %s: %w", group, err)
 	}
 	return nil
+}
+
+// handle turns msg into the event it carries and handles it with h (handleWithRetry); an error
+// means it must be delivered again. A message that is not an event is logged and dropped.
+func (b *Bus) handle(ctx context.Context, group string, h Handler, msg *message.Message) error {
+	rec, err := Record(msg)
+	if err != nil {
+		b.logError("drop message that is not an event", "group", group, "message", msg.UUID, "err", err)
+		return nil
+	}
+	err = handleWithRetry(consumeContext(ctx, msg), h, rec)
+	if err != nil {
+		b.warn("event not handled, delivering it again", "group", group, "event_id", rec.ID,
+			"event_type", rec.Type, "correlation_id", msg.Metadata.Get(HeaderCorrelationID), "err", err)
+	}
+	return err
+}
+
+func (b *Bus) logError(msg string, args ...any) {
+	if b.cfg.Logger != nil {
+		b.cfg.Logger.Error(msg, args...)
+	}
 }
 
 // handleWithRetry calls h, and again after a growing, jittered pause while it fails, up to five

@@ -152,7 +152,7 @@ func NewKafkaSubscriber(brokers []string, clientID, group string, sessionTimeout
 		Unmarshaler:           marshaler,
 		OverwriteSaramaConfig: consumerConfig(clientID, sessionTimeout),
 		ConsumerGroup:         group,
-		NackResendSleep:       100 * time.Millisecond,
+		NackResendSleep:       nackResendSleep,
 		ReconnectRetrySleep:   time.Second,
 	}, logger)
 	if err != nil {

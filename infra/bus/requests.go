@@ -33,9 +33,6 @@ const (
 // and a rebalance, after which the partition's new owner has carried out the request again.
 const DefaultReplyTimeout = 20 * time.Second
 
-// maxWave bounds how many requests of one partition ServeRequests hands its handler at once.
-const maxWave = 1024
-
 // RequestHandler carries out a wave of requests, in the order they came, and returns one answer
 // per request. Requests of one stream may be carried out concurrently as long as their effect
 // is as if in order; ctx ends when the partition is taken away, and then the answers are not sent.
@@ -199,7 +196,7 @@ func header(m *sarama.ConsumerMessage, key string) string {
 
 // Serve carries out the requests of the partitions this process owns in the StockWriterGroup,
 // with h, until ctx ends (then it returns nil); it reconnects after a failure. Each partition's
-// requests are handed to h in waves: every request that waits, up to maxWave, in order; the wave
+// requests are handed to h in waves (consumeWaves): every request that waits, in order; the wave
 // is answered and its offsets committed before the next one.
 func (q *Requests) Serve(ctx context.Context, h RequestHandler) error {
 	replies := make(chan []*message.Message, 64)
@@ -207,7 +204,9 @@ func (q *Requests) Serve(ctx context.Context, h RequestHandler) error {
 	defer wg.Wait()
 	wg.Go(func() { q.sendReplies(ctx, replies) })
 	for {
-		err := q.serveOnce(ctx, h, replies)
+		err := q.bus.consumeWaves(ctx, StockWriterGroup, []string{StockRequestTopic}, func(ctx context.Context, wave []*sarama.ConsumerMessage) {
+			q.serveWave(ctx, h, replies, wave)
+		})
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -246,104 +245,37 @@ func (q *Requests) sendReplies(ctx context.Context, replies <-chan []*message.Me
 	}
 }
 
-func (q *Requests) serveOnce(ctx context.Context, h RequestHandler, replies chan<- []*message.Message) error {
-	group, err := sarama.NewConsumerGroup(q.bus.cfg.Brokers, StockWriterGroup, consumerConfig(q.bus.cfg.ClientID, q.bus.cfg.SessionTimeout))
-	if err != nil {
-		return fmt.Errorf("join consumer group %s: %w", StockWriterGroup, err)
-	}
-	defer group.Close()
-	go func() {
-		for err := range group.Errors() {
-			q.warn("stock request server", "err", err)
-		}
-	}()
-	for ctx.Err() == nil {
-		if err := group.Consume(ctx, []string{StockRequestTopic}, requestServer{q: q, h: h, replies: replies}); err != nil {
-			return fmt.Errorf("consume %s: %w", StockRequestTopic, err)
-		}
-	}
-	return nil
-}
-
-func (q *Requests) warn(msg string, args ...any) {
-	if q.bus.cfg.Logger != nil {
-		q.bus.cfg.Logger.Warn(msg, args...)
-	}
-}
-
-// requestServer is the sarama handler of Serve's consumer group session.
-type requestServer struct {
-	q       *Requests
-	h       RequestHandler
-	replies chan<- []*message.Message
-}
-
-func (requestServer) Setup(sarama.ConsumerGroupSession) error   { return nil }
-func (requestServer) Cleanup(sarama.ConsumerGroupSession) error { return nil }
-
-// ConsumeClaim serves one partition in waves until it is taken away.
-func (s requestServer) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
-	ctx := sess.Context()
-	for {
-		var wave []*sarama.ConsumerMessage
-		select {
-		case <-ctx.Done():
-			return nil
-		case m, ok := <-claim.Messages():
-			if !ok {
-				return nil
-			}
-			wave = append(wave, m)
-		}
-	fill:
-		for len(wave) < maxWave {
-			select {
-			case m, ok := <-claim.Messages():
-				if !ok {
-					break fill
-				}
-				wave = append(wave, m)
-			default:
-				break fill
-			}
-		}
-		s.serveWave(ctx, wave)
-		if ctx.Err() != nil {
-			return nil
-		}
-		sess.MarkMessage(wave[len(wave)-1], "")
-	}
-}
+func (q *Requests) warn(msg string, args ...any) { q.bus.warn(msg, args...) }
 
 // serveWave carries out a wave and hands its answers to their askers in this process and to
 // sendReplies for the others; after ctx ended it answers none.
-func (s requestServer) serveWave(ctx context.Context, wave []*sarama.ConsumerMessage) {
+func (q *Requests) serveWave(ctx context.Context, h RequestHandler, replies chan<- []*message.Message, wave []*sarama.ConsumerMessage) {
 	payloads := make([][]byte, len(wave))
 	for i, m := range wave {
 		payloads[i] = m.Value
 	}
-	answers := s.h(ctx, payloads)
+	answers := h(ctx, payloads)
 	if ctx.Err() != nil {
 		return
 	}
-	var replies []*message.Message
+	var out []*message.Message
 	for i, m := range wave {
 		id, replyTo := header(m, headerRequestID), header(m, headerReplyTo)
 		switch {
 		case id == "" || i >= len(answers):
-		case replyTo == s.q.self:
-			s.q.deliver(id, answers[i])
+		case replyTo == q.self:
+			q.deliver(id, answers[i])
 		default:
 			reply := message.NewMessage(uuid.NewString(), answers[i])
 			reply.Metadata.Set(HeaderStream, header(m, HeaderStream))
 			reply.Metadata.Set(headerRequestID, id)
 			reply.Metadata.Set(headerReplyTo, replyTo)
-			replies = append(replies, reply)
+			out = append(out, reply)
 		}
 	}
-	if len(replies) > 0 {
+	if len(out) > 0 {
 		select {
-		case s.replies <- replies:
+		case replies <- out:
 		case <-ctx.Done():
 		}
 	}
