@@ -59,7 +59,16 @@ type FulfilmentConfig struct {
 	// (the partition owner, which runs ServeStock) instead of this process's own writer; nil
 	// means the process writes the products itself, as it does alone on the in-process bus.
 	Stock StockTransport
+	// StockWait bounds the wait for an answer from the product's writer through Stock; after it,
+	// or when Stock fails, this process's writer carries the request out itself (see
+	// routeStock). Zero means DefaultStockWait.
+	StockWait time.Duration
 }
+
+// DefaultStockWait is how long a routed stock request waits for the product's writer before the
+// asking process writes the product itself: well above a request's round trip under load, well
+// below the seconds a crashed writer's partition waits for its consumer group to notice.
+const DefaultStockWait = time.Second
 
 // Fulfilment is the order-fulfilment process manager. It consumes the order events from the bus
 // (at least once, in any interleaving across orders) and drives the products' stock:
@@ -105,17 +114,21 @@ type Fulfilment struct {
 	obs   FulfilmentObserver
 	out   *Outcomes
 	route StockTransport
+	wait  time.Duration
 	lock  keyedMutex
 }
 
 // NewFulfilment returns the process manager on repos (share them with the command handlers).
 func NewFulfilment(repos *Repos, cfg FulfilmentConfig) *Fulfilment {
-	f := &Fulfilment{repos: repos, now: cfg.Now, hook: cfg.Hook, obs: cfg.Observer, out: cfg.Outcomes, route: cfg.Stock}
+	f := &Fulfilment{repos: repos, now: cfg.Now, hook: cfg.Hook, obs: cfg.Observer, out: cfg.Outcomes, route: cfg.Stock, wait: cfg.StockWait}
 	if f.now == nil {
 		f.now = func() time.Time { return time.Now().UTC() }
 	}
 	if f.obs == nil {
 		f.obs = NopFulfilmentObserver{}
+	}
+	if f.wait <= 0 {
+		f.wait = DefaultStockWait
 	}
 	return f
 }

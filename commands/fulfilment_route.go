@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/commerce-dev/commerce/domain"
+	"github.com/commerce-dev/commerce/domain/order"
 	"github.com/commerce-dev/commerce/domain/product"
 )
 
@@ -38,6 +40,9 @@ type stockRequest struct {
 	ActorID     uuid.UUID   `json:"actor_id"`
 	ActorRole   domain.Role `json:"actor_role"`
 	TraceParent string      `json:"traceparent,omitempty"`
+	// SentAt is when the asker sent the request, by its clock: a request older than the asker's
+	// wait may have been carried out by the asker itself meanwhile (see routeStock).
+	SentAt time.Time `json:"sent_at"`
 }
 
 func (r stockRequest) meta() Meta {
@@ -85,17 +90,31 @@ func decodeAnswer(data []byte) error {
 }
 
 // routeStock is stock through the transport: the request goes to the product's writer in the
-// cluster, and its answer comes back as stock's would.
+// cluster, and its answer comes back as stock's would. When no answer comes within f.wait, or the
+// transport fails, this process's writer carries the request out itself: the writer's process
+// may have died, and its partition waits until its consumer group notices (a session timeout),
+// or the broker may be down. The product has two writers for that time (their appends check the
+// stream's version), and the request is still carried out later by the partition's next owner,
+// which changes nothing in the end: reserve, release and commit are idempotent per order, and
+// the requests sent after this one about the product, carried out here too, come after it in the
+// partition. A reservation refused here and made by that later run is released with the others
+// of a REJECT order (see settle); one whose release could not be published is not made (see
+// serveStock).
 func (f *Fulfilment) routeStock(ctx context.Context, productID uuid.UUID, kind stockKind, orderID uuid.UUID, qty int, meta Meta) error {
 	meta = meta.traced(ctx)
 	payload, err := json.Marshal(stockRequest{Kind: kind, ProductID: productID, OrderID: orderID, Quantity: qty,
 		Correlation: meta.CorrelationID, Causation: meta.CausationID, ActorID: meta.Actor.ID, ActorRole: meta.Actor.Role,
-		TraceParent: meta.TraceParent})
+		TraceParent: meta.TraceParent, SentAt: time.Now()})
 	if err != nil {
 		return fmt.Errorf("fulfil order %s on product %s: encode the request: %w", orderID, productID, err)
 	}
-	answer, err := f.route.Request(ctx, product.StreamID(productID), payload)
-	if err == nil {
+	rctx, cancel := context.WithTimeout(ctx, f.wait)
+	answer, err := f.route.Request(rctx, product.StreamID(productID), payload)
+	cancel()
+	switch {
+	case err != nil && ctx.Err() == nil:
+		return f.writeStock(ctx, productID, kind, orderID, qty, meta)
+	case err == nil:
 		err = decodeAnswer(answer)
 	}
 	if err != nil {
@@ -131,11 +150,28 @@ func (f *Fulfilment) ServeStock(ctx context.Context, payloads [][]byte) [][]byte
 	for _, k := range keys {
 		wg.Go(func() {
 			for _, i := range chains[k] {
-				r := reqs[i]
-				answers[i] = encodeAnswer(f.writeStock(ctx, r.ProductID, r.Kind, r.OrderID, r.Quantity, r.meta()))
+				answers[i] = encodeAnswer(f.serveStock(ctx, reqs[i]))
 			}
 		})
 	}
 	wg.Wait()
 	return answers
+}
+
+// serveStock carries out one routed request. A reservation asked for long enough ago that its
+// asker may have given up waiting is made only while the order is still PENDING: the asker may
+// have reserved itself meanwhile, settled the order and, for a REJECT order, released the
+// reservation, and when the broker refused that release's request, nothing after this late
+// reservation gives it back. Half the wait allows for the clocks of the two processes.
+func (f *Fulfilment) serveStock(ctx context.Context, r stockRequest) error {
+	if r.Kind == stockReserve && time.Since(r.SentAt) > f.wait/2 {
+		st, err := f.repos.Orders.Load(ctx, r.OrderID)
+		if err != nil {
+			return fmt.Errorf("fulfil order %s on product %s: %w", r.OrderID, r.ProductID, err)
+		}
+		if st.Value.Status != order.StatusPending {
+			return nil
+		}
+	}
+	return f.writeStock(ctx, r.ProductID, r.Kind, r.OrderID, r.Quantity, r.meta())
 }

@@ -219,3 +219,64 @@ func BenchmarkHotProductSagaProcesses(b *testing.B) {
 		}
 	}
 }
+
+// TestRoutedStockFallsBackAndLateRequestsChangeNothing: while no process serves the stock
+// requests (the product's writer died and its partition is not yet handed over), the process
+// manager waits StockWait and writes the products itself, so orders still settle. When a server
+// comes, it carries out the requests left in the topic late, which changes nothing: the orders
+// are REJECT and their reservations of A stay released.
+func TestRoutedStockFallsBackAndLateRequestsChangeNothing(t *testing.T) {
+	c, err := kafkatest.Start(t, 0)
+	if err != nil {
+		t.Fatalf("start kfake: %v", err)
+	}
+	r := newRig(t, c.ListenAddrs())
+	b := bus.New(bus.Config{Brokers: c.ListenAddrs()})
+	t.Cleanup(func() { b.Close() })
+	q := b.Requests()
+	f := commands.NewFulfilment(r.repos, commands.FulfilmentConfig{Stock: q, StockWait: 300 * time.Millisecond})
+	ctx, cancel := context.WithCancel(r.ctx)
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	wg.Go(func() { _ = q.ListenReplies(ctx) })
+	wg.Go(func() { _ = b.RunFulfilment(ctx, f) })
+
+	// A sorts first, so each order reserves A, is refused B's two units, and releases A.
+	aID, bID := uuid.New(), uuid.New()
+	aID[0], bID[0] = 0x00, 0xff
+	a, bp := r.productID(aID, "A", 10), r.productID(bID, "B", 1)
+	var ids []uuid.UUID
+	for range 3 {
+		id, err := r.place(commands.PlaceOrderLine{ProductID: a, Quantity: 1}, commands.PlaceOrderLine{ProductID: bp, Quantity: 2})
+		if err != nil {
+			t.Fatalf("PlaceOrder: %v", err)
+		}
+		ids = append(ids, id)
+	}
+	for id, status := range r.settle(ids, 60*time.Second) {
+		if status != order.StatusReject {
+			t.Fatalf("order %s is %s without a stock server, want REJECT (B has 1 of 2)", id, status)
+		}
+	}
+	// A REJECT order's reservations are released after the reject.
+	eventually(t, 30*time.Second, func() bool { p := r.stock(a); return p.Stock == 10 && len(p.Reservations) == 0 }, func() string {
+		p := r.stock(a)
+		return fmt.Sprintf("A after the rejects: stock %d, reservations %v; want 10 and none", p.Stock, p.Reservations)
+	})
+
+	// The server comes: the order placed now is answered after the late requests on A.
+	wg.Go(func() { _ = q.Serve(ctx, f.ServeStock) })
+	last, err := r.place(commands.PlaceOrderLine{ProductID: a, Quantity: 1})
+	if err != nil {
+		t.Fatalf("PlaceOrder: %v", err)
+	}
+	if got := r.settle([]uuid.UUID{last}, 60*time.Second)[last]; got != order.StatusOrder {
+		t.Fatalf("order on A after the server came = %s, want ORDER", got)
+	}
+	if p := r.stock(a); p.Stock != 9 || len(p.Reservations) != 1 || p.Reservations[last] != 1 {
+		t.Fatalf("A at the end: stock %d, reservations %v; want 9, held by order %s alone", p.Stock, p.Reservations, last)
+	}
+}
