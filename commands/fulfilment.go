@@ -68,7 +68,7 @@ type FulfilmentConfig struct {
 // DefaultStockWait is how long a routed stock request waits for the product's writer before the
 // asking process writes the product itself: well above a request's round trip under load, well
 // below the seconds a crashed writer's partition waits for its consumer group to notice.
-const DefaultStockWait = time.Second
+const DefaultStockWait = 500 * time.Millisecond
 
 // Fulfilment is the order-fulfilment process manager. It consumes the order events from the bus
 // (at least once, in any interleaving across orders) and drives the products' stock:

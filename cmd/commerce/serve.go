@@ -43,11 +43,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 
 	b := bus.New(bus.Config{Brokers: cfg.KafkaBrokers, SessionTimeout: cfg.KafkaSessionTimeout, Logger: log})
 	defer b.Close()
-	// With Kafka, stock requests go to the product's one writer in the cluster: the saga process
-	// that owns the product's partition of the stock requests.
-	stock := b.Requests()
+	// With Kafka, the saga's stock requests go to the product's one writer in the cluster: the
+	// saga process that owns the product's partition of the stock requests. The takeover, which
+	// settles orders only when no saga did, writes the products itself.
+	saga, stock := a.fulfil, b.Requests()
 	if stock != nil {
-		a.fulfil = a.fulfilment(stock)
+		saga = a.fulfilment(stock)
 	}
 
 	// Workers run until workCtx ends; shutdown cancels it after the HTTP server has drained.
@@ -78,14 +79,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 			defer stop()
 			// Consuming while it runs and its broker answers.
 			go liveness.Beat(bctx, a.pool, liveness.ProcessManager, liveness.Polled(bctx, time.Second, b.Ping), log)
-			return b.RunFulfilment(ctx, a.fulfil)
+			return b.RunFulfilment(ctx, saga)
 		})
 		if stock != nil {
-			worker("stock-writer", func(ctx context.Context) error { return stock.Serve(ctx, a.fulfil.ServeStock) })
+			worker("stock-writer", func(ctx context.Context) error { return stock.Serve(ctx, saga.ServeStock) })
+			worker("stock-replies", stock.ListenReplies)
 		}
-	}
-	if stock != nil && (cfg.hasRole("saga") || cfg.hasRole("api") && cfg.TakeoverAfter > 0) {
-		worker("stock-replies", stock.ListenReplies)
 	}
 	if cfg.hasRole("api") {
 		worker("order-outcomes", a.outcomes.Run)
