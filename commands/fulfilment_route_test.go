@@ -65,7 +65,9 @@ func startSaga(t testing.TB, r *rig, brokers []string, routed bool) *sagaProcess
 	cfg := commands.Config{Snapshots: snapshot.New(pool), SnapshotEvery: 10, Observer: p.conflicts}
 	repos := commands.NewRepos(postgres.New(pool), cfg)
 	b := bus.New(bus.Config{Brokers: brokers})
-	var fcfg commands.FulfilmentConfig
+	// A long StockWait: a slow answer (this machine is shared, and -race) must not make the
+	// asker write the product itself; TestRoutedStockFallsBack... tests that.
+	fcfg := commands.FulfilmentConfig{StockWait: 5 * time.Second}
 	q := b.Requests()
 	if routed {
 		fcfg.Stock = q

@@ -45,8 +45,8 @@ type RequestHandler func(ctx context.Context, payloads [][]byte) [][]byte
 // this process). A stream's requests so reach one process of the cluster, whichever process
 // asks, and that process's writer of the stream decides them together.
 //
-// Every process that asks reads every reply (ListenReplies, from the topic's end when it starts)
-// and keeps those addressed to it. A reply can be lost (the asker restarted its listener, the
+// Replies are keyed by the asker's address, so each asking process reads one partition of the
+// reply topic (ListenReplies, from its end when it starts) and keeps the replies addressed to it. A reply can be lost (the asker restarted its listener, the
 // server failed to publish it): Request then times out and the caller asks again, so requests
 // must be idempotent. A request is carried out again after a crash or rebalance of its server
 // (its offset is committed after the answer), in partition order.
@@ -152,6 +152,14 @@ func (q *Requests) listen(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list the partitions of %s: %w", StockReplyTopic, err)
 	}
+	// Replies are keyed by their asker: all of this process's are in the partition the
+	// producers' hash partitioner picks for its address.
+	mine, err := sarama.NewHashPartitioner(StockReplyTopic).Partition(
+		&sarama.ProducerMessage{Topic: StockReplyTopic, Key: sarama.StringEncoder(q.self)}, int32(len(partitions)))
+	if err != nil {
+		return fmt.Errorf("find this process's partition of %s: %w", StockReplyTopic, err)
+	}
+	partitions = partitions[mine : mine+1]
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -267,7 +275,7 @@ func (q *Requests) serveWave(ctx context.Context, h RequestHandler, replies chan
 			q.deliver(id, answers[i])
 		default:
 			reply := message.NewMessage(uuid.NewString(), answers[i])
-			reply.Metadata.Set(HeaderStream, header(m, HeaderStream))
+			reply.Metadata.Set(HeaderStream, replyTo) // the partition key: the asker's partition
 			reply.Metadata.Set(headerRequestID, id)
 			reply.Metadata.Set(headerReplyTo, replyTo)
 			out = append(out, reply)
