@@ -17,6 +17,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/commerce-dev/commerce/domain"
 	"github.com/commerce-dev/commerce/domain/order"
@@ -75,8 +76,11 @@ func (l *liveLimits) release(account uuid.UUID) {
 
 // registerLive adds the Server-Sent Events routes. They are plain fiber routes, since they
 // stream: their OpenAPI operations are added by hand, built with op like every other.
-func (s *Server) registerLive(app *fiber.App, api huma.API) {
-	reg := api.OpenAPI().Components.Schemas
+func (s *Server) registerLive(app *fiber.App, api huma.API, reg prometheus.Registerer) {
+	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "live_streams_open", Help: "Live-update streams (Server-Sent Events) open on this server.",
+	}, func() float64 { return float64(s.hub.count()) }))
+	schemas := api.OpenAPI().Components.Schemas
 	lastEventID := &huma.Param{Name: "Last-Event-ID", In: "header", Schema: &huma.Schema{Type: huma.TypeString},
 		Description: "The id of the last message received: the stream resumes after it, with every change since and none twice, and without the state message."}
 	stream := func(o huma.Operation, a access, data reflect.Type, params ...*huma.Param) {
@@ -85,9 +89,9 @@ func (s *Server) registerLive(app *fiber.App, api huma.API) {
 		o.Parameters = append(params, lastEventID)
 		o.Responses = map[string]*huma.Response{"200": {
 			Description: "A text/event-stream. Each message has an id (its log position), an event (its type) and one line of JSON data of this schema. A comment line (\": ping\") comes every 15 s.",
-			Content:     map[string]*huma.MediaType{"text/event-stream": {Schema: reg.Schema(data, true, "")}},
+			Content:     map[string]*huma.MediaType{"text/event-stream": {Schema: schemas.Schema(data, true, "")}},
 		}}
-		errSchema := reg.Schema(reflect.TypeOf(ErrorEnvelope{}), true, "")
+		errSchema := schemas.Schema(reflect.TypeOf(ErrorEnvelope{}), true, "")
 		for _, code := range o.Errors {
 			o.Responses[strconv.Itoa(code)] = &huma.Response{Description: http.StatusText(code),
 				Content: map[string]*huma.MediaType{"application/json": {Schema: errSchema}}}

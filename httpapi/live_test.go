@@ -398,6 +398,9 @@ func testLiveStreamsPerAccount(t *testing.T, s *shop) {
 	if status != 429 || env.Result.Code != 429 {
 		t.Fatalf("third stream: %d %s, want 429", status, body)
 	}
+	if m := string(e.do(req{method: "GET", path: "/metrics"}).body); !strings.Contains(m, "live_streams_open 2") {
+		t.Errorf("/metrics does not count the 2 open streams:\n%s", grepLines(m, "live_streams"))
+	}
 	// Another account is not held back.
 	sup := e.supervisor()
 	if _, status, body := openSSE(t, lo.url(base), sup.tokens.AccessToken, ""); status != 200 {
@@ -571,4 +574,15 @@ func testLiveOpenAPI(t *testing.T, s *shop) {
 			t.Errorf("GET %s: parameters %+v security %v: want Last-Event-ID and the bearer scheme", path, o.Parameters, o.Security)
 		}
 	}
+}
+
+// grepLines returns the lines of text that contain sub.
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
