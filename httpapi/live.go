@@ -258,6 +258,13 @@ func (h *liveHub) endAll(err error) {
 	}
 }
 
+// count returns the number of open streams.
+func (h *liveHub) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.open
+}
+
 // Close ends every stream and stops following the log.
 func (h *liveHub) Close() {
 	h.mu.Lock()
