@@ -366,8 +366,10 @@ func (r *Relay) publish(ctx context.Context, s *leader.Session, b *backoff.Expon
 	return nil
 }
 
-// statementTimeout bounds each statement on the lock connection.
-const statementTimeout = 10 * time.Second
+// statementTimeout bounds each statement on the lock connection: no longer than the leader's
+// own ping, so that a checkpoint write on a silent connection does not keep the relay publishing
+// after the server may have freed its lock.
+const statementTimeout = leader.PingTimeout
 
 // work is one event for a worker, with its place in the checkpoint order.
 type work struct {
