@@ -19,6 +19,7 @@ import (
 	"github.com/commerce-dev/commerce/domain/product"
 	"github.com/commerce-dev/commerce/infra/bus"
 	"github.com/commerce-dev/commerce/infra/eventstore"
+	"github.com/commerce-dev/commerce/infra/eventstore/logtail"
 	"github.com/commerce-dev/commerce/infra/eventstore/postgres"
 	"github.com/commerce-dev/commerce/infra/relay"
 	"github.com/commerce-dev/commerce/infra/snapshot"
@@ -48,6 +49,7 @@ type EventSourced struct {
 	obs      *countingObserver
 	bus      *bus.Bus
 	relay    *relay.Relay
+	tail     *logtail.Tail
 	reader   *readmodels.Reader
 	log      *slog.Logger
 	settle   func(ctx context.Context, orderID uuid.UUID, placed eventstore.Position) (accepted bool, err error)
@@ -87,14 +89,15 @@ func NewEventSourced(ctx context.Context, pool *pgxpool.Pool, cfg EventSourcedCo
 	ccfg := commands.Config{Snapshots: snapshot.New(pool), SnapshotEvery: cfg.SnapshotEvery, Observer: obs}
 	repos := commands.NewRepos(store, ccfg)
 	b := bus.New(bus.Config{Logger: log})
-	outcomes := commands.NewOutcomes(store, repos)
+	tail := logtail.New(store, logtail.Options{}) // one tail of the log for every follower, as serve runs
+	outcomes := commands.NewOutcomes(store, repos, commands.OutcomesConfig{Log: tail, Logger: log})
 	fulfilment := commands.NewFulfilment(repos, commands.FulfilmentConfig{Outcomes: outcomes})
-	rl := relay.New(store, pool, b.Publisher(), relay.Options{Logger: log})
+	rl := relay.New(store, pool, b.Publisher(), relay.Options{Logger: log, Log: tail})
 
 	wctx, cancel := context.WithCancel(context.Background())
 	e := &EventSourced{
 		pool: pool, store: store, handlers: commands.NewHandlers(repos, ccfg), obs: obs, bus: b,
-		reader: readmodels.New(pool), log: log, workerCtx: wctx, cancel: cancel, relay: rl,
+		reader: readmodels.New(pool), log: log, workerCtx: wctx, cancel: cancel, relay: rl, tail: tail,
 	}
 	e.settle = func(ctx context.Context, orderID uuid.UUID, placed eventstore.Position) (bool, error) {
 		ctx, cancel := context.WithTimeout(ctx, settleTimeout)
@@ -313,7 +316,7 @@ func (e *EventSourced) StartProjections(ctx context.Context) error {
 	if e.runner == nil {
 		r, err := projections.NewRunner(e.pool, e.store,
 			[]projections.Projector{projections.NewCatalog(), projections.NewOrders(), projections.NewReviews()},
-			projections.Options{Logger: e.log})
+			projections.Options{Logger: e.log, Log: e.tail})
 		if err != nil {
 			return err
 		}
