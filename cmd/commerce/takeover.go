@@ -20,7 +20,7 @@ import (
 // process manager is idempotent, so the saga that later gets the partition, or one that was only
 // slow, finds the work done; the cost of a needless takeover is a few version conflicts.
 type takeover struct {
-	store eventstore.Store
+	store logFollower
 	saga  bus.Handler
 	after time.Duration
 	log   *slog.Logger
@@ -30,6 +30,13 @@ type takeover struct {
 	mu      sync.Mutex
 	pending map[uuid.UUID]pendingOrder
 	full    bool
+}
+
+// logFollower is what a takeover follows the log through: the process's one tail of the log
+// (logtail.Tail), or a store.
+type logFollower interface {
+	eventstore.Subscriber
+	Head(ctx context.Context) (eventstore.Position, error)
 }
 
 // pendingOrder is an order.placed not yet followed by its outcome, and when it was seen.
@@ -44,7 +51,7 @@ const maxPending = 1 << 17
 // takeoverWorkers bounds the orders a takeover settles at once.
 const takeoverWorkers = 16
 
-func newTakeover(store eventstore.Store, saga bus.Handler, after time.Duration, log *slog.Logger) *takeover {
+func newTakeover(store logFollower, saga bus.Handler, after time.Duration, log *slog.Logger) *takeover {
 	return &takeover{store: store, saga: saga, after: after, log: log, pending: make(map[uuid.UUID]pendingOrder), started: make(chan struct{})}
 }
 
