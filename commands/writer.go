@@ -103,9 +103,11 @@ func (r *Repo[S, E]) take(stream string) []*writeRequest[S, E] {
 // the stream: the append expects that version and that event (eventstore.ExactAfter), so the store
 // itself refuses a state the stream no longer ends with, whether another process appended or the
 // store took events back. A batch that appends nothing has no such check: it answers only after
-// reading the stream from the state's last event and deciding again on what it found. After a
-// refused append it reads the stream and decides again, with a growing pause, for as long as one
-// of the batch's commands still waits (retry.go).
+// reading the stream from the state's last event and deciding again on what it found. An append
+// the store took as a re-append of events it already held (AppendResult.Existing) wrote nothing
+// either, and its events may not be the stored ones: the batch is decided again on the stream as
+// read. After a refused append it reads the stream and decides again, with a growing pause, for as
+// long as one of the batch's commands still waits (retry.go).
 func (r *Repo[S, E]) apply(stream string, batch []*writeRequest[S, E]) {
 	cur, fresh, err := r.start(stream, batch)
 	var retry retrier
@@ -126,6 +128,14 @@ func (r *Repo[S, E]) apply(stream string, batch []*writeRequest[S, E]) {
 		var res eventstore.AppendResult
 		var last uuid.UUID
 		res, last, err = r.append(stream, cur, batch, events, owners)
+		if err == nil && res.Existing {
+			// The store already held these very events (a re-run of commands with their
+			// CommandIDs, decided on a state that did not show them): what they say is what was
+			// stored then, not what was decided now. Decide again on the stream as it is.
+			cur, err = r.reread(stream, cur)
+			fresh = true
+			continue
+		}
 		if err == nil {
 			cur = loaded[S]{state: next, version: res.Version, position: res.Position, snapshot: cur.snapshot, lastID: last}
 			r.remember(context.Background(), stream, cur)
