@@ -129,24 +129,44 @@ func getJSON(t *testing.T, url string, v any) int {
 }
 
 // TestWorkerProcessServesOperations runs a process without role api: it answers /healthz,
-// /readyz and /metrics on METRICS_ADDR, and `commerce healthcheck` finds it there.
+// /readyz and /metrics on METRICS_ADDR, and `commerce healthcheck` finds it there. Its readiness
+// is whether orders can settle anywhere: not ready while no process runs a relay and a process
+// manager, ready once another process on the same database does.
 func TestWorkerProcessServesOperations(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Roles = []string{"projector"}
 	cfg.MetricsAddr, _ = kafkatest.FreeAddr(t)
 	var logs syncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, log) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("serve returned %v after shutdown, want nil", err)
-		}
-	}()
+	start := func(cfg config, log *slog.Logger) {
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- serve(ctx, cfg, log) }()
+		t.Cleanup(func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Errorf("serve %v returned %v after shutdown, want nil", cfg.Roles, err)
+			}
+		})
+	}
+	start(cfg, log)
 
 	base := "http://" + cfg.MetricsAddr
+	waitFor(t, base+"/healthz", http.StatusOK)
+	var ready struct {
+		Result struct {
+			Description string `json:"result_description"`
+		} `json:"result"`
+	}
+	if status := getJSON(t, base+"/readyz", &ready); status != http.StatusServiceUnavailable ||
+		!strings.Contains(ready.Result.Description, "relay") || !strings.Contains(ready.Result.Description, "saga") {
+		t.Errorf("GET /readyz with no relay or process manager anywhere: %d %q, want 503 naming relay and saga", status, ready.Result.Description)
+	}
+
+	other := cfg
+	other.Roles = []string{"relay", "saga"}
+	other.MetricsAddr, _ = kafkatest.FreeAddr(t)
+	start(other, slog.New(slog.DiscardHandler))
 	waitFor(t, base+"/readyz", http.StatusOK)
 	if !strings.Contains(logs.String(), `"msg":"serving"`) || !strings.Contains(logs.String(), cfg.MetricsAddr) {
 		t.Errorf("no serving line naming %s in the log:\n%s", cfg.MetricsAddr, logs.String())
