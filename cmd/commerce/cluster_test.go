@@ -92,13 +92,13 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 	wg.Go(func() { load.restocks(loadCtx) })
 	wg.Go(func() { load.cancels(loadCtx) })
 
-	sleepT(ctx, 3*time.Second)
+	sleepCtx(ctx, 3*time.Second)
 	t.Log("kill -9 api2 (api,saga)")
 	procs["api2"].kill9(t)
-	sleepT(ctx, 2*time.Second)
+	sleepCtx(ctx, 2*time.Second)
 	procs["api2"] = startProcess(t, "api2", bin.commerce, env2, "serve")
 	waitReady(t, ctx, api2+"/readyz")
-	sleepT(ctx, 2*time.Second)
+	sleepCtx(ctx, 2*time.Second)
 	holder, standby := "relay1", "relay2"
 	if metricValue(t, opsR2+"/metrics", "commerce_relay_active") == 1 {
 		holder, standby = standby, holder
@@ -114,7 +114,7 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("the standby relay %s took over %.2f s after the kill", standby, time.Since(killed).Seconds())
-	sleepT(ctx, 4*time.Second)
+	sleepCtx(ctx, 4*time.Second)
 	stopLoad()
 	wg.Wait()
 	if ctx.Err() != nil {
@@ -312,7 +312,15 @@ func with(base, extra map[string]string) map[string]string {
 	return m
 }
 
-func sleepT(ctx context.Context, d time.Duration) { _ = sleepCtx(ctx, d) }
+// sleepCtx waits d or until ctx ends, and returns ctx's error then.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
 
 func waitReady(t *testing.T, ctx context.Context, url string) {
 	t.Helper()
