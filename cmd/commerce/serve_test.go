@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -173,6 +174,35 @@ func TestWorkerProcessServesOperations(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + cfg.HTTPAddr + "/healthz"); err == nil {
 		t.Error("a process without role api answers on HTTP_ADDR")
+	}
+}
+
+// TestOperationsListenerAnswersLikeTheAPI serves every role with METRICS_ADDR apart from HTTP_ADDR
+// and wants the same /readyz body from the operations listener as from the API.
+func TestOperationsListenerAnswersLikeTheAPI(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MetricsAddr, _ = kafkatest.FreeAddr(t)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.DiscardHandler)) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve returned %v after shutdown, want nil", err)
+		}
+	}()
+	api, ops := "http://"+cfg.HTTPAddr+"/readyz", "http://"+cfg.MetricsAddr+"/readyz"
+	waitFor(t, api, http.StatusOK)
+	waitFor(t, ops, http.StatusOK)
+	var fromAPI, fromOps map[string]any
+	if status := getJSON(t, api, &fromAPI); status != http.StatusOK {
+		t.Fatalf("GET %s: %d, want 200", api, status)
+	}
+	if status := getJSON(t, ops, &fromOps); status != http.StatusOK {
+		t.Fatalf("GET %s: %d, want 200", ops, status)
+	}
+	if !reflect.DeepEqual(fromAPI, fromOps) {
+		t.Errorf("/readyz bodies differ:\nAPI:        %v\noperations: %v", fromAPI, fromOps)
 	}
 }
 
