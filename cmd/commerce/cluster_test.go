@@ -79,7 +79,7 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 		"relay2": startProcess(t, "relay2", bin.commerce, envR2, "serve"),
 	}
 	for _, u := range []string{api1, api2, opsR1, opsR2} {
-		waitReady(t, ctx, u+"/readyz")
+		waitReady(t, u+"/readyz", 60*time.Second)
 	}
 
 	shop := newShop(t, ctx, api1)
@@ -97,7 +97,7 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 	procs["api2"].kill9(t)
 	sleepCtx(ctx, 2*time.Second)
 	procs["api2"] = startProcess(t, "api2", bin.commerce, env2, "serve")
-	waitReady(t, ctx, api2+"/readyz")
+	waitReady(t, api2+"/readyz", 60*time.Second)
 	sleepCtx(ctx, 2*time.Second)
 	holder, standby := "relay1", "relay2"
 	if metricValue(t, opsR2+"/metrics", "commerce_relay_active") == 1 {
@@ -144,8 +144,7 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 
 	// Every order the clients were told of is in the store, and every order in the store settles.
 	var orders map[uuid.UUID]order.Order
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	eventually(t, 30*time.Second, 200*time.Millisecond, func() string {
 		orders = foldOrders(t, ctx, store)
 		pending := 0
 		for _, o := range orders {
@@ -153,14 +152,11 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 				pending++
 			}
 		}
-		if pending == 0 {
-			break
+		if pending > 0 {
+			return fmt.Sprintf("%d of %d orders still PENDING after the load stopped", pending, len(orders))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d orders still PENDING 30 s after the load stopped", pending, len(orders))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return ""
+	})
 	for id := range load.placedIDs() {
 		if _, ok := orders[id]; !ok {
 			t.Errorf("order %s was answered to a client but is not in the store", id)
@@ -204,17 +200,12 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 	}
 
 	// The read models equal the streams once the projector (the standby that took over) caught up.
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		diff := readModelDiff(t, ctx, pool, orders, stocks)
-		if diff == "" {
-			break
+	eventually(t, 30*time.Second, 200*time.Millisecond, func() string {
+		if diff := readModelDiff(t, ctx, pool, orders, stocks); diff != "" {
+			return "read models differ from the streams after the load stopped: " + diff
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("read models differ from the streams 30 s after the load stopped: %s", diff)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return ""
+	})
 }
 
 // binaries are the commands the cluster test runs.
@@ -319,24 +310,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	case <-time.After(d):
 		return nil
-	}
-}
-
-func waitReady(t *testing.T, ctx context.Context, url string) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := httpClient.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			t.Fatalf("GET %s: %v %v; want 200 within 60 s", url, err, resp)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
