@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/commerce-dev/commerce/httpapi"
 	"github.com/commerce-dev/commerce/infra/bus/kafkatest"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
 )
@@ -156,7 +157,8 @@ func getJSON(t *testing.T, url string, v any) int {
 }
 
 // TestWorkerProcessServesOperations runs a process without role api: it answers /healthz,
-// /readyz and /metrics on METRICS_ADDR, and `commerce healthcheck` finds it there.
+// /readyz and /metrics on METRICS_ADDR, and `commerce healthcheck` finds it there. Its /readyz is
+// 503 naming relay and saga until another process on the same database runs them.
 func TestWorkerProcessServesOperations(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Roles = []string{"projector"}
@@ -165,6 +167,25 @@ func TestWorkerProcessServesOperations(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	startServe(t, cfg, log)
 	base := "http://" + cfg.MetricsAddr
+	// Orders settle only while a relay and a process manager run somewhere: the projector alone
+	// is not ready, and is once another process (every role, same database) runs them.
+	eventually(t, 30*time.Second, 100*time.Millisecond, func() string {
+		resp, err := httpClient.Get(base + "/readyz")
+		if err != nil {
+			return fmt.Sprintf("GET /readyz: %v", err)
+		}
+		defer resp.Body.Close()
+		var body httpapi.Envelope[httpapi.Readiness]
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusServiceUnavailable || body.Result.ResultDescription != "not ready: relay, saga" {
+			return fmt.Sprintf("GET /readyz of the projector alone: %s %q (%v), want 503 \"not ready: relay, saga\"", resp.Status, body.Result.ResultDescription, err)
+		}
+		return ""
+	})
+	others := cfg
+	others.Roles = allRoles
+	others.HTTPAddr, _ = kafkatest.FreeAddr(t)
+	others.MetricsAddr = ""
+	startServe(t, others, slog.New(slog.DiscardHandler))
 	waitReady(t, base+"/readyz", 30*time.Second)
 	if !strings.Contains(logs.String(), `"msg":"serving"`) || !strings.Contains(logs.String(), cfg.MetricsAddr) {
 		t.Errorf("no serving line naming %s in the log:\n%s", cfg.MetricsAddr, logs.String())
