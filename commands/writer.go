@@ -110,7 +110,8 @@ func (r *Repo[S, E]) take(stream string) []*writeRequest[S, E] {
 // long as one of the batch's commands still waits (retry.go).
 func (r *Repo[S, E]) apply(stream string, batch []*writeRequest[S, E]) {
 	cur, fresh, err := r.start(stream, batch)
-	var retry retrier
+	pause := conflictBackOff()
+	attempt := 1
 	for err == nil {
 		if batch = r.live(batch); len(batch) == 0 {
 			return
@@ -146,7 +147,11 @@ func (r *Repo[S, E]) apply(stream string, batch []*writeRequest[S, E]) {
 			break
 		}
 		r.obs.Conflict(stream)
-		retry.wait(stream, r.obs)
+		attempt++
+		r.obs.Retry(stream, attempt)
+		// The writer drops the commands whose context ended during the pause; the pause itself is
+		// short enough not to need waking.
+		time.Sleep(pause.NextBackOff())
 		cur, err = r.reread(stream, cur)
 		fresh = true
 	}

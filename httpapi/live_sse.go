@@ -203,14 +203,7 @@ func (s *Server) orderEvents(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	recs, err := s.store.ReadStream(ctx, order.StreamID(id), 1, 0)
-	if errors.Is(err, eventstore.ErrStreamNotFound) {
-		return domain.NotFoundf(order.CodeNotFound, "order %s not found", id)
-	}
-	if err != nil {
-		return fmt.Errorf("read order %s: %w", id, err)
-	}
-	state, err := foldOrder(recs)
+	recs, state, err := s.readOrder(ctx, id)
 	if err != nil {
 		return err
 	}

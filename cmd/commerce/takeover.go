@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/google/uuid"
 
 	"github.com/commerce-dev/commerce/domain/order"
@@ -58,18 +59,12 @@ func newTakeover(store logFollower, saga bus.Handler, after time.Duration, log *
 // Run follows the log from its head and settles overdue orders until ctx ends; it returns nil
 // then. A failed read of the log is retried from the last position seen.
 func (t *takeover) Run(ctx context.Context) error {
-	var from eventstore.Position
-	for {
-		head, err := t.store.Head(ctx)
-		if err == nil {
-			from = head
-			close(t.started)
-			break
-		}
-		if sleepCtx(ctx, time.Second) != nil {
-			return nil
-		}
+	from, err := backoff.Retry(ctx, func() (eventstore.Position, error) { return t.store.Head(ctx) },
+		backoff.WithBackOff(backoff.NewConstantBackOff(time.Second)), backoff.WithMaxElapsedTime(0))
+	if err != nil {
+		return nil // only ctx ends the retries
 	}
+	close(t.started)
 	var wg sync.WaitGroup
 	wg.Go(func() { t.sweep(ctx) })
 	defer wg.Wait()
@@ -86,8 +81,10 @@ func (t *takeover) Run(ctx context.Context) error {
 			return nil
 		}
 		t.log.Warn("saga takeover: log subscription ended, resuming", "err", err)
-		if sleepCtx(ctx, time.Second) != nil {
+		select {
+		case <-ctx.Done():
 			return nil
+		case <-time.After(time.Second):
 		}
 	}
 }
@@ -164,15 +161,5 @@ func (t *takeover) sweep(ctx context.Context) {
 				}
 			})
 		}
-	}
-}
-
-// sleepCtx waits d or until ctx ends, and returns ctx's error then.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
 	}
 }
