@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/google/uuid"
 
 	"github.com/commerce-dev/commerce/domain"
@@ -142,7 +143,7 @@ func (i *Idempotency) Do(ctx context.Context, account uuid.UUID, key string, req
 	}
 	k := IdempotencyKey{Account: account, Key: key}
 	token := uuid.New()
-	pause := i.Poll
+	pause := backoff.ExponentialBackOff{InitialInterval: i.Poll, Multiplier: 2, MaxInterval: 100 * time.Millisecond}
 	for {
 		c, err := i.store.Claim(ctx, k, requestHash, token, i.Lease, i.TTL)
 		if err != nil {
@@ -157,10 +158,11 @@ func (i *Idempotency) Do(ctx context.Context, account uuid.UUID, key string, req
 		case Claimed:
 			return i.run(ctx, k, requestHash, token, run)
 		}
-		if err := sleep(ctx, pause); err != nil {
-			return nil, false, fmt.Errorf("wait for idempotency key in flight: %w", err)
+		select {
+		case <-ctx.Done():
+			return nil, false, fmt.Errorf("wait for idempotency key in flight: %w", ctx.Err())
+		case <-time.After(pause.NextBackOff()):
 		}
-		pause = min(2*pause, 100*time.Millisecond)
 	}
 }
 

@@ -193,18 +193,8 @@ func TestOrderLineTransitions(t *testing.T) {
 func TestPlaceOrderTakesTheSellersAnsweredPrice(t *testing.T) {
 	url := pgtest.NewURL(t)
 	ctx := t.Context()
-	side := func() (*pgxpool.Pool, *postgres.Store, *commands.Repos, *commands.Handlers) {
-		pool, err := pg.Connect(ctx, url)
-		if err != nil {
-			t.Fatalf("connect: %v", err)
-		}
-		t.Cleanup(pool.Close)
-		store := postgres.New(pool)
-		repos := commands.NewRepos(store, commands.Config{Snapshots: snapshot.New(pool)})
-		return pool, store, repos, commands.NewHandlers(repos, commands.Config{Snapshots: snapshot.New(pool)})
-	}
-	poolA, _, _, a := side()
-	_, storeB, reposB, b := side()
+	poolA, _, _, a := commandSide(t, url)
+	_, storeB, reposB, b := commandSide(t, url)
 	e := &env{t: t, pool: poolA, h: a, super: domain.Actor{ID: uuid.New(), Role: domain.RoleSupervisor}}
 	runOutcomes(t, storeB, reposB)
 
@@ -242,5 +232,68 @@ func TestPlaceOrderTakesTheSellersAnsweredPrice(t *testing.T) {
 	}
 	if after := e.count(); after != before {
 		t.Fatalf("events %d -> %d after a refused order, want none written", before, after)
+	}
+}
+
+// commandSide is one API process's command side on the database at url: a pool of its own, the
+// Postgres store, and Repos and Handlers with their own caches.
+func commandSide(t *testing.T, url string) (*pgxpool.Pool, *postgres.Store, *commands.Repos, *commands.Handlers) {
+	t.Helper()
+	pool, err := pg.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	store := postgres.New(pool)
+	repos := commands.NewRepos(store, commands.Config{Snapshots: snapshot.New(pool)})
+	return pool, store, repos, commands.NewHandlers(repos, commands.Config{Snapshots: snapshot.New(pool)})
+}
+
+// TestPlaceOrderRerunAnswersTheStoredOrder re-runs an order with the same CommandID (the same
+// Idempotency-Key, after its answer was lost) once the seller has changed the price: through
+// another process, whose cache has never seen the order, the store takes the re-run's append as a
+// re-append of the events it holds. The answer is the order as stored, with the first run's price
+// and placed_at, not one built from the re-run's decision; nothing is written, and the other
+// process's cache holds the stored order too. Through the first process (the order cached) the
+// answer is the same.
+func TestPlaceOrderRerunAnswersTheStoredOrder(t *testing.T) {
+	url := pgtest.NewURL(t)
+	poolA, _, _, a := commandSide(t, url)
+	_, _, reposB, b := commandSide(t, url)
+	e := &env{t: t, pool: poolA, h: a, super: domain.Actor{ID: uuid.New(), Role: domain.RoleSupervisor}}
+
+	s, u := seller(), user()
+	p := e.onSale(s, e.item(), "A", 1200, 30)
+	key := commands.Meta{CorrelationID: uuid.New(), Actor: u, CommandID: commands.IdempotentCommandID(u.ID, "lost-answer")}
+	cmd := commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{{ProductID: p.ID, Quantity: 2}}}
+	first, err := a.PlaceOrder.Handle(commands.WithMeta(context.Background(), key), cmd)
+	if err != nil || first.State.Lines[0].UnitPrice != 1200 {
+		t.Fatalf("PlaceOrder through A = %+v, %v; want price 1200", first, err)
+	}
+	if _, err := a.EditProduct.Handle(as(s), commands.EditProduct{ProductID: p.ID, Price: new(int64(1500))}); err != nil {
+		t.Fatalf("EditProduct price 1500: %v", err)
+	}
+	before := e.count()
+	for _, side := range []struct {
+		name string
+		h    *commands.Handlers
+	}{{"B (order never seen)", b}, {"A (order cached)", a}} {
+		again, err := side.h.PlaceOrder.Handle(commands.WithMeta(context.Background(), key), cmd)
+		if err != nil {
+			t.Fatalf("re-run of PlaceOrder through %s: %v", side.name, err)
+		}
+		got, want := again.State, first.State
+		if again.ID != first.ID || again.Version != first.Version || again.Position != first.Position ||
+			got.Lines[0].UnitPrice != 1200 || got.Total != want.Total || !got.PlacedAt.Equal(want.PlacedAt) {
+			t.Fatalf("re-run through %s = order %s at version %d, price %d, total %d, placed_at %s;\nwant order %s at version %d, price 1200, total %d, placed_at %s (the first run's)",
+				side.name, again.ID, again.Version, got.Lines[0].UnitPrice, got.Total, got.PlacedAt, first.ID, first.Version, want.Total, want.PlacedAt)
+		}
+	}
+	if after := e.count(); after != before {
+		t.Fatalf("events %d -> %d after the re-runs, want none written", before, after)
+	}
+	cached, err := reposB.Orders.Load(context.Background(), first.ID)
+	if err != nil || cached.Value.Lines[0].UnitPrice != 1200 || !cached.Value.PlacedAt.Equal(first.State.PlacedAt) {
+		t.Fatalf("B's Load of order %s after the re-run = %+v, %v; want the stored order (price 1200)", first.ID, cached.Value, err)
 	}
 }

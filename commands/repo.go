@@ -178,8 +178,10 @@ func (r *Repo[S, E]) update(ctx context.Context, id uuid.UUID, meta Meta, decide
 // CreateState is UpdateState for a command that starts a stream under a new id: unless the stream
 // is cached, the writer decides on the empty state and appends expecting no stream, without
 // reading it first; when the stream exists after all, the append is refused and the writer reads
-// it and decides again (and the decision refuses a second creation). A refused command with a
-// CommandID whose events the stream already holds (a re-run) returns that earlier append's result.
+// it and decides again (and the decision refuses a second creation). A command with a CommandID
+// whose events the stream already holds (a re-run: the store takes its append as a re-append, or
+// the decision refuses a second creation) returns that earlier append's result and the state as
+// stored, never one built from this run's decision (its clock, its prices).
 func (r *Repo[S, E]) CreateState(ctx context.Context, id uuid.UUID, meta Meta, decide func(S) ([]E, error)) (State[S], error) {
 	stream := r.agg.StreamID(id)
 	meta = meta.complete()

@@ -1,46 +1,23 @@
 package commands
 
 import (
-	"context"
-	"math/rand/v2"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 )
 
 // Pause between a writer's attempts after a conflict with another process: a random duration up
-// to retryBase·2^(attempt-1), at most retryMax. There is no bound on attempts: a command is never
-// refused because of other traffic, only when its context ends.
+// to retryFirst·2^(attempt-1), at most retryMax ("full jitter"). There is no bound on attempts: a
+// command is never refused because of other traffic, only when its context ends.
 const (
-	retryBase = 2 * time.Millisecond
-	retryMax  = 200 * time.Millisecond
+	retryFirst = 2 * time.Millisecond
+	retryMax   = 200 * time.Millisecond
 )
 
-// retrier paces a writer's attempts on one batch.
-type retrier struct{ attempt int }
-
-// wait reports the retry and sleeps before the next attempt. The writer drops the commands whose
-// context ended during the pause; the pause itself is short enough not to need waking.
-func (t *retrier) wait(stream string, obs Observer) {
-	t.attempt++
-	obs.Retry(stream, t.attempt+1)
-	time.Sleep(backoff(t.attempt))
-}
-
-func backoff(attempt int) time.Duration {
-	d := retryMax
-	if attempt < 20 {
-		d = min(retryBase<<(attempt-1), retryMax)
-	}
-	return rand.N(d) + time.Microsecond
-}
-
-// sleep waits d or until ctx ends, whichever is first.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+// conflictBackOff returns the pacing of a writer's attempts on one batch. backoff/v5 draws from
+// interval·(1±RandomizationFactor), so a factor of 1 around half the bound gives a pause anywhere
+// from zero to the bound: [0, 2 ms], [0, 4 ms], … up to [0, 200 ms].
+func conflictBackOff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{InitialInterval: retryFirst / 2, RandomizationFactor: 1, Multiplier: 2,
+		MaxInterval: retryMax / 2}
 }

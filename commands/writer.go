@@ -103,12 +103,15 @@ func (r *Repo[S, E]) take(stream string) []*writeRequest[S, E] {
 // the stream: the append expects that version and that event (eventstore.ExactAfter), so the store
 // itself refuses a state the stream no longer ends with, whether another process appended or the
 // store took events back. A batch that appends nothing has no such check: it answers only after
-// reading the stream from the state's last event and deciding again on what it found. After a
-// refused append it reads the stream and decides again, with a growing pause, for as long as one
-// of the batch's commands still waits (retry.go).
+// reading the stream from the state's last event and deciding again on what it found. An append
+// the store took as a re-append of events it already held (AppendResult.Existing) wrote nothing
+// either, and its events may not be the stored ones: the batch is decided again on the stream as
+// read. After a refused append it reads the stream and decides again, with a growing pause, for as
+// long as one of the batch's commands still waits (retry.go).
 func (r *Repo[S, E]) apply(stream string, batch []*writeRequest[S, E]) {
 	cur, fresh, err := r.start(stream, batch)
-	var retry retrier
+	pause := conflictBackOff()
+	attempt := 1
 	for err == nil {
 		if batch = r.live(batch); len(batch) == 0 {
 			return
@@ -126,6 +129,14 @@ func (r *Repo[S, E]) apply(stream string, batch []*writeRequest[S, E]) {
 		var res eventstore.AppendResult
 		var last uuid.UUID
 		res, last, err = r.append(stream, cur, batch, events, owners)
+		if err == nil && res.Existing {
+			// The store already held these very events (a re-run of commands with their
+			// CommandIDs, decided on a state that did not show them): what they say is what was
+			// stored then, not what was decided now. Decide again on the stream as it is.
+			cur, err = r.reread(stream, cur)
+			fresh = true
+			continue
+		}
 		if err == nil {
 			cur = loaded[S]{state: next, version: res.Version, position: res.Position, snapshot: cur.snapshot, lastID: last}
 			r.remember(context.Background(), stream, cur)
@@ -136,7 +147,11 @@ func (r *Repo[S, E]) apply(stream string, batch []*writeRequest[S, E]) {
 			break
 		}
 		r.obs.Conflict(stream)
-		retry.wait(stream, r.obs)
+		attempt++
+		r.obs.Retry(stream, attempt)
+		// The writer drops the commands whose context ended during the pause; the pause itself is
+		// short enough not to need waking.
+		time.Sleep(pause.NextBackOff())
 		cur, err = r.reread(stream, cur)
 		fresh = true
 	}

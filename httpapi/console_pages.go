@@ -317,14 +317,7 @@ func (c *console) timeline(f *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	recs, err := c.s.store.ReadStream(ctx, order.StreamID(id), 1, 0)
-	if errors.Is(err, eventstore.ErrStreamNotFound) {
-		return domain.NotFoundf(order.CodeNotFound, "order %s not found", id)
-	}
-	if err != nil {
-		return fmt.Errorf("read order %s: %w", id, err)
-	}
-	state, err := foldOrder(recs)
+	recs, state, err := c.s.readOrder(ctx, id)
 	if err != nil {
 		return err
 	}

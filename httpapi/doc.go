@@ -5,7 +5,7 @@
 //
 // Every response body is the API's envelope: successes through ok, created and page
 // (Envelope[T]), errors through one path. Handlers return errors; toEnvelope maps them
-// (*domain.Error kinds, token errors, eventstore.ErrWrongVersion, validation) to statuses, and
+// (*domain.Error kinds, token errors, validation) to statuses, and
 // anything unknown is a 500 with a generic message, logged once with the request id. Unknown
 // routes, 405, bodies over 1 MiB and panics answer in the envelope too (fiber's ErrorHandler).
 //
@@ -40,7 +40,7 @@
 //     *huma.ErrorDetail with the field's location, so every bad field is reported at once.
 //     Path ids are uuid.UUID with format:"uuid"; lists embed PageQuery and return
 //     page(items, in.PageQuery, total).
-//   - Return errors as they come (*domain.Error, eventstore.ErrWrongVersion, wrapped ones);
+//   - Return errors as they come (*domain.Error, wrapped ones);
 //     never write an error body. statusError(503, "...") covers refusals that are not domain
 //     errors. For extra response headers (X-Event-Position) declare a response struct like
 //     Created[T] with `header:"..."` fields.

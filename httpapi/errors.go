@@ -16,7 +16,6 @@ import (
 	"github.com/commerce-dev/commerce/domain"
 	"github.com/commerce-dev/commerce/domain/product"
 	"github.com/commerce-dev/commerce/infra/auth"
-	"github.com/commerce-dev/commerce/infra/eventstore"
 )
 
 // Token result codes of the API: 401 with 4000-4004, 403 with 4005.
@@ -107,9 +106,11 @@ func tokenError(code int, description string) *ErrorEnvelope {
 // toEnvelope is the one place that decides how an error is answered. Rule for domain errors:
 // Invalid with code VALIDATION (or with Fields) is a malformed request, 400; any other Invalid
 // code is a business rule refusing a well-formed request (the 4th address, an order with a
-// product not on sale), 422. NotFound 404, Conflict 409, Forbidden 403. A version conflict the
-// command layer could not retry away is 409. Anything unknown is 500 with a generic description;
-// its cause is kept for the log and never sent.
+// product not on sale), 422. NotFound 404, Conflict 409, Forbidden 403. A version conflict
+// (eventstore.ErrWrongVersion) is not among them: the command side re-reads and decides again
+// until the request's context ends, so one reaching here is a fault, answered 500 and logged like
+// anything unknown. Anything unknown is 500 with a generic description; its cause is kept for the
+// log and never sent.
 func toEnvelope(err error) *ErrorEnvelope {
 	var env *ErrorEnvelope
 	if errors.As(err, &env) {
@@ -142,8 +143,6 @@ func toEnvelope(err error) *ErrorEnvelope {
 		return serviceUnavailable(auth.ErrBusy.Error())
 	case errors.Is(err, auth.ErrUnavailable):
 		return serviceUnavailable(auth.ErrUnavailable.Error())
-	case errors.Is(err, eventstore.ErrWrongVersion):
-		return errorEnvelope(http.StatusConflict, http.StatusConflict, "the resource was changed at the same time; try again")
 	case errors.Is(err, context.DeadlineExceeded):
 		return pastDeadline(err)
 	case connectionLost(err):

@@ -40,7 +40,8 @@ func TestHandlerErrorsMapToStatuses(t *testing.T) {
 		{"not found", fmt.Errorf("load order: %w", domain.NotFoundf("ORDER_NOT_FOUND", "no order")), 404, 404, nil, false},
 		{"conflict", domain.Conflictf("LINE_STATUS", "line is shipped"), 409, 409, nil, false},
 		{"forbidden", domain.Forbiddenf("NOT_OWNER", "not yours"), 403, 403, nil, false},
-		{"version conflict", fmt.Errorf("place order: %w", &eventstore.WrongVersionError{Stream: "order-1", Actual: 3}), 409, 409, nil, false},
+		// The command side never gives up on a version conflict: one that reaches HTTP is a fault.
+		{"version conflict", fmt.Errorf("place order: %w", &eventstore.WrongVersionError{Stream: "order-1", Actual: 3}), 500, 500, nil, true},
 		{"token expired", fmt.Errorf("refresh: %w", auth.ErrTokenExpired), 401, 4002, nil, false},
 		{"bad credentials", auth.ErrBadCredentials, 401, 401, nil, false},
 		{"not fresh", statusError(http.StatusServiceUnavailable, "read model behind"), 503, 503, nil, false},
@@ -53,7 +54,7 @@ func TestHandlerErrorsMapToStatuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			logs.Reset()
 			r := httptest.NewRequest(http.MethodGet, path, nil)
-			r.Header.Set("X-Request-ID", "req-"+tt.name)
+			r.Header.Set("X-Request-ID", fmt.Sprintf("req-%d", i))
 			resp, err := app.Test(r, -1)
 			if err != nil {
 				t.Fatal(err)
@@ -84,7 +85,7 @@ func TestHandlerErrorsMapToStatuses(t *testing.T) {
 			if tt.logged != (n == 1) || n > 1 {
 				t.Fatalf("logged %d times, want logged=%v: %s", n, tt.logged, logs.String())
 			}
-			if tt.logged && (!strings.Contains(logs.String(), `"request_id":"req-unknown"`) || !strings.Contains(logs.String(), "connection reset")) {
+			if tt.logged && (!strings.Contains(logs.String(), fmt.Sprintf(`"request_id":"req-%d"`, i)) || !strings.Contains(logs.String(), tt.err.Error())) {
 				t.Fatalf("500 log lacks request id or cause: %s", logs.String())
 			}
 		})

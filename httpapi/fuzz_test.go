@@ -9,7 +9,7 @@ import (
 )
 
 // FuzzRequest sends arbitrary query strings and bodies to the routes of a whole shop (real
-// database, command handlers, read models), as each role, and checks what API.md promises
+// database, command handlers, read models), as each role, and checks what the API contract promises
 // whatever a client sends: never a 5xx (a panic is a 500 too), always the envelope, and nothing
 // written for a refused request. `make test` runs it for a few seconds beyond its seeds.
 func FuzzRequest(f *testing.F) {

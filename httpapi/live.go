@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/commerce-dev/commerce/domain"
 	"github.com/commerce-dev/commerce/domain/order"
 	"github.com/commerce-dev/commerce/domain/review"
 	"github.com/commerce-dev/commerce/infra/eventstore"
@@ -258,6 +259,13 @@ func (h *liveHub) endAll(err error) {
 	}
 }
 
+// count returns the number of open streams.
+func (h *liveHub) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.open
+}
+
 // Close ends every stream and stops following the log.
 func (h *liveHub) Close() {
 	h.mu.Lock()
@@ -372,6 +380,21 @@ func (o *orderStates) read(ctx context.Context, stream string, version int64) (o
 		return order.Order{}, fmt.Errorf("read %s up to %d: %w", stream, version, err)
 	}
 	return foldOrder(recs)
+}
+
+// readOrder reads order id's stream whole and folds it, for the views that show an order from its
+// events (the console's timeline, the live order stream): an order with no stream is the API's
+// order NotFound.
+func (s *Server) readOrder(ctx context.Context, id uuid.UUID) ([]eventstore.Record, order.Order, error) {
+	recs, err := s.store.ReadStream(ctx, order.StreamID(id), 1, 0)
+	if errors.Is(err, eventstore.ErrStreamNotFound) {
+		return nil, order.Order{}, domain.NotFoundf(order.CodeNotFound, "order %s not found", id)
+	}
+	if err != nil {
+		return nil, order.Order{}, fmt.Errorf("read order %s: %w", id, err)
+	}
+	state, err := foldOrder(recs)
+	return recs, state, err
 }
 
 // foldOrder replays an order's records.

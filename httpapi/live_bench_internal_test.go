@@ -4,19 +4,25 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/commerce-dev/commerce/domain/order"
 	"github.com/commerce-dev/commerce/infra/auth"
+	"github.com/commerce-dev/commerce/infra/bench"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 	pgstore "github.com/commerce-dev/commerce/infra/eventstore/postgres"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
@@ -47,6 +53,69 @@ func BenchmarkLiveStreams(b *testing.B) {
 		for _, c := range conns {
 			c.Close()
 		}
+	}
+}
+
+// BenchmarkLiveOrders places orders through the event-sourced path of `commerce bench` (the
+// command handlers, the relay, the in-process bus and the fulfilment, each order waited for until
+// it is settled; 16 workers, one line each, spread over 1,000 products) on the server's database
+// in four turns of 4 s: with no live stream open, twice while 1,000 order streams are open on the
+// server (in the same process, following the log), and again without them, so that a drift of
+// the machine or the database over the run weighs on both alike. It reports both rates and their
+// ratio.
+//
+//	go test -run '^$' -bench LiveOrders -benchtime 1x -count 3 ./httpapi/
+func BenchmarkLiveOrders(b *testing.B) {
+	addr, token, orders, pool := benchLiveServerOn(b, pgtest.NewDurable(b))
+	ctx := context.Background()
+	es, err := bench.NewEventSourced(ctx, pool, bench.EventSourcedConfig{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer es.Close()
+	stocks := make([]int, 1000)
+	for i := range stocks {
+		stocks[i] = 1_000_000
+	}
+	products, err := es.AddProducts(ctx, stocks)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rate := func() float64 {
+		var placed atomic.Int64
+		deadline := time.Now().Add(4 * time.Second)
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+				for time.Now().Before(deadline) {
+					o := bench.Order{ID: uuid.New(), UserID: uuid.New(), Lines: []bench.Line{{ProductID: products[rng.IntN(len(products))], Quantity: 1}}}
+					if ok, err := es.Place(ctx, o); err != nil || !ok {
+						b.Errorf("place %s: accepted %t, %v", o.ID, ok, err)
+						return
+					}
+					placed.Add(1)
+				}
+			})
+		}
+		start := time.Now()
+		wg.Wait()
+		return float64(placed.Load()) / time.Since(start).Seconds()
+	}
+	for b.Loop() {
+		without := rate() / 2
+		conns := make([]net.Conn, 0, benchStreams)
+		for i := range benchStreams {
+			conns = append(conns, openRawStream(b, addr, token, orders[i%len(orders)]))
+		}
+		with := (rate() + rate()) / 2
+		for _, c := range conns {
+			c.Close()
+		}
+		without += rate() / 2
+		b.ReportMetric(without, "orders/s-no-streams")
+		b.ReportMetric(with, "orders/s-1000-streams")
+		b.ReportMetric(with/without, "ratio")
 	}
 }
 
@@ -91,7 +160,12 @@ func BenchmarkLiveFanOut(b *testing.B) {
 // benchLiveServer serves a server with a few placed orders on a fresh database and returns its
 // address, a SUPERVISOR's token (who may follow any order) and the orders.
 func benchLiveServer(b *testing.B) (string, string, []uuid.UUID) {
-	pool := pgtest.New(b)
+	addr, token, orders, _ := benchLiveServerOn(b, pgtest.New(b))
+	return addr, token, orders
+}
+
+// benchLiveServerOn is benchLiveServer on pool; it returns pool too.
+func benchLiveServerOn(b *testing.B, pool *pgxpool.Pool) (string, string, []uuid.UUID, *pgxpool.Pool) {
 	store := pgstore.New(pool)
 	svc, err := auth.New(pool, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1}, Secrets: auth.Secrets{
 		User: "user-secret-for-bench-0123456789abcdef", Seller: "seller-secret-for-bench-0123456789abcdef",
@@ -126,7 +200,7 @@ func benchLiveServer(b *testing.B) (string, string, []uuid.UUID) {
 	}
 	go func() { _ = app.Listener(ln) }()
 	b.Cleanup(func() { _ = app.ShutdownWithTimeout(10 * time.Second) })
-	return ln.Addr().String(), pair.AccessToken, orders
+	return ln.Addr().String(), pair.AccessToken, orders, pool
 }
 
 func benchPlaced(id, user uuid.UUID) []byte {

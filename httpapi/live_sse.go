@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,9 +19,11 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/commerce-dev/commerce/domain"
 	"github.com/commerce-dev/commerce/domain/order"
+	"github.com/commerce-dev/commerce/domain/review"
 	"github.com/commerce-dev/commerce/infra/auth"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 	"github.com/commerce-dev/commerce/readmodels"
@@ -75,8 +79,11 @@ func (l *liveLimits) release(account uuid.UUID) {
 
 // registerLive adds the Server-Sent Events routes. They are plain fiber routes, since they
 // stream: their OpenAPI operations are added by hand, built with op like every other.
-func (s *Server) registerLive(app *fiber.App, api huma.API) {
-	reg := api.OpenAPI().Components.Schemas
+func (s *Server) registerLive(app *fiber.App, api huma.API, reg prometheus.Registerer) {
+	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "live_streams_open", Help: "Live-update streams (Server-Sent Events) open on this server.",
+	}, func() float64 { return float64(s.hub.count()) }))
+	schemas := api.OpenAPI().Components.Schemas
 	lastEventID := &huma.Param{Name: "Last-Event-ID", In: "header", Schema: &huma.Schema{Type: huma.TypeString},
 		Description: "The id of the last message received: the stream resumes after it, with every change since and none twice, and without the state message."}
 	stream := func(o huma.Operation, a access, data reflect.Type, params ...*huma.Param) {
@@ -85,9 +92,9 @@ func (s *Server) registerLive(app *fiber.App, api huma.API) {
 		o.Parameters = append(params, lastEventID)
 		o.Responses = map[string]*huma.Response{"200": {
 			Description: "A text/event-stream. Each message has an id (its log position), an event (its type) and one line of JSON data of this schema. A comment line (\": ping\") comes every 15 s.",
-			Content:     map[string]*huma.MediaType{"text/event-stream": {Schema: reg.Schema(data, true, "")}},
+			Content:     map[string]*huma.MediaType{"text/event-stream": {Schema: schemas.Schema(data, true, "")}},
 		}}
-		errSchema := reg.Schema(reflect.TypeOf(ErrorEnvelope{}), true, "")
+		errSchema := schemas.Schema(reflect.TypeOf(ErrorEnvelope{}), true, "")
 		for _, code := range o.Errors {
 			o.Responses[strconv.Itoa(code)] = &huma.Response{Description: http.StatusText(code),
 				Content: map[string]*huma.MediaType{"application/json": {Schema: errSchema}}}
@@ -196,14 +203,7 @@ func (s *Server) orderEvents(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	recs, err := s.store.ReadStream(ctx, order.StreamID(id), 1, 0)
-	if errors.Is(err, eventstore.ErrStreamNotFound) {
-		return domain.NotFoundf(order.CodeNotFound, "order %s not found", id)
-	}
-	if err != nil {
-		return fmt.Errorf("read order %s: %w", id, err)
-	}
-	state, err := foldOrder(recs)
+	recs, state, err := s.readOrder(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -252,13 +252,16 @@ func (s *Server) orderEvents(c *fiber.Ctx) error {
 	last := recs[len(recs)-1].Position
 	return s.stream(c, sub, end, func(ctx context.Context, w *sseWriter) (eventstore.Position, error) {
 		if resuming {
-			err := catchUp(ctx, s.live, resume, from, func(ch *liveChange) error {
-				if ch.orderID != id {
-					return nil
+			missed, err := s.orderChanges(ctx, id, recs, feed.reviews, resume, from)
+			if err != nil {
+				return 0, err
+			}
+			for _, ch := range missed {
+				if err := w.send(ch.rec.Position, ch.rec.Type, feed.apply(ch)); err != nil {
+					return 0, err
 				}
-				return w.send(ch.rec.Position, ch.rec.Type, feed.apply(ch))
-			})
-			return max(resume, from), err
+			}
+			return max(resume, from), nil
 		}
 		// The stream may hold events the hub has not fanned out yet: they are in the state, so
 		// wait for them, taking in the reviews that come before.
@@ -282,6 +285,40 @@ func (s *Server) orderEvents(c *fiber.Ctx) error {
 	}, func(w *sseWriter, ch *liveChange) error {
 		return w.send(ch.rec.Position, ch.rec.Type, feed.apply(ch))
 	})
+}
+
+// orderChanges returns the changes of order id after from up to and including to, in log order:
+// its events from recs (its whole stream) and the reviews of its lines from their streams. A
+// resuming order stream reads what concerns its order, not the whole log since it left.
+func (s *Server) orderChanges(ctx context.Context, id uuid.UUID, recs []eventstore.Record, reviews map[int]uuid.UUID,
+	from, to eventstore.Position) ([]*liveChange, error) {
+	missed := func(r eventstore.Record) bool { return r.Position > from && r.Position <= to }
+	var out []*liveChange
+	var state order.Order
+	for _, r := range recs {
+		e, err := order.Decode(r.Type, r.Data)
+		if err != nil {
+			return nil, fmt.Errorf("decode %s %s@%d: %w", r.Type, r.Stream, r.Version, err)
+		}
+		state = order.Evolve(state, e)
+		if missed(r) {
+			out = append(out, &liveChange{rec: r, orderID: id, after: state})
+		}
+	}
+	for _, reviewID := range reviews {
+		rrs, err := s.store.ReadStream(ctx, review.StreamPrefix+reviewID.String(), 1, 0)
+		if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
+			return nil, fmt.Errorf("read review %s: %w", reviewID, err)
+		}
+		for _, r := range rrs {
+			var refs liveRefs
+			if r.Type == review.TypeWritten && missed(r) && json.Unmarshal(r.Data, &refs) == nil && refs.OrderID == id {
+				out = append(out, &liveChange{rec: r, orderID: id, line: refs.Line, reviewID: refs.ReviewID})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *liveChange) int { return cmp.Compare(a.rec.Position, b.rec.Position) })
+	return out, nil
 }
 
 // waitOrders waits, within MinPositionWait, for the orders read model to reach pos: a stream's

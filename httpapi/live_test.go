@@ -314,8 +314,25 @@ func testLiveResume(t *testing.T, s *shop) {
 		}
 	}
 	lo.act(e, "deliver")
-	if v := orderChange(t, st.next("order.line_delivered.v1")); v.Type != "order.line_delivered.v1" || describe(v.Order) != "ORDER ACCEPT COMPLETE" {
+	delivered := st.next("order.line_delivered.v1")
+	if v := orderChange(t, delivered); v.Type != "order.line_delivered.v1" || describe(v.Order) != "ORDER ACCEPT COMPLETE" {
 		t.Fatalf("after the missed changes: %+v, want order.line_delivered.v1", v)
+	}
+	st.none(300 * time.Millisecond)
+	st.close()
+
+	// A review written while the client is away arrives on its return, with the review's id.
+	var rv struct {
+		ID uuid.UUID `json:"id"`
+	}
+	e.expect(req{method: "POST", path: fmt.Sprintf("/api/v1/orders/%s/lines/1/review", lo.id), token: lo.user.tokens.AccessToken,
+		body: map[string]any{"rating": 4, "content": "fine"}}, 201).decode(t, &rv)
+	st, status, body = openSSE(t, lo.url(base), lo.user.tokens.AccessToken, delivered.id)
+	if status != 200 {
+		t.Fatalf("resume after the review: %d %s", status, body)
+	}
+	if v := orderChange(t, st.next("review.written.v1")); v.Type != "review.written.v1" || v.Order.Lines[0].ReviewID == nil || *v.Order.Lines[0].ReviewID != rv.ID {
+		t.Fatalf("resumed after the review: %+v, want review.written.v1 with review %s", v, rv.ID)
 	}
 	st.none(300 * time.Millisecond)
 
@@ -397,6 +414,9 @@ func testLiveStreamsPerAccount(t *testing.T, s *shop) {
 	_ = json.Unmarshal(body, &env)
 	if status != 429 || env.Result.Code != 429 {
 		t.Fatalf("third stream: %d %s, want 429", status, body)
+	}
+	if m := string(e.do(req{method: "GET", path: "/metrics"}).body); !strings.Contains(m, "live_streams_open 2") {
+		t.Errorf("/metrics does not count the 2 open streams:\n%s", grepLines(m, "live_streams"))
 	}
 	// Another account is not held back.
 	sup := e.supervisor()
@@ -571,4 +591,15 @@ func testLiveOpenAPI(t *testing.T, s *shop) {
 			t.Errorf("GET %s: parameters %+v security %v: want Last-Event-ID and the bearer scheme", path, o.Parameters, o.Security)
 		}
 	}
+}
+
+// grepLines returns the lines of text that contain sub.
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

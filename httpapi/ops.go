@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/json"
 	"io/fs"
+	"log/slog"
 	"mime"
 	"net/http"
 	"path"
@@ -98,26 +99,43 @@ func serveDoc(c *fiber.Ctx, name string) error {
 	return c.Send(data)
 }
 
-// readyz pings every dependency at once and answers 503 naming those that failed.
+// readyz answers 200 with every check "ok", else 503 naming those that failed.
 func (s *Server) readyz(ctx context.Context, _ *struct{}) (*Response[Readiness], error) {
-	results := make(map[string]string, len(s.ready))
+	r, notReady := CheckReadiness(ctx, s.ready, s.log)
+	if notReady != "" {
+		e := errorEnvelope(http.StatusServiceUnavailable, http.StatusServiceUnavailable, notReady)
+		e.Data = &ErrorData{Checks: r.Checks}
+		return nil, e
+	}
+	return ok(r), nil
+}
+
+// CheckReadiness pings every check at once, each for at most two seconds, and returns each one's
+// state ("ok" or "unavailable") and, when any failed, the description of the 503 that names them
+// in order ("not ready: bus, database"); notReady is "" when all answered. The API's /readyz and
+// the operations listener of a process without the API both answer from it, so probes get the
+// same bodies from either. A failed ping is logged at warn, with the request id when ctx has one.
+func CheckReadiness(ctx context.Context, checks []Check, log *slog.Logger) (r Readiness, notReady string) {
+	results := make(map[string]string, len(checks))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, check := range s.ready {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for _, check := range checks {
+		wg.Go(func() {
 			pctx, cancel := context.WithTimeout(ctx, readyTimeout)
 			defer cancel()
 			state := "ok"
 			if err := check.Ping(pctx); err != nil {
-				s.log.WarnContext(ctx, "readiness check failed", "check", check.Name, "err", err, "request_id", RequestID(ctx))
+				attrs := []any{"check", check.Name, "err", err}
+				if id := RequestID(ctx); id != "" {
+					attrs = append(attrs, "request_id", id)
+				}
+				log.WarnContext(ctx, "readiness check failed", attrs...)
 				state = "unavailable"
 			}
 			mu.Lock()
 			results[check.Name] = state
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	var failed []string
@@ -128,9 +146,7 @@ func (s *Server) readyz(ctx context.Context, _ *struct{}) (*Response[Readiness],
 	}
 	if len(failed) > 0 {
 		sort.Strings(failed)
-		e := errorEnvelope(http.StatusServiceUnavailable, http.StatusServiceUnavailable, "not ready: "+strings.Join(failed, ", "))
-		e.Data = &ErrorData{Checks: results}
-		return nil, e
+		notReady = "not ready: " + strings.Join(failed, ", ")
 	}
-	return ok(Readiness{Checks: results}), nil
+	return Readiness{Checks: results}, notReady
 }

@@ -244,7 +244,7 @@ func build(deps Deps) (*fiber.App, *Server) {
 	s.api.UseMiddleware(s.authenticate)
 	s.registerOperations(app, s.api, reg)
 	s.routes(huma.NewGroup(s.api, "/api/v1"))
-	s.registerLive(app, s.api)
+	s.registerLive(app, s.api, reg)
 	s.registerConsole(app, s.api)
 	return app, s
 }

@@ -93,7 +93,8 @@ func (*Orders) DeferredIndexes() []string {
 
 // Apply applies consecutive order and review events. Each order they touch is folded with the
 // domain's order.Evolve, from its rows when it was placed before these events (read in one
-// statement), and written once: an order and its lines are upserted with their final state.
+// statement), and written once: inserted when placed in the batch, else its rows the batch
+// changed updated, with their final state.
 // Columns the domain's state does not keep (times, a line's reject reason, its review) are taken
 // from the events. A single event is a batch of one.
 func (o *Orders) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/commerce-dev/commerce/domain/review"
@@ -54,10 +56,86 @@ func (*Reviews) DeferredIndexes() []string {
 	return []string{"reviews_product_idx", "reviews_user_idx"}
 }
 
-// Apply applies consecutive events in one round trip.
+// Apply applies consecutive events in one round trip: the reviews written in the batch, as their
+// later events in it left them, in one INSERT; then the statements of the other events, in log
+// order (those of older reviews, and any event after one of those about the same review).
 func (r *Reviews) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-	return execBatch(ctx, tx, r.plan, recs)
+	type fold struct {
+		w       review.Written
+		updated time.Time
+		deleted bool
+	}
+	folds := map[uuid.UUID]*fold{}
+	var order []uuid.UUID
+	var first *eventstore.Record
+	unfolded := map[uuid.UUID]bool{} // reviews with a statement of their own in the batch
+	var others []planned
+	for _, rec := range recs {
+		if !strings.HasPrefix(rec.Type, "review.") {
+			continue
+		}
+		var id uuid.UUID
+		if e, err := review.Decode(rec.Type, rec.Data); err == nil {
+			switch e := e.(type) {
+			case review.Written:
+				id = e.ReviewID
+				if _, again := folds[id]; !again && !unfolded[id] {
+					folds[id] = &fold{w: e, updated: e.At}
+					order = append(order, id)
+					if first == nil {
+						first = &rec
+					}
+					continue
+				}
+			case review.Edited:
+				id = e.ReviewID
+				if f := folds[id]; f != nil && !f.deleted && !unfolded[id] {
+					f.w.Rating, f.w.Content, f.updated = e.Rating, e.Content, e.At
+					continue
+				}
+			case review.Deleted:
+				id = e.ReviewID
+				if f := folds[id]; f != nil && !f.deleted && !unfolded[id] {
+					f.deleted = true
+					continue
+				}
+			}
+		}
+		st, ok, err := r.plan(rec)
+		if err != nil {
+			return &EventError{Record: rec, Err: err}
+		}
+		if ok {
+			others = append(others, planned{st, rec})
+			unfolded[id] = true
+		}
+	}
+	var ids, orders, products, users []uuid.UUID
+	var lines, ratings []int32
+	var contents []string
+	var created, updated []time.Time
+	for _, id := range order {
+		f := folds[id]
+		if f.deleted {
+			continue
+		}
+		w := f.w
+		ids, orders, products, users = append(ids, id), append(orders, w.OrderID), append(products, w.ProductID), append(users, w.UserID)
+		lines, ratings, contents = append(lines, int32(w.Line)), append(ratings, int32(w.Rating)), append(contents, w.Content)
+		created, updated = append(created, w.At), append(updated, f.updated)
+	}
+	var sends []planned
+	if len(ids) > 0 {
+		sends = append(sends, planned{statement{sqlReviewsWritten, []any{pgUUIDs(ids), pgUUIDs(orders), lines,
+			pgUUIDs(products), pgUUIDs(users), ratings, contents, created, updated}}, *first})
+	}
+	return sendPlanned(ctx, tx, append(sends, others...))
 }
+
+// sqlReviewsWritten inserts the reviews a batch wrote.
+const sqlReviewsWritten = `INSERT INTO reviews (id, order_id, line, product_id, user_id, rating, content, created_at, updated_at)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::integer[], $4::uuid[], $5::uuid[], $6::integer[], $7::text[],
+	$8::timestamptz[], $9::timestamptz[])`
 
 // The reviews' statements, one per event.
 const (

@@ -565,7 +565,7 @@ func (r *Runner) commitLive(ctx context.Context, p Projector, recs []eventstore.
 		return 0, 0, fmt.Errorf("begin batch of %s: %w", p.Name(), err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
-	cp, ok, err := lockCheckpoint(ctx, tx, p.Name())
+	cp, ok, err := lockBatch(ctx, tx, p.Name(), LiveSchema)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -575,9 +575,6 @@ func (r *Runner) commitLive(ctx context.Context, p Projector, recs []eventstore.
 	todo := after(recs, cp)
 	if len(todo) == 0 {
 		return cp, 0, nil
-	}
-	if err := startBatch(ctx, tx, LiveSchema); err != nil {
-		return 0, 0, err
 	}
 	if err := applyAll(ctx, tx, p, todo); err != nil {
 		return 0, 0, err

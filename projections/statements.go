@@ -19,25 +19,6 @@ type statement struct {
 	args []any
 }
 
-// planner maps a record to its statement; ok is false for events the projector ignores.
-type planner func(rec eventstore.Record) (st statement, ok bool, err error)
-
-// execBatch applies recs in order with plan, sending every statement in one pipelined batch. An
-// error names the record it came from with an *EventError.
-func execBatch(ctx context.Context, tx pgx.Tx, plan planner, recs []eventstore.Record) error {
-	sends := make([]planned, 0, len(recs))
-	for _, rec := range recs {
-		st, ok, err := plan(rec)
-		if err != nil {
-			return &EventError{Record: rec, Err: err}
-		}
-		if ok {
-			sends = append(sends, planned{st, rec})
-		}
-	}
-	return sendPlanned(ctx, tx, sends)
-}
-
 // planned is a statement and the record it comes from, or the first of those folded into it.
 type planned struct {
 	st  statement

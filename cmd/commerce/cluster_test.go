@@ -79,7 +79,7 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 		"relay2": startProcess(t, "relay2", bin.commerce, envR2, "serve"),
 	}
 	for _, u := range []string{api1, api2, opsR1, opsR2} {
-		waitReady(t, ctx, u+"/readyz")
+		waitReady(t, u+"/readyz", 60*time.Second)
 	}
 
 	shop := newShop(t, ctx, api1)
@@ -92,13 +92,13 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 	wg.Go(func() { load.restocks(loadCtx) })
 	wg.Go(func() { load.cancels(loadCtx) })
 
-	sleepT(ctx, 3*time.Second)
+	sleepCtx(ctx, 3*time.Second)
 	t.Log("kill -9 api2 (api,saga)")
 	procs["api2"].kill9(t)
-	sleepT(ctx, 2*time.Second)
+	sleepCtx(ctx, 2*time.Second)
 	procs["api2"] = startProcess(t, "api2", bin.commerce, env2, "serve")
-	waitReady(t, ctx, api2+"/readyz")
-	sleepT(ctx, 2*time.Second)
+	waitReady(t, api2+"/readyz", 60*time.Second)
+	sleepCtx(ctx, 2*time.Second)
 	holder, standby := "relay1", "relay2"
 	if metricValue(t, opsR2+"/metrics", "commerce_relay_active") == 1 {
 		holder, standby = standby, holder
@@ -114,7 +114,7 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("the standby relay %s took over %.2f s after the kill", standby, time.Since(killed).Seconds())
-	sleepT(ctx, 4*time.Second)
+	sleepCtx(ctx, 4*time.Second)
 	stopLoad()
 	wg.Wait()
 	if ctx.Err() != nil {
@@ -144,8 +144,7 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 
 	// Every order the clients were told of is in the store, and every order in the store settles.
 	var orders map[uuid.UUID]order.Order
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	eventually(t, 30*time.Second, 200*time.Millisecond, func() string {
 		orders = foldOrders(t, ctx, store)
 		pending := 0
 		for _, o := range orders {
@@ -153,14 +152,11 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 				pending++
 			}
 		}
-		if pending == 0 {
-			break
+		if pending > 0 {
+			return fmt.Sprintf("%d of %d orders still PENDING after the load stopped", pending, len(orders))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d orders still PENDING 30 s after the load stopped", pending, len(orders))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return ""
+	})
 	for id := range load.placedIDs() {
 		if _, ok := orders[id]; !ok {
 			t.Errorf("order %s was answered to a client but is not in the store", id)
@@ -204,17 +200,12 @@ func TestClusterSurvivesKilledProcesses(t *testing.T) {
 	}
 
 	// The read models equal the streams once the projector (the standby that took over) caught up.
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		diff := readModelDiff(t, ctx, pool, orders, stocks)
-		if diff == "" {
-			break
+	eventually(t, 30*time.Second, 200*time.Millisecond, func() string {
+		if diff := readModelDiff(t, ctx, pool, orders, stocks); diff != "" {
+			return "read models differ from the streams after the load stopped: " + diff
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("read models differ from the streams 30 s after the load stopped: %s", diff)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return ""
+	})
 }
 
 // binaries are the commands the cluster test runs.
@@ -312,23 +303,13 @@ func with(base, extra map[string]string) map[string]string {
 	return m
 }
 
-func sleepT(ctx context.Context, d time.Duration) { _ = sleepCtx(ctx, d) }
-
-func waitReady(t *testing.T, ctx context.Context, url string) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := httpClient.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			t.Fatalf("GET %s: %v %v; want 200 within 60 s", url, err, resp)
-		}
-		time.Sleep(100 * time.Millisecond)
+// sleepCtx waits d or until ctx ends, and returns ctx's error then.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
 	}
 }
 

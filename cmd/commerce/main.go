@@ -27,39 +27,16 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/commerce-dev/commerce/infra/telemetry"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
-}
-
-// version is the binary's version: set with -ldflags "-X main.version=v1.2.3", else the module's
-// version or VCS revision from the build information.
-var version = ""
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := info.Main.Version
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && (v == "" || v == "(devel)") {
-			v = s.Value
-		}
-	}
-	if v == "" {
-		v = "(devel)"
-	}
-	return v
 }
 
 // run runs the command line args and returns the exit code. Every message it prints has the
@@ -138,11 +115,12 @@ func (c *cli) withConfig(fn func(ctx context.Context, args []string) error) func
 }
 
 func (c *cli) root() *cobra.Command {
+	version, revision := telemetry.Version()
 	root := &cobra.Command{
 		Use:           "commerce",
 		Short:         "The shop backend: HTTP API, workers and maintenance commands",
 		Long:          "The shop backend: HTTP API, workers and maintenance commands.\n\nConfiguration comes from environment variables: 'commerce serve --help' lists them.",
-		Version:       buildVersion(),
+		Version:       strings.TrimSpace(version + " " + revision),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -8,9 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sort"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,12 +35,12 @@ func listenOps(addr string, checks []httpapi.Check, reg *prometheus.Registry, lo
 		writeEnvelope(w, http.StatusOK, "", httpapi.Health{Status: "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		results, failed := pingAll(r.Context(), checks, log)
-		if len(failed) > 0 {
-			writeEnvelope(w, http.StatusServiceUnavailable, "not ready: "+strings.Join(failed, ", "), httpapi.Readiness{Checks: results})
+		ready, notReady := httpapi.CheckReadiness(r.Context(), checks, log)
+		if notReady != "" {
+			writeEnvelope(w, http.StatusServiceUnavailable, notReady, ready)
 			return
 		}
-		writeEnvelope(w, http.StatusOK, "", httpapi.Readiness{Checks: results})
+		writeEnvelope(w, http.StatusOK, "", ready)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return &opsServer{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}, nil
@@ -62,40 +59,6 @@ func (o *opsServer) Serve() error {
 
 // Shutdown stops accepting and waits for the requests in flight until ctx ends.
 func (o *opsServer) Shutdown(ctx context.Context) error { return o.srv.Shutdown(ctx) }
-
-// opsPingTimeout bounds each readiness ping.
-const opsPingTimeout = 2 * time.Second
-
-// pingAll pings every check at once and returns each one's state and the names of those that
-// failed, sorted.
-func pingAll(ctx context.Context, checks []httpapi.Check, log *slog.Logger) (map[string]string, []string) {
-	results := make(map[string]string, len(checks))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, check := range checks {
-		wg.Go(func() {
-			pctx, cancel := context.WithTimeout(ctx, opsPingTimeout)
-			defer cancel()
-			state := "ok"
-			if err := check.Ping(pctx); err != nil {
-				log.WarnContext(ctx, "readiness check failed", "check", check.Name, "err", err)
-				state = "unavailable"
-			}
-			mu.Lock()
-			results[check.Name] = state
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	var failed []string
-	for name, state := range results {
-		if state != "ok" {
-			failed = append(failed, name)
-		}
-	}
-	sort.Strings(failed)
-	return results, failed
-}
 
 // writeEnvelope writes data in the API's JSON envelope; description defaults to the status text.
 func writeEnvelope[T any](w http.ResponseWriter, status int, description string, data T) {

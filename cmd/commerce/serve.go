@@ -89,7 +89,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if cfg.hasRole("api") {
 		worker("order-outcomes", a.outcomes.Run)
 		if b.Kafka() && cfg.TakeoverAfter > 0 {
-			worker("saga-takeover", newTakeover(a.store, a.fulfil, cfg.TakeoverAfter, log).Run)
+			worker("saga-takeover", newTakeover(a.tail, a.fulfil, cfg.TakeoverAfter, log).Run)
 		}
 	}
 	if cfg.hasRole("relay") {
@@ -221,7 +221,7 @@ func (a *app) httpDeps(ready []httpapi.Check) httpapi.Deps {
 		Projections: adminapi.Projections{Runner: a.runner},
 		Store:       a.store,
 		Tracing:     telemetry.TracerProvider(),
-		// The live-update streams and the console's tail follow the log through this source.
-		Live: a.store,
+		// The live-update streams and the console's tail follow the process's one tail of the log.
+		Live: a.tail,
 	}
 }

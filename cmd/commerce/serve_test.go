@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/commerce-dev/commerce/httpapi"
 	"github.com/commerce-dev/commerce/infra/bus/kafkatest"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
 )
@@ -43,15 +46,11 @@ func TestSeedTwiceThenServeAndShutDown(t *testing.T) {
 		}
 	}
 
-	serveCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- serve(serveCtx, cfg, log) }()
-
+	stop := startServe(t, cfg, log)
 	base := "http://" + cfg.HTTPAddr
-	waitFor(t, base+"/readyz", http.StatusOK)
+	waitReady(t, base+"/readyz", 30*time.Second)
 	// The demo catalog reaches the read model: every seeded product is on sale.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	eventually(t, 20*time.Second, 100*time.Millisecond, func() string {
 		var body struct {
 			Pagination struct {
 				TotalElements int `json:"total_elements"`
@@ -59,23 +58,12 @@ func TestSeedTwiceThenServeAndShutDown(t *testing.T) {
 		}
 		status := getJSON(t, base+"/api/v1/products", &body)
 		if status == http.StatusOK && body.Pagination.TotalElements == len(demoCatalog) {
-			break
+			return ""
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET /api/v1/products: status %d, %d products; want 200 and %d", status, body.Pagination.TotalElements, len(demoCatalog))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Sprintf("GET /api/v1/products: status %d, %d products; want 200 and %d", status, body.Pagination.TotalElements, len(demoCatalog))
+	})
 
 	stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve returned %v after shutdown, want nil", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not return within 30 s of the shutdown signal")
-	}
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Fatal("the server still answers after shutdown")
 	}
@@ -97,21 +85,61 @@ func TestProductionRefusesDevelopmentSecrets(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, url string, want int) {
+// startServe runs serve with cfg in the background and returns what stops it: stop ends serve's
+// context and wants serve to return nil within 30 s. The test's cleanup stops it too.
+func startServe(t *testing.T, cfg config, log *slog.Logger) (stop func()) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == want {
-				return
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, log) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("serve returned %v after shutdown, want nil", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("serve did not return within 30 s of the shutdown signal")
 			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// waitReady waits until url, a /readyz, answers 200, for at most within.
+func waitReady(t *testing.T, url string, within time.Duration) {
+	t.Helper()
+	eventually(t, within, 100*time.Millisecond, func() string {
+		resp, err := httpClient.Get(url)
+		if err != nil {
+			return fmt.Sprintf("GET %s: %v", url, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Sprintf("GET %s: %s, want 200", url, resp.Status)
+		}
+		return ""
+	})
+}
+
+// eventually calls unmet every `every` until it returns "", and fails the test with its last
+// answer once within has passed.
+func eventually(t *testing.T, within, every time.Duration, unmet func() string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		why := unmet()
+		if why == "" {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("GET %s: %v, status %v; want %d within 30 s", url, err, resp, want)
+			t.Fatalf("after %s: %s", within, why)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(every)
 	}
 }
 
@@ -129,25 +157,36 @@ func getJSON(t *testing.T, url string, v any) int {
 }
 
 // TestWorkerProcessServesOperations runs a process without role api: it answers /healthz,
-// /readyz and /metrics on METRICS_ADDR, and `commerce healthcheck` finds it there.
+// /readyz and /metrics on METRICS_ADDR, and `commerce healthcheck` finds it there. Its /readyz is
+// 503 naming relay and saga until another process on the same database runs them.
 func TestWorkerProcessServesOperations(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Roles = []string{"projector"}
 	cfg.MetricsAddr, _ = kafkatest.FreeAddr(t)
 	var logs syncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, log) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("serve returned %v after shutdown, want nil", err)
-		}
-	}()
-
+	startServe(t, cfg, log)
 	base := "http://" + cfg.MetricsAddr
-	waitFor(t, base+"/readyz", http.StatusOK)
+	// Orders settle only while a relay and a process manager run somewhere: the projector alone
+	// is not ready, and is once another process (every role, same database) runs them.
+	eventually(t, 30*time.Second, 100*time.Millisecond, func() string {
+		resp, err := httpClient.Get(base + "/readyz")
+		if err != nil {
+			return fmt.Sprintf("GET /readyz: %v", err)
+		}
+		defer resp.Body.Close()
+		var body httpapi.Envelope[httpapi.Readiness]
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusServiceUnavailable || body.Result.ResultDescription != "not ready: relay, saga" {
+			return fmt.Sprintf("GET /readyz of the projector alone: %s %q (%v), want 503 \"not ready: relay, saga\"", resp.Status, body.Result.ResultDescription, err)
+		}
+		return ""
+	})
+	others := cfg
+	others.Roles = allRoles
+	others.HTTPAddr, _ = kafkatest.FreeAddr(t)
+	others.MetricsAddr = ""
+	startServe(t, others, slog.New(slog.DiscardHandler))
+	waitReady(t, base+"/readyz", 30*time.Second)
 	if !strings.Contains(logs.String(), `"msg":"serving"`) || !strings.Contains(logs.String(), cfg.MetricsAddr) {
 		t.Errorf("no serving line naming %s in the log:\n%s", cfg.MetricsAddr, logs.String())
 	}
@@ -173,6 +212,27 @@ func TestWorkerProcessServesOperations(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + cfg.HTTPAddr + "/healthz"); err == nil {
 		t.Error("a process without role api answers on HTTP_ADDR")
+	}
+}
+
+// TestOperationsListenerAnswersLikeTheAPI serves every role with METRICS_ADDR apart from HTTP_ADDR
+// and wants the same /readyz body from the operations listener as from the API.
+func TestOperationsListenerAnswersLikeTheAPI(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MetricsAddr, _ = kafkatest.FreeAddr(t)
+	startServe(t, cfg, slog.New(slog.DiscardHandler))
+	api, ops := "http://"+cfg.HTTPAddr+"/readyz", "http://"+cfg.MetricsAddr+"/readyz"
+	waitReady(t, api, 30*time.Second)
+	waitReady(t, ops, 30*time.Second)
+	var fromAPI, fromOps map[string]any
+	if status := getJSON(t, api, &fromAPI); status != http.StatusOK {
+		t.Fatalf("GET %s: %d, want 200", api, status)
+	}
+	if status := getJSON(t, ops, &fromOps); status != http.StatusOK {
+		t.Fatalf("GET %s: %d, want 200", ops, status)
+	}
+	if !reflect.DeepEqual(fromAPI, fromOps) {
+		t.Errorf("/readyz bodies differ:\nAPI:        %v\noperations: %v", fromAPI, fromOps)
 	}
 }
 

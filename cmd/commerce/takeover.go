@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/google/uuid"
 
 	"github.com/commerce-dev/commerce/domain/order"
@@ -20,7 +21,7 @@ import (
 // process manager is idempotent, so the saga that later gets the partition, or one that was only
 // slow, finds the work done; the cost of a needless takeover is a few version conflicts.
 type takeover struct {
-	store eventstore.Store
+	store logFollower
 	saga  bus.Handler
 	after time.Duration
 	log   *slog.Logger
@@ -30,6 +31,13 @@ type takeover struct {
 	mu      sync.Mutex
 	pending map[uuid.UUID]pendingOrder
 	full    bool
+}
+
+// logFollower is what a takeover follows the log through: the process's one tail of the log
+// (logtail.Tail), or a store.
+type logFollower interface {
+	eventstore.Subscriber
+	Head(ctx context.Context) (eventstore.Position, error)
 }
 
 // pendingOrder is an order.placed not yet followed by its outcome, and when it was seen.
@@ -44,25 +52,19 @@ const maxPending = 1 << 17
 // takeoverWorkers bounds the orders a takeover settles at once.
 const takeoverWorkers = 16
 
-func newTakeover(store eventstore.Store, saga bus.Handler, after time.Duration, log *slog.Logger) *takeover {
+func newTakeover(store logFollower, saga bus.Handler, after time.Duration, log *slog.Logger) *takeover {
 	return &takeover{store: store, saga: saga, after: after, log: log, pending: make(map[uuid.UUID]pendingOrder), started: make(chan struct{})}
 }
 
 // Run follows the log from its head and settles overdue orders until ctx ends; it returns nil
 // then. A failed read of the log is retried from the last position seen.
 func (t *takeover) Run(ctx context.Context) error {
-	var from eventstore.Position
-	for {
-		head, err := t.store.Head(ctx)
-		if err == nil {
-			from = head
-			close(t.started)
-			break
-		}
-		if sleepCtx(ctx, time.Second) != nil {
-			return nil
-		}
+	from, err := backoff.Retry(ctx, func() (eventstore.Position, error) { return t.store.Head(ctx) },
+		backoff.WithBackOff(backoff.NewConstantBackOff(time.Second)), backoff.WithMaxElapsedTime(0))
+	if err != nil {
+		return nil // only ctx ends the retries
 	}
+	close(t.started)
 	var wg sync.WaitGroup
 	wg.Go(func() { t.sweep(ctx) })
 	defer wg.Wait()
@@ -79,8 +81,10 @@ func (t *takeover) Run(ctx context.Context) error {
 			return nil
 		}
 		t.log.Warn("saga takeover: log subscription ended, resuming", "err", err)
-		if sleepCtx(ctx, time.Second) != nil {
+		select {
+		case <-ctx.Done():
 			return nil
+		case <-time.After(time.Second):
 		}
 	}
 }
@@ -157,15 +161,5 @@ func (t *takeover) sweep(ctx context.Context) {
 				}
 			})
 		}
-	}
-}
-
-// sleepCtx waits d or until ctx ends, and returns ctx's error then.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
 	}
 }

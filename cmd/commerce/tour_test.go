@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -39,18 +38,8 @@ func TestReadmeTourRunsAgainAndAgain(t *testing.T) {
 	if err := seedCmd(ctx, cfg, log); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
-	serveCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- serve(serveCtx, cfg, log) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop within 30 s")
-		}
-	})
-	waitFor(t, "http://"+cfg.HTTPAddr+"/readyz", http.StatusOK)
+	startServe(t, cfg, log)
+	waitReady(t, "http://"+cfg.HTTPAddr+"/readyz", 30*time.Second)
 	script = strings.Replace(script, "API=http://localhost:8080/api/v1", "API=http://"+cfg.HTTPAddr+"/api/v1", 1)
 
 	for run := 1; run <= 3; run++ {

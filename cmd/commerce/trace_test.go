@@ -57,19 +57,9 @@ func testOneTraceFollowsAnOrder(t *testing.T, exp *tracetest.InMemoryExporter, k
 	if err := seedCmd(ctx, cfg, log); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
-	serveCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- serve(serveCtx, cfg, log) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop within 30 s")
-		}
-	})
+	startServe(t, cfg, log)
 	base := "http://" + cfg.HTTPAddr
-	waitFor(t, base+"/readyz", http.StatusOK)
+	waitReady(t, base+"/readyz", 30*time.Second)
 	api := base + "/api/v1"
 
 	var login struct {
@@ -111,21 +101,17 @@ func testOneTraceFollowsAnOrder(t *testing.T, exp *tracetest.InMemoryExporter, k
 	}
 
 	// The read model shows the settled order: its row went through the projection.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	eventually(t, 20*time.Second, 50*time.Millisecond, func() string {
 		var got struct {
 			Data struct {
 				Status string `json:"status"`
 			} `json:"data"`
 		}
 		if call(t, http.MethodGet, api+"/orders/"+placed.Data.ID, token, nil, nil, &got) == http.StatusOK && got.Data.Status == string(order.StatusOrder) {
-			break
+			return ""
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET /orders/%s: status %q, want ORDER within 20 s", placed.Data.ID, got.Data.Status)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Sprintf("GET /orders/%s: status %q, want ORDER", placed.Data.ID, got.Data.Status)
+	})
 
 	want := []string{
 		"/api/v1/orders",                           // the request, continuing the client's traceparent
@@ -137,8 +123,7 @@ func testOneTraceFollowsAnOrder(t *testing.T, exp *tracetest.InMemoryExporter, k
 		"project orders.v3 " + order.TypePlaced,    // the read model, placed
 		"project orders.v3 " + order.TypeConfirmed, // and settled
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for {
+	eventually(t, 10*time.Second, 50*time.Millisecond, func() string {
 		names := map[string]bool{}
 		publishes := map[trace.SpanID]bool{}
 		var fulfilParents []trace.SpanID
@@ -160,20 +145,17 @@ func testOneTraceFollowsAnOrder(t *testing.T, exp *tracetest.InMemoryExporter, k
 				missing = append(missing, w)
 			}
 		}
-		if len(missing) == 0 {
-			// The process manager continued from the publish: the context crossed the bus.
-			for _, parent := range fulfilParents {
-				if !publishes[parent] {
-					t.Fatalf("fulfil %s has parent span %s, not a publish span %v", order.TypePlaced, parent, publishes)
-				}
+		if len(missing) > 0 {
+			return fmt.Sprintf("trace %s has spans %v; missing %v", traceID, keys(names), missing)
+		}
+		// The process manager continued from the publish: the context crossed the bus.
+		for _, parent := range fulfilParents {
+			if !publishes[parent] {
+				t.Fatalf("fulfil %s has parent span %s, not a publish span %v", order.TypePlaced, parent, publishes)
 			}
-			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("trace %s has spans %v; missing %v", traceID, keys(names), missing)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return ""
+	})
 }
 
 // projectorBase drops the projector's version from a projection span name ("project orders.v3 x"
@@ -197,8 +179,8 @@ func keys(m map[string]bool) []string {
 // onSaleProduct returns the id of a product on sale with stock, from the catalog read model.
 func onSaleProduct(t *testing.T, api string) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var id string
+	eventually(t, 20*time.Second, 100*time.Millisecond, func() string {
 		var list struct {
 			Data []struct {
 				ID     string `json:"id"`
@@ -209,15 +191,14 @@ func onSaleProduct(t *testing.T, api string) string {
 		if call(t, http.MethodGet, api+"/products?size=50", "", nil, nil, &list) == http.StatusOK {
 			for _, p := range list.Data {
 				if p.Status == "SELL" && p.Stock > 0 {
-					return p.ID
+					id = p.ID
+					return ""
 				}
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("GET /products: no product on sale with stock within 20 s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return "GET /products: no product on sale with stock"
+	})
+	return id
 }
 
 // call sends a JSON request and decodes the JSON answer into out; it returns the status.

@@ -142,6 +142,22 @@ func (b *Baseline) place(ctx context.Context, o Order, lines []Line) (accepted b
 	return true, nil
 }
 
+// Restock adds qty to the product's stock with one UPDATE, as a seller's restock would in the
+// baseline's design. A serialization failure or deadlock matches ErrConflict; a row lock waits.
+func (b *Baseline) Restock(ctx context.Context, id uuid.UUID, qty int) error {
+	tag, err := b.pool.Exec(ctx, `UPDATE baseline.products SET stock = stock + $2 WHERE id = $1`, id, qty)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001"):
+		return fmt.Errorf("restock baseline product %s: %w: %w", id, ErrConflict, err)
+	case err != nil:
+		return fmt.Errorf("restock baseline product %s: %w", id, err)
+	case tag.RowsAffected() != 1:
+		return fmt.Errorf("restock baseline product %s: %d rows updated, want 1", id, tag.RowsAffected())
+	}
+	return nil
+}
+
 // Drain returns at once: a baseline order is final when its transaction commits.
 func (b *Baseline) Drain(context.Context) error { return nil }
 

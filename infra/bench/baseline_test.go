@@ -33,7 +33,7 @@ func TestBaselineVerificationCatchesOversell(t *testing.T) {
 		t.Fatal(err)
 	}
 	var res Result
-	if _, err := verify(ctx, b, ids, []int{5}, []Order{o}, &res); err != nil {
+	if _, err := verify(ctx, b, ids, []int{5}, []Order{o}, nil, &res); err != nil {
 		t.Fatal(err)
 	}
 	if res.Verified || res.Problem == "" {

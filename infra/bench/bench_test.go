@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/commerce-dev/commerce/infra/postgres"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
 )
@@ -18,27 +20,7 @@ import (
 func TestTinyBench(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	url := pgtest.NewURL(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	esPool, err := postgres.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer esPool.Close()
-	basePool, err := postgres.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer basePool.Close()
-	es, err := NewEventSourced(ctx, esPool, EventSourcedConfig{SnapshotEvery: 50, Logger: log})
-	if err != nil {
-		t.Fatalf("NewEventSourced: %v", err)
-	}
-	defer es.Close()
-	base, err := NewBaseline(ctx, basePool)
-	if err != nil {
-		t.Fatal(err)
-	}
+	es, base, basePool, log := tinyPaths(ctx, t)
 	machine, err := ReadMachine(ctx, basePool)
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +93,72 @@ func TestTinyBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s", b.String())
+}
+
+// tinyPaths wires both paths on a fresh test database, each on a pool of its own, and closes them
+// when the test ends. It returns the baseline's pool too, for the test's own queries.
+func tinyPaths(ctx context.Context, t *testing.T) (*EventSourced, *Baseline, *pgxpool.Pool, *slog.Logger) {
+	t.Helper()
+	url := pgtest.NewURL(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	esPool, err := postgres.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(esPool.Close)
+	basePool, err := postgres.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(basePool.Close)
+	es, err := NewEventSourced(ctx, esPool, EventSourcedConfig{SnapshotEvery: 50, Logger: log})
+	if err != nil {
+		t.Fatalf("NewEventSourced: %v", err)
+	}
+	t.Cleanup(es.Close)
+	base, err := NewBaseline(ctx, basePool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es, base, basePool, log
+}
+
+// TestTinyBenchRestocks runs a short hot run on both paths while the seller restocks the product
+// every 50 ms, and checks what `commerce bench --restock-every` checks: no restock refused (a
+// conflict least of all), each one in the product's stock and, on the event-sourced path, in its
+// stream, whose stock adds up.
+func TestTinyBenchRestocks(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	es, base, _, log := tinyPaths(ctx, t)
+	r := &Runner{
+		Paths:   []Path{es, base},
+		Options: Options{Scenarios: []string{ScenarioHot}, Workers: []int{8}, Duration: 600 * time.Millisecond, RestockEvery: 50 * time.Millisecond},
+		Log:     log,
+	}
+	rep, err := r.Run(ctx)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := es.Err(); err != nil {
+		t.Fatalf("event-sourced workers: %v", err)
+	}
+	if len(rep.Results) != 2 {
+		t.Fatalf("Run gave %d results, want hot on 2 paths: %+v", len(rep.Results), rep.Results)
+	}
+	for _, res := range rep.Results {
+		rs := res.Restocks
+		if rs == nil {
+			t.Fatalf("hot on %s with --restock-every: no restocks reported: %+v", res.Path, res)
+		}
+		if !res.Verified || res.Errors > 0 || res.Accepted == 0 {
+			t.Errorf("hot on %s: %+v, want verified, accepted orders and no errors", res.Path, res)
+		}
+		// 600 ms at one restock every 50 ms is 11 restocks; a busy machine may delay a few.
+		if rs.Sent < 5 || rs.Landed != rs.Sent || rs.Conflicts != 0 || rs.Failed != 0 || rs.Quantity != restockQuantity {
+			t.Errorf("hot on %s: restocks %+v, want 5 or more sent, every one landed", res.Path, *rs)
+		}
+	}
 }
 
 // TestSampleCPU: work done by the server between two samples shows in the database's CPU time,

@@ -19,6 +19,7 @@ import (
 	"github.com/commerce-dev/commerce/domain/product"
 	"github.com/commerce-dev/commerce/infra/bus"
 	"github.com/commerce-dev/commerce/infra/eventstore"
+	"github.com/commerce-dev/commerce/infra/eventstore/logtail"
 	"github.com/commerce-dev/commerce/infra/eventstore/postgres"
 	"github.com/commerce-dev/commerce/infra/relay"
 	"github.com/commerce-dev/commerce/infra/snapshot"
@@ -48,6 +49,7 @@ type EventSourced struct {
 	obs      *countingObserver
 	bus      *bus.Bus
 	relay    *relay.Relay
+	tail     *logtail.Tail
 	reader   *readmodels.Reader
 	log      *slog.Logger
 	settle   func(ctx context.Context, orderID uuid.UUID, placed eventstore.Position) (accepted bool, err error)
@@ -69,6 +71,7 @@ type EventSourced struct {
 var (
 	_ Path       = (*EventSourced)(nil)
 	_ Projecting = (*EventSourced)(nil)
+	_ Ledgered   = (*EventSourced)(nil)
 )
 
 // settleTimeout bounds the wait for one order's outcome; an order not settled by then is an error.
@@ -87,14 +90,15 @@ func NewEventSourced(ctx context.Context, pool *pgxpool.Pool, cfg EventSourcedCo
 	ccfg := commands.Config{Snapshots: snapshot.New(pool), SnapshotEvery: cfg.SnapshotEvery, Observer: obs}
 	repos := commands.NewRepos(store, ccfg)
 	b := bus.New(bus.Config{Logger: log})
-	outcomes := commands.NewOutcomes(store, repos)
+	tail := logtail.New(store, logtail.Options{}) // one tail of the log for every follower, as serve runs
+	outcomes := commands.NewOutcomes(store, repos, commands.OutcomesConfig{Log: tail, Logger: log})
 	fulfilment := commands.NewFulfilment(repos, commands.FulfilmentConfig{Outcomes: outcomes})
-	rl := relay.New(store, pool, b.Publisher(), relay.Options{Logger: log})
+	rl := relay.New(store, pool, b.Publisher(), relay.Options{Logger: log, Log: tail})
 
 	wctx, cancel := context.WithCancel(context.Background())
 	e := &EventSourced{
 		pool: pool, store: store, handlers: commands.NewHandlers(repos, ccfg), obs: obs, bus: b,
-		reader: readmodels.New(pool), log: log, workerCtx: wctx, cancel: cancel, relay: rl,
+		reader: readmodels.New(pool), log: log, workerCtx: wctx, cancel: cancel, relay: rl, tail: tail,
 	}
 	e.settle = func(ctx context.Context, orderID uuid.UUID, placed eventstore.Position) (bool, error) {
 		ctx, cancel := context.WithTimeout(ctx, settleTimeout)
@@ -273,27 +277,10 @@ const stockPage = 256
 func (e *EventSourced) Stocks(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]int, error) {
 	stocks := make([]int, len(ids))
 	err := parallel(ctx, len(ids), 32, func(ctx context.Context, i int) error {
-		stream := product.StreamID(ids[i])
 		var p product.Product
-		for from := int64(1); ; {
-			recs, err := e.store.ReadStream(ctx, stream, from, stockPage)
-			if err != nil {
-				return fmt.Errorf("read %s: %w", stream, err)
-			}
-			events := make([]product.Event, len(recs))
-			for j, rec := range recs {
-				if events[j], err = product.Decode(rec.Type, rec.Data); err != nil {
-					return fmt.Errorf("read %s at version %d: %w", stream, rec.Version, err)
-				}
-			}
-			p = product.FoldFrom(p, events...)
-			if len(recs) < stockPage {
-				break
-			}
-			from = recs[len(recs)-1].Version + 1
-		}
+		err := e.history(ctx, ids[i], func(events []product.Event) { p = product.FoldFrom(p, events...) })
 		stocks[i] = p.Stock
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -305,6 +292,70 @@ func (e *EventSourced) Stocks(ctx context.Context, ids []uuid.UUID) (map[uuid.UU
 	return out, nil
 }
 
+// history reads product id's stream from its first event, a page of events at a time, and hands
+// each page to see.
+func (e *EventSourced) history(ctx context.Context, id uuid.UUID, see func([]product.Event)) error {
+	stream := product.StreamID(id)
+	for from := int64(1); ; {
+		recs, err := e.store.ReadStream(ctx, stream, from, stockPage)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", stream, err)
+		}
+		events := make([]product.Event, len(recs))
+		for j, rec := range recs {
+			if events[j], err = product.Decode(rec.Type, rec.Data); err != nil {
+				return fmt.Errorf("read %s at version %d: %w", stream, rec.Version, err)
+			}
+		}
+		see(events)
+		if len(recs) < stockPage {
+			return nil
+		}
+		from = recs[len(recs)-1].Version + 1
+	}
+}
+
+// Ledger adds up product id's stream from its first event: its initial stock, its restocks, its
+// reservations less its releases, and the stock its last event left.
+func (e *EventSourced) Ledger(ctx context.Context, id uuid.UUID) (Ledger, error) {
+	var l Ledger
+	err := e.history(ctx, id, func(events []product.Event) {
+		for _, ev := range events {
+			switch ev := ev.(type) {
+			case product.Created:
+				l.Initial, l.Final = ev.Stock, ev.Stock
+			case product.Restocked:
+				l.Restocks++
+				l.Restocked += ev.Quantity
+				l.Final = ev.Stock
+			case product.StockReserved:
+				l.Reserved += ev.Quantity
+				l.Final = ev.Stock
+			case product.StockReleased:
+				l.Reserved -= ev.Quantity
+				l.Final = ev.Stock
+			}
+		}
+	})
+	return l, err
+}
+
+// Restock restocks the product through the RestockProduct handler as its seller, as POST
+// /products/{id}/stock does. A version conflict or a domain conflict (the kinds the API answered
+// 409) matches ErrConflict.
+func (e *EventSourced) Restock(ctx context.Context, id uuid.UUID, qty int) error {
+	ctx = commands.WithMeta(ctx, commands.Meta{Actor: e.seller})
+	_, err := e.handlers.RestockProduct.Handle(ctx, commands.RestockProduct{ProductID: id, Quantity: qty})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, eventstore.ErrWrongVersion) || errors.Is(err, domain.ErrConflict):
+		return fmt.Errorf("restock %s: %w: %w", id, ErrConflict, err)
+	default:
+		return fmt.Errorf("restock %s: %w", id, err)
+	}
+}
+
 // StartProjections starts the projection runner with every read model's projector, once, and
 // waits until each has caught up with the log.
 func (e *EventSourced) StartProjections(ctx context.Context) error {
@@ -313,7 +364,7 @@ func (e *EventSourced) StartProjections(ctx context.Context) error {
 	if e.runner == nil {
 		r, err := projections.NewRunner(e.pool, e.store,
 			[]projections.Projector{projections.NewCatalog(), projections.NewOrders(), projections.NewReviews()},
-			projections.Options{Logger: e.log})
+			projections.Options{Logger: e.log, Log: e.tail})
 		if err != nil {
 			return err
 		}

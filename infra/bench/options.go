@@ -40,6 +40,10 @@ type Options struct {
 	JSONFile string
 	// CPUProfile, when set, receives a CPU profile of the whole run (runtime/pprof format).
 	CPUProfile string
+	// RestockEvery, when set, has the hot product's seller restock it at this interval while the
+	// hot scenario's orders run, through the path's own restock; the run then also checks that no
+	// restock was refused and that each one is in the product's stock (VerifyRestocks).
+	RestockEvery time.Duration
 }
 
 // DefaultOptions are the options of `commerce bench` without flags.
@@ -53,6 +57,7 @@ const MaxWorkers = 256
 // ParseArgs reads the flags of `commerce bench`:
 //
 //	--scenario seed,hot,uniform,mixed  --workers 16,64  --duration 15s  --json FILE  --cpuprofile FILE
+//	--restock-every 100ms
 //
 // Flag errors are returned, not printed; usage goes to out.
 func ParseArgs(args []string, out io.Writer) (Options, error) {
@@ -64,6 +69,7 @@ func ParseArgs(args []string, out io.Writer) (Options, error) {
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "how long each path runs each timed scenario at each worker count")
 	fs.StringVar(&o.JSONFile, "json", "", "also write the figures as JSON to this file")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
+	fs.DurationVar(&o.RestockEvery, "restock-every", 0, "in the hot scenario, the seller restocks the product at this interval (0: never) and the run checks each restock landed")
 	if err := fs.Parse(args); err != nil {
 		return Options{}, err
 	}
@@ -102,6 +108,9 @@ func ParseArgs(args []string, out io.Writer) (Options, error) {
 	}
 	if o.Duration <= 0 {
 		errs = append(errs, fmt.Errorf("--duration: %s is not a positive duration", o.Duration))
+	}
+	if o.RestockEvery < 0 {
+		errs = append(errs, fmt.Errorf("--restock-every: %s is not a duration of 0 or more", o.RestockEvery))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Options{}, err

@@ -21,13 +21,13 @@ func TestParseArgs(t *testing.T) {
 		},
 		{
 			name: "every flag, double dashes, duplicates dropped, order kept",
-			args: []string{"--scenario", "hot, seed,hot", "--workers=4,1,4", "--duration", "1500ms", "--json", "out.json"},
-			want: Options{Scenarios: []string{"hot", "seed"}, Workers: []int{4, 1}, Duration: 1500 * time.Millisecond, JSONFile: "out.json"},
+			args: []string{"--scenario", "hot, seed,hot", "--workers=4,1,4", "--duration", "1500ms", "--json", "out.json", "--restock-every", "100ms"},
+			want: Options{Scenarios: []string{"hot", "seed"}, Workers: []int{4, 1}, Duration: 1500 * time.Millisecond, JSONFile: "out.json", RestockEvery: 100 * time.Millisecond},
 		},
 		{
 			name:    "every bad value is named at once",
-			args:    []string{"-scenario", "hot,warm", "-workers", "0,x,999", "-duration", "0s"},
-			wantErr: []string{`unknown scenario "warm"`, `"0" is not a worker count`, `"x" is not`, `"999" is not`, "--duration"},
+			args:    []string{"-scenario", "hot,warm", "-workers", "0,x,999", "-duration", "0s", "-restock-every", "-1s"},
+			wantErr: []string{`unknown scenario "warm"`, `"0" is not a worker count`, `"x" is not`, `"999" is not`, "--duration", "--restock-every"},
 		},
 		{name: "empty lists", args: []string{"--scenario", ",", "--workers", ""}, wantErr: []string{"at least one scenario", "at least one worker count"}},
 		{name: "unknown flag", args: []string{"--rate", "5"}, wantErr: []string{"rate"}},

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 
@@ -44,12 +45,26 @@ type Path interface {
 	Drain(ctx context.Context) error
 	// Stocks returns the current stock of each product in ids.
 	Stocks(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]int, error)
+	// Restock adds qty to product id's stock as its seller would, and returns once it is written.
+	// A refusal because other writes came first (a version conflict, a serialization failure:
+	// what the API would answer 409) matches ErrConflict.
+	Restock(ctx context.Context, id uuid.UUID, qty int) error
 	// Counters returns the conflicts and retries counted so far.
 	Counters() Counters
 	// QueryCatalog runs one catalog query, as a shopper browsing the products would.
 	QueryCatalog(ctx context.Context, rng *rand.Rand) error
 	// QueryUserOrders lists one user's orders, newest first, as the user's order page would.
 	QueryUserOrders(ctx context.Context, user uuid.UUID) error
+}
+
+// ErrConflict is matched by a Restock refused because of other writes to the product.
+var ErrConflict = errors.New("refused: changed at the same time")
+
+// Ledgered is a Path whose products keep their history. When the hot scenario restocks, the run
+// also checks the product's history (VerifyRestocks).
+type Ledgered interface {
+	// Ledger returns product id's stock history as its stream tells it.
+	Ledger(ctx context.Context, id uuid.UUID) (Ledger, error)
 }
 
 // Projecting is a Path whose queries read projected read models. The mixed scenario calls

@@ -60,7 +60,10 @@ type Result struct {
 	// this machine (see SampleCPU), else 0.
 	AppCPUMsPerOrder float64 `json:"app_cpu_ms_per_order,omitempty"`
 	DBCPUMsPerOrder  float64 `json:"db_cpu_ms_per_order,omitempty"`
-	// Verified is true when every product's final stock was right; Problem says what was not.
+	// Restocks is what the hot scenario's seller did, when it restocked (Options.RestockEvery).
+	Restocks *Restocks `json:"restocks,omitempty"`
+	// Verified is true when every product's final stock was right and, with Restocks, every
+	// restock landed (VerifyRestocks); Problem says what was not.
 	Verified bool   `json:"verified"`
 	Problem  string `json:"problem,omitempty"`
 }
@@ -162,6 +165,10 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 			check = "FAIL: " + res.Problem
 		case res.Errors > 0:
 			check = fmt.Sprintf("FAIL: %d errors: %s", res.Errors, res.Problem)
+		}
+		if rs := res.Restocks; rs != nil {
+			check += fmt.Sprintf(" (restocks: %d sent, %d landed, %d conflicts, %d failed, p99 %s ms)",
+				rs.Sent, rs.Landed, rs.Conflicts, rs.Failed, num(rs.P99Ms))
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %s | %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %.2f | %s |\n",
 			res.Scenario, workers, res.Path, res.OrdersPerSecond, num(res.P50Ms), num(res.P99Ms), res.Settled,

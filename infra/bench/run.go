@@ -2,10 +2,12 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,15 +16,19 @@ import (
 
 // Sizes of the scenarios, from the issue that asked for the bench.
 const (
-	seedOrders    = 200
-	seedStockA    = 30
-	seedStockB    = 20
-	seedAccepted  = 15 // 30 / 2 A per order
-	hotStock      = 1_000_000
-	uniformCount  = 10_000
-	uniformStock  = 1_000
-	userCount     = 1_000
-	querySampling = 5 * time.Millisecond
+	seedOrders   = 200
+	seedStockA   = 30
+	seedStockB   = 20
+	seedAccepted = 15 // 30 / 2 A per order
+	hotStock     = 1_000_000
+	// hotRestockedStock is the hot product's stock when its seller restocks: a product's stock
+	// plus its open reservations never passes 1,000,000, so hotStock would leave no room.
+	hotRestockedStock = hotStock / 2
+	restockQuantity   = 10
+	uniformCount      = 10_000
+	uniformStock      = 1_000
+	userCount         = 1_000
+	querySampling     = 5 * time.Millisecond
 )
 
 // Runner runs the chosen scenarios on every path, alternating between the paths, and collects
@@ -144,8 +150,9 @@ func (t *tally) result(scenario string, p Path, workers int, elapsed time.Durati
 	return res
 }
 
-// verify reads the final stock of ids and checks it against the accepted orders.
-func verify(ctx context.Context, p Path, ids []uuid.UUID, stocks []int, accepted []Order, res *Result) (map[uuid.UUID]int, error) {
+// verify reads the final stock of ids and checks it against the accepted orders and, when the
+// seller restocked ids[0] (restocks not nil), the restocks (VerifyRestocks) and their stock.
+func verify(ctx context.Context, p Path, ids []uuid.UUID, stocks []int, accepted []Order, restocks *Restocks, res *Result) (map[uuid.UUID]int, error) {
 	if err := p.Drain(ctx); err != nil {
 		return nil, fmt.Errorf("wait for the path to finish its work: %w", err)
 	}
@@ -157,8 +164,35 @@ func verify(ctx context.Context, p Path, ids []uuid.UUID, stocks []int, accepted
 	for i, id := range ids {
 		initial[id] = stocks[i]
 	}
-	if err := Verify(initial, accepted, final); err != nil {
-		res.Problem = err.Error()
+	restocked := map[uuid.UUID]int{}
+	var problems []string
+	if restocks != nil {
+		restocked[ids[0]] = restocks.Landed * restocks.Quantity
+		var ledger *Ledger
+		if lp, ok := p.(Ledgered); ok {
+			l, err := lp.Ledger(ctx, ids[0])
+			if err != nil {
+				return nil, fmt.Errorf("read the stock history of %s: %w", ids[0], err)
+			}
+			ledger = &l
+		}
+		taken := 0
+		for _, o := range accepted {
+			for _, l := range o.Lines {
+				if l.ProductID == ids[0] {
+					taken += l.Quantity
+				}
+			}
+		}
+		if err := VerifyRestocks(*restocks, stocks[0], taken, ledger); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if err := Verify(initial, restocked, accepted, final); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		res.Problem = strings.Join(problems, "; ")
 		return final, nil
 	}
 	res.Verified = true
@@ -199,7 +233,7 @@ func runSeed(ctx context.Context, p Path) (Result, error) {
 		all.merge(&tallies[i])
 	}
 	res := all.result(ScenarioSeed, p, seedOrders, elapsed, before)
-	final, err := verify(ctx, p, ids, stocks, all.accepted, &res)
+	final, err := verify(ctx, p, ids, stocks, all.accepted, nil, &res)
 	if err != nil {
 		return Result{}, err
 	}
@@ -217,10 +251,16 @@ type timed struct {
 	order  func(rng *rand.Rand, ids []uuid.UUID) []Line
 }
 
-func scenario(name string, products int) timed {
+// scenario returns the timed scenario name; uniform and mixed have products products (0: the
+// issue's 10,000), the hot product less stock when its seller restocks it.
+func scenario(name string, products int, restocking bool) timed {
 	switch name {
 	case ScenarioHot:
-		return timed{stocks: []int{hotStock}, order: func(_ *rand.Rand, ids []uuid.UUID) []Line {
+		stock := hotStock
+		if restocking {
+			stock = hotRestockedStock
+		}
+		return timed{stocks: []int{stock}, order: func(_ *rand.Rand, ids []uuid.UUID) []Line {
 			return []Line{{ProductID: ids[0], Quantity: 1}}
 		}}
 	default: // uniform and mixed
@@ -254,9 +294,11 @@ func uniformLines(rng *rand.Rand, ids []uuid.UUID) []Line {
 func queryWorkers(workers int) int { return max(1, workers/4) }
 
 // runTimed runs a timed scenario on p: workers place orders until the duration is over; in the
-// mixed scenario query workers read meanwhile and the projection lag is sampled.
+// mixed scenario query workers read meanwhile and the projection lag is sampled; in the hot
+// scenario with Options.RestockEvery the seller restocks the product meanwhile.
 func (r *Runner) runTimed(ctx context.Context, p Path, name string, workers int) (Result, error) {
-	sc := scenario(name, r.UniformProducts)
+	restocking := name == ScenarioHot && r.Options.RestockEvery > 0
+	sc := scenario(name, r.UniformProducts, restocking)
 	ids, err := p.AddProducts(ctx, sc.stocks)
 	if err != nil {
 		return Result{}, fmt.Errorf("add products: %w", err)
@@ -298,10 +340,18 @@ func (r *Runner) runTimed(ctx context.Context, p Path, name string, workers int)
 	if mixed {
 		q = startQueries(ctx, p, queryWorkers(workers), users)
 	}
+	var seller *restocker
+	if restocking {
+		seller = startRestocks(ctx, p, ids[0], r.Options.RestockEvery, deadline)
+	}
 	wg.Wait()
 	elapsed := time.Since(start)
 	if q != nil {
 		q.stop()
+	}
+	var restocks *Restocks
+	if seller != nil {
+		restocks = seller.wait()
 	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
@@ -318,10 +368,67 @@ func (r *Runner) runTimed(ctx context.Context, p Path, name string, workers int)
 	if q != nil {
 		q.report(&res)
 	}
-	if _, err := verify(ctx, p, ids, sc.stocks, all.accepted, &res); err != nil {
+	res.Restocks = restocks
+	if _, err := verify(ctx, p, ids, sc.stocks, all.accepted, restocks, &res); err != nil {
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// restocker is the hot scenario's seller: it restocks one product at an interval until the run's
+// deadline, one restock at a time, as one seller at a console would.
+type restocker struct {
+	done      chan struct{}
+	restocks  Restocks
+	latencies []time.Duration
+}
+
+// startRestocks restocks product id by restockQuantity every interval, the first one interval
+// after the start, until deadline. A restock still unanswered when the next is due delays it: a
+// seller waits for the answer.
+func startRestocks(ctx context.Context, p Path, id uuid.UUID, every time.Duration, deadline time.Time) *restocker {
+	s := &restocker{done: make(chan struct{}), restocks: Restocks{Quantity: restockQuantity}}
+	go func() {
+		defer close(s.done)
+		next := time.Now().Add(every)
+		for next.Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Until(next)):
+			}
+			t0 := time.Now()
+			err := p.Restock(ctx, id, restockQuantity)
+			s.note(err, time.Since(t0))
+			if next = next.Add(every); next.Before(time.Now()) {
+				next = time.Now()
+			}
+		}
+	}()
+	return s
+}
+
+func (s *restocker) note(err error, d time.Duration) {
+	s.restocks.Sent++
+	switch {
+	case err == nil:
+		s.restocks.Landed++
+		s.latencies = append(s.latencies, d)
+	case errors.Is(err, ErrConflict):
+		s.restocks.Conflicts++
+	default:
+		s.restocks.Failed++
+	}
+	if err != nil && s.restocks.FirstError == "" {
+		s.restocks.FirstError = err.Error()
+	}
+}
+
+// wait waits for the seller's last restock and returns what it did.
+func (s *restocker) wait() *Restocks {
+	<-s.done
+	s.restocks.P99Ms = millis(Percentile(s.latencies, 99))
+	return &s.restocks
 }
 
 // queries are the mixed scenario's readers and projection-lag sampler.

@@ -193,6 +193,12 @@ type Record struct {
 type AppendResult struct {
 	Version  int64
 	Position Position
+	// Existing is true when the append was an idempotent re-append: every event was already stored
+	// there, so nothing was written and Version and Position are where those events ended. Events
+	// decided again with the same ids may differ from the stored ones (a later clock, a later
+	// price): the stored ones are the facts, so a writer that built a state from its own events
+	// reads the stream instead.
+	Existing bool
 }
 
 // Store is an event store.

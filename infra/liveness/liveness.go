@@ -35,19 +35,21 @@ const (
 	Window    = 2 * time.Second
 )
 
-// Instance names this process in the table: host, process id and a random suffix.
-var Instance = func() string {
+// newInstance names one worker in the table: its host, process id and a random suffix (a process
+// may run more than one, as tests do).
+func newInstance() string {
 	host, _ := os.Hostname()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return host + ":" + strconv.Itoa(os.Getpid()) + ":" + hex.EncodeToString(b)
-}()
+}
 
 // Beat records role's liveness for this process every BeatEvery until ctx ends, as active while
 // active() says so; then it deletes its row (the instance is gone, not failing). Failed writes
 // (the database is unreachable) are logged when they begin and when they end, and retried at the
 // next beat.
 func Beat(ctx context.Context, pool *pgxpool.Pool, role string, active func() bool, log *slog.Logger) {
+	instance := newInstance()
 	t := time.NewTicker(BeatEvery)
 	defer t.Stop()
 	var failingSince time.Time
@@ -59,7 +61,7 @@ func Beat(ctx context.Context, pool *pgxpool.Pool, role string, active func() bo
 		bctx, cancel := context.WithTimeout(ctx, BeatEvery*2)
 		_, err := pool.Exec(bctx, `WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
 INSERT INTO worker_liveness (role, instance, active, beat_at) SELECT $1, $2, $3, now() FROM async
-ON CONFLICT (role, instance) DO UPDATE SET active = EXCLUDED.active, beat_at = EXCLUDED.beat_at`, role, Instance, active())
+ON CONFLICT (role, instance) DO UPDATE SET active = EXCLUDED.active, beat_at = EXCLUDED.beat_at`, role, instance, active())
 		cancel()
 		switch {
 		case err != nil && ctx.Err() == nil && failingSince.IsZero():
@@ -72,7 +74,7 @@ ON CONFLICT (role, instance) DO UPDATE SET active = EXCLUDED.active, beat_at = E
 		select {
 		case <-ctx.Done():
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			_, _ = pool.Exec(dctx, `DELETE FROM worker_liveness WHERE role = $1 AND instance = $2`, role, Instance)
+			_, _ = pool.Exec(dctx, `DELETE FROM worker_liveness WHERE role = $1 AND instance = $2`, role, instance)
 			cancel()
 			return
 		case <-t.C:

@@ -80,18 +80,19 @@ func TestReadinessTellsWhetherARelayIsActive(t *testing.T) {
 	}
 
 	// The holder's relay stops (freeing the lock) while its process lives on and beats: the
-	// standby takes over, and readiness is back within a second.
+	// standby takes over, and readiness comes back. (The bounds here are generous: the test
+	// machine may be loaded; TestRelayRecoversWithoutTraffic holds recovery to a second.)
 	a.stop()
 	time.Sleep(2 * liveness.BeatEvery)
-	t.Logf("ready %s after the holder stopped", until(t, pool, true, time.Second, "standby taking over"))
+	t.Logf("ready %s after the holder stopped", until(t, pool, true, 5*time.Second, "standby taking over"))
 
 	// Nothing publishes anywhere: the standby stops too, while both processes beat on.
 	b.stop()
-	t.Logf("not ready %s after the last relay stopped", until(t, pool, false, 2*time.Second, "no relay active"))
+	t.Logf("not ready %s after the last relay stopped", until(t, pool, false, 5*time.Second, "no relay active"))
 
-	// A relay comes back, with no traffic: ready within a second.
+	// A relay starts again, with no traffic: ready again.
 	start(t, pool, pub)
-	t.Logf("ready %s after a relay started again", until(t, pool, true, time.Second, "relay back"))
+	t.Logf("ready %s after a relay started again", until(t, pool, true, 5*time.Second, "relay back"))
 }
 
 // TestRelayRecoversWithoutTraffic ends the relay's lock session on the server, as a database

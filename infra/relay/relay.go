@@ -58,7 +58,8 @@ type Options struct {
 	LockCheck time.Duration
 	// MinBackoff and MaxBackoff bound the wait between attempts of a failing publish, and
 	// between restarts after a failure (a success starts again from MinBackoff). Defaults 100ms
-	// and 1s: a relay that lost its database or broker is back within a second of their return.
+	// and 500ms (each wait is jittered by half either way): a relay that lost its database or
+	// broker is back within about a second of their return.
 	MinBackoff, MaxBackoff time.Duration
 	// Log is what the relay follows the log through: the process's shared tail of the log
 	// (logtail.Tail), or nil for the store's own subscription.
@@ -96,7 +97,7 @@ func (o Options) withDefaults() Options {
 		o.MinBackoff = 100 * time.Millisecond
 	}
 	if o.MaxBackoff < o.MinBackoff {
-		o.MaxBackoff = max(time.Second, o.MinBackoff)
+		o.MaxBackoff = max(500*time.Millisecond, o.MinBackoff)
 	}
 	if o.Topic == nil {
 		o.Topic = bus.Topic
@@ -365,8 +366,10 @@ func (r *Relay) publish(ctx context.Context, s *leader.Session, b *backoff.Expon
 	return nil
 }
 
-// statementTimeout bounds each statement on the lock connection.
-const statementTimeout = 10 * time.Second
+// statementTimeout bounds each statement on the lock connection: no longer than the leader's
+// own ping, so that a checkpoint write on a silent connection does not keep the relay publishing
+// after the server may have freed its lock.
+const statementTimeout = leader.PingTimeout
 
 // work is one event for a worker, with its place in the checkpoint order.
 type work struct {

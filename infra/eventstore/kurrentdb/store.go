@@ -119,7 +119,7 @@ func isCode(err error, code esdb.ErrorCode) bool {
 
 // Append writes events to stream atomically if the stream's version satisfies expected. Appending
 // the same event ids again at the same expected version writes nothing (KurrentDB recognises the
-// retry) and returns the version and position they were written at.
+// retry) and returns the version and position they were written at, with Existing set.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
 	if err := eventstore.Validate(stream, events); err != nil {
 		return eventstore.AppendResult{}, err
@@ -160,7 +160,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		if err != nil || len(recs) != 1 {
 			return eventstore.AppendResult{}, fmt.Errorf("append to %s: find the position of version %d: %d events, %w", stream, out.Version, len(recs), err)
 		}
-		out.Position = recs[0].Position
+		out.Position, out.Existing = recs[0].Position, true
 	}
 	return out, nil
 }

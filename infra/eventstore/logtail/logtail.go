@@ -71,6 +71,17 @@ func New(store eventstore.Store, opts Options) *Tail {
 	return &Tail{store: store, opts: opts.withDefaults(), followers: map[*follower]struct{}{}}
 }
 
+// ReadAll reads the log from the store directly, for followers that also page through it (the
+// live-update streams resume from a Last-Event-ID so).
+func (t *Tail) ReadAll(ctx context.Context, from eventstore.Position, limit int) ([]eventstore.Record, error) {
+	return t.store.ReadAll(ctx, from, limit)
+}
+
+// Head is the store's head of the log.
+func (t *Tail) Head(ctx context.Context) (eventstore.Position, error) {
+	return t.store.Head(ctx)
+}
+
 // source is a running shared subscription.
 type source struct {
 	cancel context.CancelFunc

@@ -218,7 +218,7 @@ func lastIDArg(expected eventstore.ExpectedVersion) pgtype.UUID {
 
 // Append writes events to stream atomically if the stream's version satisfies expected. Appending
 // the same event ids again at the same expected version writes nothing and returns the version
-// and position they were written at.
+// and position they were written at, with Existing set.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
 	res, wrote, err := s.groupAppend(ctx, stream, expected, events, false)
 	if wrote {
@@ -370,7 +370,7 @@ func alreadyStored(stream string, expected eventstore.ExpectedVersion, events []
 		}
 		last = st
 	}
-	return eventstore.AppendResult{Version: last.version, Position: eventstore.Position(last.position)}, true
+	return eventstore.AppendResult{Version: last.version, Position: eventstore.Position(last.position), Existing: true}, true
 }
 
 type conflictRow struct {

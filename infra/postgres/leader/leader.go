@@ -5,8 +5,9 @@
 // The lock lives on a connection of its own, outside any pool, with TCP keepalives on both ends:
 // when the holder's host vanishes (power loss, a partition) the server notices within
 // KeepaliveTimeout and frees the lock, instead of after the operating system's default of about two
-// hours; and the holder pings its connection every Options.Check and stops leading when the ping
-// fails, before the server can have handed the lock to another instance.
+// hours; and the holder pings its connection every Options.Check and stops leading when a ping
+// fails or goes unanswered for PingTimeout, before the server can have handed the lock to another
+// instance.
 package leader
 
 import (
@@ -60,12 +61,18 @@ type Lock struct {
 
 // Options tune Lead. Zero fields take the defaults named on each.
 type Options struct {
-	// Check is how often the leader pings its lock connection, and how long it waits for the
-	// answer, before it stops leading. Default 1 s; keep it well under KeepaliveTimeout.
+	// Check is how often the leader pings its lock connection. Default 1 s; keep it under
+	// KeepaliveTimeout - PingTimeout, so that a leader whose connection went silent stops
+	// before the server can free its lock for another instance.
 	Check time.Duration
 	// Waiting, when set, is called when another session holds the lock and Lead starts waiting.
 	Waiting func()
 }
+
+// PingTimeout is how long the leader waits for its connection to answer a ping before it stops
+// leading: long enough that a busy server does not depose it, short enough that it stops well
+// before the server's keepalives free the lock.
+const PingTimeout = KeepaliveTimeout / 2
 
 // ErrLost is the cause of the context given to Lead's run when the lock connection stopped
 // answering: another instance may hold the lock by now.
@@ -134,7 +141,7 @@ func Lead(ctx context.Context, cfg *pgx.ConnConfig, lock Lock, opts Options, run
 				return
 			case <-t.C:
 			}
-			err := s.Do(lctx, check, func(ctx context.Context, c *pgx.Conn) error { return c.Ping(ctx) })
+			err := s.Do(lctx, PingTimeout, func(ctx context.Context, c *pgx.Conn) error { return c.Ping(ctx) })
 			if err != nil && lctx.Err() == nil {
 				cancel(fmt.Errorf("%w: %w", ErrLost, err))
 				return
