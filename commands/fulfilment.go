@@ -199,8 +199,12 @@ func (f *Fulfilment) stock(ctx context.Context, productID uuid.UUID, kind stockK
 // writeStock carries out one stock request on this process's writer of the product.
 // Reservations may be appended without waiting for the disk (see Fulfilment).
 func (f *Fulfilment) writeStock(ctx context.Context, productID uuid.UUID, kind stockKind, orderID uuid.UUID, qty int, meta Meta) error {
-	at := f.now()
-	_, err := f.repos.Products.update(ctx, productID, meta, func(p product.Product) ([]product.Event, error) {
+	return f.decideStock(ctx, productID, orderID, meta, kind == stockReserve, stockDecision(kind, orderID, qty, f.now()))
+}
+
+// stockDecision is the product's decision for one stock request of order orderID.
+func stockDecision(kind stockKind, orderID uuid.UUID, qty int, at time.Time) func(product.Product) ([]product.Event, error) {
+	return func(p product.Product) ([]product.Event, error) {
 		switch kind {
 		case stockReserve:
 			return p.Reserve(orderID, qty, at)
@@ -209,8 +213,13 @@ func (f *Fulfilment) writeStock(ctx context.Context, productID uuid.UUID, kind s
 		default:
 			return p.Commit(orderID, at)
 		}
-	}, kind == stockReserve)
-	if err != nil {
+	}
+}
+
+// decideStock runs decide for order orderID on this process's writer of the product; delayed
+// lets the append skip the wait for the disk.
+func (f *Fulfilment) decideStock(ctx context.Context, productID, orderID uuid.UUID, meta Meta, delayed bool, decide func(product.Product) ([]product.Event, error)) error {
+	if _, err := f.repos.Products.update(ctx, productID, meta, decide, delayed); err != nil {
 		return fmt.Errorf("fulfil order %s on product %s: %w", orderID, productID, err)
 	}
 	return nil

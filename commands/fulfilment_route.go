@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -159,19 +160,64 @@ func (f *Fulfilment) ServeStock(ctx context.Context, payloads [][]byte) [][]byte
 }
 
 // serveStock carries out one routed request. A reservation asked for long enough ago that its
-// asker may have given up waiting is made only while the order is still PENDING: the asker may
-// have reserved itself meanwhile, settled the order and, for a REJECT order, released the
-// reservation, and when the broker refused that release's request, nothing after this late
-// reservation gives it back. Half the wait allows for the clocks of the two processes.
+// asker may have given up waiting (half the wait, allowing for the clocks of the two processes) is
+// made only while the order is still PENDING: the asker may meanwhile have reserved itself,
+// settled the order and, for a REJECT order, released the reservation, and when the broker
+// refused that release's request, nothing after this late reservation gives it back.
+//
+// The order is read inside the product writer's decision, on each attempt, after the product
+// state the append expects is known. The asker rejects the order before it releases, so a release
+// the writer's append would miss (it came after that state) makes the append fail, and the
+// decision taken again on the stream as read then sees the order REJECT. A release that changed
+// nothing (the asker's own reservation was refused) leaves no event to fail the append; it read
+// the product before this reservation, after the reject, so the order read once the reservation
+// is appended is REJECT, and the reservation is released here. A late reservation of an order
+// found REJECT releases whatever the order still holds (a run of the request cut short after its
+// append, delivered again), durably; one of an ORDER order is not made (the order may have
+// committed or released its reservation since).
 func (f *Fulfilment) serveStock(ctx context.Context, r stockRequest) error {
-	if r.Kind == stockReserve && time.Since(r.SentAt) > f.wait/2 {
-		st, err := f.repos.Orders.Load(ctx, r.OrderID)
+	if r.Kind != stockReserve {
+		return f.writeStock(ctx, r.ProductID, r.Kind, r.OrderID, r.Quantity, r.meta())
+	}
+	late := func() bool { return time.Since(r.SentAt) > f.wait/2 }
+	at := f.now()
+	var made, rejected atomic.Bool // what the decision last taken found
+	err := f.decideStock(ctx, r.ProductID, r.OrderID, r.meta(), true, func(p product.Product) ([]product.Event, error) {
+		made.Store(false)
+		rejected.Store(false)
+		if late() {
+			status, err := f.orderStatus(ctx, r.OrderID)
+			if err != nil || status != order.StatusPending {
+				rejected.Store(status == order.StatusReject)
+				return nil, err
+			}
+		}
+		events, err := p.Reserve(r.OrderID, r.Quantity, at)
+		made.Store(len(events) > 0)
+		return events, err
+	})
+	switch {
+	case err != nil:
+		return err
+	case made.Load() && late():
+		status, err := f.orderStatus(ctx, r.OrderID)
 		if err != nil {
 			return fmt.Errorf("fulfil order %s on product %s: %w", r.OrderID, r.ProductID, err)
 		}
-		if st.Value.Status != order.StatusPending {
-			return nil
-		}
+		rejected.Store(status == order.StatusReject)
 	}
-	return f.writeStock(ctx, r.ProductID, r.Kind, r.OrderID, r.Quantity, r.meta())
+	if rejected.Load() {
+		// Durably, unlike the reservation: a REJECT order's last write on a product is its release.
+		return f.writeStock(ctx, r.ProductID, stockRelease, r.OrderID, 0, r.meta())
+	}
+	return nil
+}
+
+// orderStatus returns the status of order id as its stream has it now.
+func (f *Fulfilment) orderStatus(ctx context.Context, id uuid.UUID) (order.Status, error) {
+	st, err := f.repos.Orders.Load(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("read the status of order %s: %w", id, err)
+	}
+	return st.Value.Status, nil
 }

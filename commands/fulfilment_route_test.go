@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/commerce-dev/commerce/commands"
 	"github.com/commerce-dev/commerce/domain"
 	"github.com/commerce-dev/commerce/domain/order"
+	"github.com/commerce-dev/commerce/domain/product"
 	"github.com/commerce-dev/commerce/infra/bus"
 	"github.com/commerce-dev/commerce/infra/bus/kafkatest"
 	"github.com/commerce-dev/commerce/infra/eventstore"
@@ -280,5 +282,128 @@ func TestRoutedStockFallsBackAndLateRequestsChangeNothing(t *testing.T) {
 	}
 	if p := r.stock(a); p.Stock != 9 || len(p.Reservations) != 1 || p.Reservations[last] != 1 {
 		t.Fatalf("A at the end: stock %d, reservations %v; want 9, held by order %s alone", p.Stock, p.Reservations, last)
+	}
+}
+
+// raceStore is the stock writer's store: it runs before once, right before the first append of a
+// stock reservation, so that the asker's steps come between the writer's read of the product
+// (and of the order) and its append.
+type raceStore struct {
+	eventstore.Store
+	once   sync.Once
+	before func()
+}
+
+func (s *raceStore) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	for _, e := range events {
+		if e.Type == product.TypeStockReserved {
+			s.once.Do(s.before)
+		}
+	}
+	return s.Store.Append(ctx, stream, expected, events...)
+}
+
+// TestLateReservationAfterSettledOrderLeavesNoStock: a reservation request carried out late by
+// the product's writer, whose asker settles the order between the writer's read of the order
+// (PENDING) and its append, leaves no reservation: for a REJECT order whose reservation the
+// asker made and released (the writer's append meets the release and decides again) or whose
+// reservation was refused (the release changes nothing and leaves no event to meet), the stock is
+// as it was; for an ORDER order whose line was delivered (the reservation committed), the stock
+// is what the order spent.
+func TestLateReservationAfterSettledOrderLeavesNoStock(t *testing.T) {
+	const stock, qty = 5, 2
+	for _, tc := range []struct {
+		name      string
+		reserve   bool // the asker's own reservation is made
+		confirm   bool // the asker confirms and commits, else it rejects and releases
+		status    order.Status
+		wantStock int
+	}{
+		{"rejected after reserving and releasing", true, false, order.StatusReject, stock},
+		{"rejected with its reservation refused", false, false, order.StatusReject, stock},
+		{"confirmed and committed", true, true, order.StatusOrder, stock - qty},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, commands.Config{})
+			p := e.onSale(seller(), e.item(), "Runner 42", 1000, stock)
+			placed, err := e.h.PlaceOrder.Handle(as(user()), commands.PlaceOrder{
+				Address: order.Address{Receiver: "Kim", Address1: "1 Main St"},
+				Lines:   []commands.PlaceOrderLine{{ProductID: p.ID, Quantity: qty}},
+			})
+			if err != nil {
+				t.Fatalf("PlaceOrder: %v", err)
+			}
+			orderID := placed.ID
+			ctx := context.Background()
+			system := commands.Meta{CorrelationID: uuid.New(), Actor: domain.Actor{ID: uuid.New(), Role: domain.RoleSupervisor}}
+
+			// The asker (e.repos, another process): its routed request got no answer in time, so
+			// it reserved itself, or was refused, and settled the order.
+			ranAsker := false
+			onProduct := func(step string, decide func(product.Product, time.Time) ([]product.Event, error)) {
+				if _, err := e.repos.Products.Update(ctx, p.ID, system, func(p product.Product) ([]product.Event, error) {
+					return decide(p, time.Now().UTC())
+				}); err != nil {
+					t.Errorf("asker %s: %v", step, err)
+				}
+			}
+			onOrder := func(step string, decide func(order.Order, time.Time) ([]order.Event, error)) {
+				if _, err := e.repos.Orders.Update(ctx, orderID, system, func(o order.Order) ([]order.Event, error) {
+					return decide(o, time.Now().UTC())
+				}); err != nil {
+					t.Errorf("asker %s: %v", step, err)
+				}
+			}
+			asker := func() {
+				ranAsker = true
+				if tc.reserve {
+					onProduct("reserve", func(p product.Product, at time.Time) ([]product.Event, error) { return p.Reserve(orderID, qty, at) })
+				}
+				if tc.confirm {
+					onOrder("confirm", func(o order.Order, at time.Time) ([]order.Event, error) { return o.Confirm(at) })
+					onProduct("commit", func(p product.Product, at time.Time) ([]product.Event, error) { return p.Commit(orderID, at) })
+					return
+				}
+				onOrder("reject", func(o order.Order, at time.Time) ([]order.Event, error) { return o.Reject(product.CodeOutOfStock, at) })
+				onProduct("release", func(p product.Product, at time.Time) ([]product.Event, error) { return p.Release(orderID, at) })
+			}
+
+			// The product's writer, in its own process, gets the request 2 s after it was sent.
+			writer := commands.NewRepos(&raceStore{Store: e.store, before: asker}, commands.Config{Snapshots: e.snaps})
+			f := commands.NewFulfilment(writer, commands.FulfilmentConfig{StockWait: 500 * time.Millisecond})
+			payload, err := json.Marshal(map[string]any{
+				"kind": 0, "product_id": p.ID, "order_id": orderID, "quantity": qty,
+				"correlation_id": system.CorrelationID, "causation_id": system.CorrelationID,
+				"actor_id": system.Actor.ID, "actor_role": system.Actor.Role,
+				"sent_at": time.Now().Add(-2 * time.Second),
+			})
+			if err != nil {
+				t.Fatalf("encode the request: %v", err)
+			}
+			answers := f.ServeStock(ctx, [][]byte{payload})
+			if string(answers[0]) != `{}` {
+				t.Fatalf("answer to the late reservation = %s, want {} (done)", answers[0])
+			}
+			if !ranAsker {
+				t.Fatalf("the writer appended no reservation: the race was not run")
+			}
+
+			st, err := e.repos.Orders.Load(ctx, orderID)
+			if err != nil || st.Value.Status != tc.status {
+				t.Fatalf("order = %s, %v; want %s", st.Value.Status, err, tc.status)
+			}
+			var events []product.Event
+			for _, rec := range e.stream(product.StreamID(p.ID)) {
+				ev, err := product.Decode(rec.Type, rec.Data)
+				if err != nil {
+					t.Fatalf("decode %s: %v", rec.Type, err)
+				}
+				events = append(events, ev)
+			}
+			if got := product.Fold(events...); got.Stock != tc.wantStock || len(got.Reservations) != 0 {
+				t.Fatalf("product after the late reservation: stock %d, reservations %v; want %d and none (order %s is %s)",
+					got.Stock, got.Reservations, tc.wantStock, orderID, tc.status)
+			}
+		})
 	}
 }
