@@ -344,7 +344,8 @@ func TestRunnerAnalyzesWhileTablesGrow(t *testing.T) {
 	first := grow("a first analysis", n)
 	n, _ = analyzed()
 	second := grow("a second analysis", n)
-	if first < analyzeGrowth || second < 2*first {
-		t.Fatalf("analyzed at %.0f and %.0f rows, want at least %d and then at least twice as many", first, second, analyzeGrowth)
+	// reltuples is the analyzer's estimate of the rows, not a count: allow it 5 % either way.
+	if first < analyzeGrowth || second < 1.9*first {
+		t.Fatalf("analyzed at %.0f and %.0f rows, want at least %d and then about twice as many", first, second, analyzeGrowth)
 	}
 }

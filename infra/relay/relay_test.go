@@ -307,7 +307,11 @@ func TestRelayKafkaDownAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the relay to report Kafka down", func() bool { return !r.Active() })
+	// Not active is also how a relay starts: wait until it reports the failed publish.
+	waitFor(t, 30*time.Second, "the relay to report Kafka down", func() bool {
+		st := r.Status()
+		return st.Err != nil && st.Lag > 0
+	})
 	if st := r.Status(); st.Checkpoint != 0 || st.Lag == 0 {
 		t.Fatalf("Status while Kafka is down = %+v, want checkpoint 0 and a lag", st)
 	}
