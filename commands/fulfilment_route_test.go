@@ -27,9 +27,8 @@ import (
 // conflictCounter counts the appends refused with a version conflict, per aggregate type.
 type conflictCounter struct {
 	commands.NopObserver
-	mu    sync.Mutex
-	by    map[string]int
-	total atomic.Int64
+	mu sync.Mutex
+	by map[string]int
 }
 
 func (c *conflictCounter) Conflict(stream string) {
