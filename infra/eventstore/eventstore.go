@@ -124,6 +124,11 @@ var (
 	ErrWrongVersion = errors.New("wrong expected version")
 	// ErrStreamNotFound is returned by reads of a stream that has no events.
 	ErrStreamNotFound = errors.New("stream not found")
+	// ErrConditionFailed is matched by every AppendIf refused because one of its conditions on
+	// other streams did not hold: the decision it carries rests on facts that changed, so the
+	// caller reads them again and decides again. It is never ErrWrongVersion, which is about the
+	// appended stream itself.
+	ErrConditionFailed = errors.New("condition on another stream failed")
 	// ErrInvalid is matched by errors for input an adapter refuses before writing anything: an
 	// empty stream id, an empty type, a nil id, data or metadata that is not JSON.
 	ErrInvalid = errors.New("invalid event store input")
@@ -244,6 +249,27 @@ type DelayedAppender interface {
 	AppendDelayed(ctx context.Context, stream string, expected ExpectedVersion, events ...EventData) (AppendResult, error)
 	// WaitDurable returns once every append that returned before the call is durable.
 	WaitDurable(ctx context.Context) error
+}
+
+// StreamAt is a condition an append puts on another stream than its own: that the stream still
+// ends where a decision saw it, at Version with the event Last there (Version 0 and a Nil Last for
+// no stream), save for events of the types in Ignoring appended after it, which the decision does
+// not depend on (the stock reservations of a product whose price and status an order took).
+type StreamAt struct {
+	Stream   string
+	Version  int64
+	Last     uuid.UUID
+	Ignoring []string
+}
+
+// ConditionalAppender is implemented by stores that can check other streams in the transaction
+// of an append: a decision that took facts from a cache (an order's product prices) is appended
+// only if those facts still hold, without reading them first.
+type ConditionalAppender interface {
+	// AppendIf is Append, done only if every condition in conds holds when the events are
+	// written, atomically with them. A condition that fails refuses the append with an error
+	// matching ErrConditionFailed, whatever the stream's own version; otherwise it is Append.
+	AppendIf(ctx context.Context, stream string, expected ExpectedVersion, conds []StreamAt, events ...EventData) (AppendResult, error)
 }
 
 // Validate checks the input every adapter refuses before writing anything.

@@ -50,6 +50,26 @@ func Run(t *testing.T, newStore func(t *testing.T) eventstore.Store) {
 	}
 	// A store that offers delayed appends keeps the same contract with them: the tests that
 	// write run again with every Append made by AppendDelayed.
+	t.Run("ConditionalAppend", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		c, ok := s.(eventstore.ConditionalAppender)
+		if !ok {
+			t.Logf("%T has no conditional appends: nothing to check", s)
+			return
+		}
+		testConditionalAppend(t, s, c)
+	})
+	t.Run("ConcurrentConditionalAppends", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		c, ok := s.(eventstore.ConditionalAppender)
+		if !ok {
+			t.Logf("%T has no conditional appends: nothing to check", s)
+			return
+		}
+		testConcurrentConditionalAppends(t, s, c)
+	})
 	for _, tt := range tests[:6] {
 		t.Run("Delayed"+tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -897,4 +917,161 @@ func testSubscriberAcrossRestart(t *testing.T, s eventstore.Store) {
 		}
 	}
 	t.Logf("%d events: %d before the restart, %d after", total, firstRun, total-firstRun)
+}
+
+// testConditionalAppend checks AppendIf's conditions on other streams, one at a time: each case
+// gives a condition stream some history, appends to a new stream under conditions on it, and
+// wants the append written or refused with ErrConditionFailed (never ErrWrongVersion), with
+// nothing written.
+func testConditionalAppend(t *testing.T, s eventstore.Store, c eventstore.ConditionalAppender) {
+	ctx := testContext(t)
+	const neutral = "contract.neutral.v1"
+	tests := []struct {
+		name string
+		// given appends to the condition stream and returns the condition to check.
+		given  func(t *testing.T, stream string) eventstore.StreamAt
+		passes bool
+	}{
+		{"the stream ends at the version and event", func(t *testing.T, stream string) eventstore.StreamAt {
+			res := mustAppend(t, s, stream, eventstore.NoStream, newEvents("contract.fact.v1", 2)...)
+			recs := readStream(t, s, stream)
+			return eventstore.StreamAt{Stream: stream, Version: res.Version, Last: recs[1].ID}
+		}, true},
+		{"an event was appended after it", func(t *testing.T, stream string) eventstore.StreamAt {
+			first := newEvent("contract.fact.v1", 1)
+			mustAppend(t, s, stream, eventstore.NoStream, first)
+			mustAppend(t, s, stream, eventstore.Exact(1), newEvent("contract.fact.v1", 2))
+			return eventstore.StreamAt{Stream: stream, Version: 1, Last: first.ID}
+		}, false},
+		{"another event is at the version", func(t *testing.T, stream string) eventstore.StreamAt {
+			mustAppend(t, s, stream, eventstore.NoStream, newEvent("contract.fact.v1", 1))
+			return eventstore.StreamAt{Stream: stream, Version: 1, Last: uuid.New()}
+		}, false},
+		{"the stream is shorter", func(t *testing.T, stream string) eventstore.StreamAt {
+			mustAppend(t, s, stream, eventstore.NoStream, newEvent("contract.fact.v1", 1))
+			return eventstore.StreamAt{Stream: stream, Version: 2}
+		}, false},
+		{"only ignored events were appended after it", func(t *testing.T, stream string) eventstore.StreamAt {
+			first := newEvent("contract.fact.v1", 1)
+			mustAppend(t, s, stream, eventstore.NoStream, first)
+			mustAppend(t, s, stream, eventstore.Exact(1), newEvents(neutral, 2)...)
+			return eventstore.StreamAt{Stream: stream, Version: 1, Last: first.ID, Ignoring: []string{"contract.other.v1", neutral}}
+		}, true},
+		{"an event not ignored follows ignored ones", func(t *testing.T, stream string) eventstore.StreamAt {
+			first := newEvent("contract.fact.v1", 1)
+			mustAppend(t, s, stream, eventstore.NoStream, first)
+			mustAppend(t, s, stream, eventstore.Exact(1), newEvent(neutral, 2), newEvent("contract.fact.v1", 3))
+			return eventstore.StreamAt{Stream: stream, Version: 1, Last: first.ID, Ignoring: []string{neutral}}
+		}, false},
+		{"no stream, and none", func(t *testing.T, stream string) eventstore.StreamAt {
+			return eventstore.StreamAt{Stream: stream}
+		}, true},
+		{"no stream, but it exists", func(t *testing.T, stream string) eventstore.StreamAt {
+			mustAppend(t, s, stream, eventstore.NoStream, newEvent("contract.fact.v1", 1))
+			return eventstore.StreamAt{Stream: stream}
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			other, stream := newStream(t, "cond"), newStream(t, "conditional")
+			cond := tt.given(t, other)
+			before := readStream(t, s, other)
+			events := newEvents("contract.decided.v1", 2)
+			res, err := c.AppendIf(ctx, stream, eventstore.NoStream, []eventstore.StreamAt{cond}, events...)
+			switch {
+			case tt.passes && err != nil:
+				t.Fatalf("AppendIf(%s, no stream, %+v) = %v, want success", stream, cond, err)
+			case tt.passes:
+				if res.Version != 2 {
+					t.Fatalf("AppendIf(%s, no stream, %+v) = version %d, want 2", stream, cond, res.Version)
+				}
+				recs := readStream(t, s, stream)
+				if len(recs) != 2 {
+					t.Fatalf("ReadStream(%s) after AppendIf = %d events, want 2", stream, len(recs))
+				}
+				for i, r := range recs {
+					checkRecord(t, r, stream, int64(i+1), events[i])
+				}
+			case !errors.Is(err, eventstore.ErrConditionFailed) || errors.Is(err, eventstore.ErrWrongVersion):
+				t.Fatalf("AppendIf(%s, no stream, %+v) = %v, want ErrConditionFailed and not ErrWrongVersion", stream, cond, err)
+			default:
+				if recs := readStream(t, s, stream); len(recs) != 0 {
+					t.Fatalf("ReadStream(%s) after a refused AppendIf = %d events, want none", stream, len(recs))
+				}
+			}
+			if after := readStream(t, s, other); len(after) != len(before) {
+				t.Fatalf("ReadStream(%s) after AppendIf = %d events, want the %d it had", other, len(after), len(before))
+			}
+		})
+	}
+
+	t.Run("the stream's own version still decides", func(t *testing.T) {
+		other, stream := newStream(t, "cond"), newStream(t, "conditional")
+		fact := newEvent("contract.fact.v1", 1)
+		mustAppend(t, s, other, eventstore.NoStream, fact)
+		mustAppend(t, s, stream, eventstore.NoStream, newEvent("contract.decided.v1", 1))
+		cond := []eventstore.StreamAt{{Stream: other, Version: 1, Last: fact.ID}}
+		_, err := c.AppendIf(ctx, stream, eventstore.NoStream, cond, newEvent("contract.decided.v1", 2))
+		if !errors.Is(err, eventstore.ErrWrongVersion) || errors.Is(err, eventstore.ErrConditionFailed) {
+			t.Fatalf("AppendIf(%s, no stream) of an existing stream, its condition holding = %v, want ErrWrongVersion", stream, err)
+		}
+		if res, err := c.AppendIf(ctx, stream, eventstore.Exact(1), cond, newEvent("contract.decided.v1", 2)); err != nil || res.Version != 2 {
+			t.Fatalf("AppendIf(%s, version 1) with its condition holding = %+v, %v; want version 2", stream, res, err)
+		}
+	})
+
+	t.Run("every condition must hold", func(t *testing.T) {
+		a, b, stream := newStream(t, "cond"), newStream(t, "cond"), newStream(t, "conditional")
+		fa, fb := newEvent("contract.fact.v1", 1), newEvent("contract.fact.v1", 2)
+		mustAppend(t, s, a, eventstore.NoStream, fa)
+		mustAppend(t, s, b, eventstore.NoStream, fb)
+		conds := []eventstore.StreamAt{{Stream: a, Version: 1, Last: fa.ID}, {Stream: b, Version: 1, Last: fa.ID}}
+		if _, err := c.AppendIf(ctx, stream, eventstore.Any, conds, newEvent("contract.decided.v1", 1)); !errors.Is(err, eventstore.ErrConditionFailed) {
+			t.Fatalf("AppendIf(%s) with the second of two conditions failing = %v, want ErrConditionFailed", stream, err)
+		}
+		conds[1].Last = fb.ID
+		if _, err := c.AppendIf(ctx, stream, eventstore.Any, conds, newEvent("contract.decided.v1", 1)); err != nil {
+			t.Fatalf("AppendIf(%s) with both conditions holding = %v, want success", stream, err)
+		}
+	})
+}
+
+// testConcurrentConditionalAppends appends many new streams at once, each under a condition on a
+// shared stream, while the shared stream grows: every append whose condition names a version the
+// shared stream has left is refused, and every one naming where it ends while nothing else is
+// appended is written. Appends that arrive together are where a store groups statements.
+func testConcurrentConditionalAppends(t *testing.T, s eventstore.Store, c eventstore.ConditionalAppender) {
+	const appends = 64
+	ctx := testContext(t)
+	shared := newStream(t, "shared")
+	old := newEvent("contract.fact.v1", 1)
+	mustAppend(t, s, shared, eventstore.NoStream, old)
+	current := newEvent("contract.fact.v1", 2)
+	mustAppend(t, s, shared, eventstore.Exact(1), current)
+	var wg sync.WaitGroup
+	errs := make(chan error, appends)
+	for i := range appends {
+		wg.Go(func() {
+			stream := newStream(t, "conditional")
+			cond := eventstore.StreamAt{Stream: shared, Version: 2, Last: current.ID}
+			stale := i%2 == 1
+			if stale {
+				cond = eventstore.StreamAt{Stream: shared, Version: 1, Last: old.ID}
+			}
+			_, err := c.AppendIf(ctx, stream, eventstore.NoStream, []eventstore.StreamAt{cond}, newEvent("contract.decided.v1", i))
+			switch {
+			case stale && !errors.Is(err, eventstore.ErrConditionFailed):
+				errs <- fmt.Errorf("AppendIf(%s) on a version the shared stream left = %v, want ErrConditionFailed", stream, err)
+			case !stale && err != nil:
+				errs <- fmt.Errorf("AppendIf(%s) on where the shared stream ends = %v, want success", stream, err)
+			case len(readStream(t, s, stream)) != map[bool]int{true: 0, false: 1}[stale]:
+				errs <- fmt.Errorf("ReadStream(%s) after AppendIf (stale condition: %t) holds the wrong number of events", stream, stale)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

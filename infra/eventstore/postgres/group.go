@@ -42,6 +42,7 @@ type pendingAppend struct {
 	ctx      context.Context
 	stream   string
 	expected eventstore.ExpectedVersion
+	conds    []eventstore.StreamAt // AppendIf's
 	events   []eventstore.EventData
 	done     chan appendOutcome // buffered
 }
@@ -62,7 +63,7 @@ type appendGroup struct {
 }
 
 // groupAppend writes an append through its mode's group commit and waits for its outcome.
-func (s *Store) groupAppend(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData, delayed bool) (eventstore.AppendResult, bool, error) {
+func (s *Store) groupAppend(ctx context.Context, stream string, expected eventstore.ExpectedVersion, conds []eventstore.StreamAt, events []eventstore.EventData, delayed bool) (eventstore.AppendResult, bool, error) {
 	g := &s.groups[0]
 	if delayed {
 		g = &s.groups[1]
@@ -73,7 +74,7 @@ func (s *Store) groupAppend(ctx context.Context, stream string, expected eventst
 		// queued meanwhile.
 		g.inFlight++
 		g.mu.Unlock()
-		res, wrote, err := s.append(ctx, s.pool, stream, expected, events, delayed) // validates
+		res, wrote, err := s.append(ctx, s.pool, stream, expected, conds, events, delayed) // validates
 		g.mu.Lock()
 		if len(g.queue) > 0 {
 			g.mu.Unlock()
@@ -89,7 +90,7 @@ func (s *Store) groupAppend(ctx context.Context, stream string, expected eventst
 	if err := eventstore.Validate(stream, events); err != nil {
 		return eventstore.AppendResult{}, false, err
 	}
-	p := &pendingAppend{ctx: ctx, stream: stream, expected: expected, events: events, done: make(chan appendOutcome, 1)}
+	p := &pendingAppend{ctx: ctx, stream: stream, expected: expected, conds: conds, events: events, done: make(chan appendOutcome, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, p)
 	start := g.inFlight < maxGroupsInFlight
@@ -187,7 +188,7 @@ func (s *Store) writeGroup(batch []*pendingAppend, delayed bool) {
 	var wg sync.WaitGroup
 	for _, p := range append(plain, grouped...) {
 		wg.Go(func() {
-			res, wrote, err := s.append(p.ctx, s.pool, p.stream, p.expected, p.events, delayed)
+			res, wrote, err := s.append(p.ctx, s.pool, p.stream, p.expected, p.conds, p.events, delayed)
 			p.done <- appendOutcome{res: res, wrote: wrote, err: err}
 		})
 	}
@@ -199,8 +200,9 @@ func (s *Store) writeGroup(batch []*pendingAppend, delayed bool) {
 // writes nothing. $1-$3 are the requests (stream, lowest and highest allowed current version),
 // $4-$9 the events (request number, ordinal within the request, id, type, data, metadata), $10 the
 // synchronous_commit to set, as in appendSQL, and $11 the id each request requires of the event
-// at the stream's current version (NULL for none: eventstore.ExactAfter). It returns whether the checks passed and, per stream
-// written, its last version and position.
+// at the stream's current version (NULL for none: eventstore.ExactAfter). $12-$16 are the
+// requests' conditions on other streams (AppendIf): the request number of each, then its fields as
+// appendSQL takes them; a request whose condition fails does not pass.
 //
 // It returns a row per request, in request order: whether its check passed, whether all passed
 // (and so everything was written), and its stream's last version and position when written.
@@ -210,7 +212,9 @@ WITH req AS (
 ), cur AS (
 	SELECT r.s, r.stream_id, m.v,
 	       m.v BETWEEN r.lo AND r.hi AND (r.last IS NULL OR EXISTS (
-	           SELECT 1 FROM events l WHERE l.stream_id = r.stream_id AND l.version = m.v AND l.id = r.last)) AS passed
+	           SELECT 1 FROM events l WHERE l.stream_id = r.stream_id AND l.version = m.v AND l.id = r.last))
+	       AND NOT EXISTS (SELECT 1 FROM unnest($12::bigint[], $13::text[], $14::bigint[], $15::uuid[], $16::text[]) AS c(s, stream_id, v, last, ignoring)
+	                       WHERE c.s = r.s AND NOT (` + condHoldsSQL + `)) AS passed
 	FROM req r
 	CROSS JOIN LATERAL (SELECT coalesce(max(e.version), 0) AS v FROM events e WHERE e.stream_id = r.stream_id) m
 ), ok AS (
@@ -248,11 +252,17 @@ func (s *Store) appendGroupSQL(batch []*pendingAppend, delayed bool) ([]eventsto
 		reqs, ords             []int64
 		ids                    []pgtype.UUID
 		types, datas, metadata []string
+		conds                  = conditionsOf(nil)
+		condReqs               = []int64{}
 	)
 	for i, p := range batch {
 		lo, hi := versionRange(p.expected)
 		streams, los, his = append(streams, p.stream), append(los, lo), append(his, hi)
 		lasts = append(lasts, lastIDArg(p.expected))
+		conds.add(p.conds)
+		for range p.conds {
+			condReqs = append(condReqs, int64(i+1))
+		}
 		for k, e := range p.events {
 			reqs, ords = append(reqs, int64(i+1)), append(ords, int64(k+1))
 			ids = append(ids, pgtype.UUID{Bytes: e.ID, Valid: true})
@@ -261,7 +271,8 @@ func (s *Store) appendGroupSQL(batch []*pendingAppend, delayed bool) ([]eventsto
 	}
 	// The group is written under the first request's context: if it ends, the statement fails
 	// and every request is written again under its own.
-	rows, err := s.pool.Query(batch[0].ctx, groupSQL, streams, los, his, reqs, ords, ids, types, datas, metadata, commitModeArg(delayed), lasts)
+	rows, err := s.pool.Query(batch[0].ctx, groupSQL, streams, los, his, reqs, ords, ids, types, datas, metadata, commitModeArg(delayed), lasts,
+		condReqs, conds.streams, conds.versions, conds.lasts, conds.ignoring)
 	if err != nil {
 		return nil, err
 	}

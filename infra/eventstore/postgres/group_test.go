@@ -13,7 +13,7 @@ import (
 )
 
 // TestGroupStatementIsAllOrNothing writes three appends in one group statement: with one expected
-// version wrong, nothing is written; with all right, each stream gets its events at the right
+// version or condition on another stream wrong, nothing is written; with all right, each stream gets its events at the right
 // versions and the results name the last of them.
 func TestGroupStatementIsAllOrNothing(t *testing.T) {
 	t.Parallel()
@@ -39,13 +39,21 @@ func TestGroupStatementIsAllOrNothing(t *testing.T) {
 	if _, err := s.appendGroupSQL(refused, false); !errors.As(err, &gr) || gr.failed[0] || !gr.failed[1] || gr.failed[2] {
 		t.Fatalf("group with the right version but another last event = %v, want a groupRefusedError naming the second request alone", err)
 	}
-	for _, stream := range []string{"g-a", "g-b"} {
+	stale := pending("g-c", eventstore.NoStream, 1)
+	stale.conds = []eventstore.StreamAt{{Stream: "g-existing", Version: 1}}
+	refused[1] = stale
+	if _, err := s.appendGroupSQL(refused, false); !errors.As(err, &gr) || gr.failed[0] || !gr.failed[1] || gr.failed[2] {
+		t.Fatalf("group with a condition on a version another stream left = %v, want a groupRefusedError naming the second request alone", err)
+	}
+	for _, stream := range []string{"g-a", "g-b", "g-c"} {
 		if _, err := s.ReadStream(ctx, stream, 1, 0); !errors.Is(err, eventstore.ErrStreamNotFound) {
 			t.Fatalf("after a refused group, %s: %v; want no stream", stream, err)
 		}
 	}
 
-	ok := []*pendingAppend{pending("g-a", eventstore.NoStream, 2), pending("g-existing", eventstore.ExactAfter(2, second.ID), 3), pending("g-b", eventstore.Exact(0), 1)}
+	held := pending("g-b", eventstore.Exact(0), 1)
+	held.conds = []eventstore.StreamAt{{Stream: "g-existing", Version: 2, Last: second.ID}}
+	ok := []*pendingAppend{pending("g-a", eventstore.NoStream, 2), pending("g-existing", eventstore.ExactAfter(2, second.ID), 3), held}
 	results, err := s.appendGroupSQL(ok, true)
 	if err != nil {
 		t.Fatalf("group with right expected versions = %v", err)

@@ -67,6 +67,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -84,8 +85,9 @@ import (
 )
 
 var (
-	_ eventstore.Store           = (*Store)(nil)
-	_ eventstore.DelayedAppender = (*Store)(nil)
+	_ eventstore.Store               = (*Store)(nil)
+	_ eventstore.DelayedAppender     = (*Store)(nil)
+	_ eventstore.ConditionalAppender = (*Store)(nil)
 )
 
 // positionBits is the number of low position bits that number the events of one append.
@@ -164,26 +166,76 @@ type querier interface {
 }
 
 // appendSQL inserts the events at the versions after the stream's current one if that version is
-// within [$2, $3], and returns the version it saw and the last version and position it wrote
-// (0, 0 when the condition failed and nothing was written).
+// within [$2, $3] and every condition on other streams holds, and returns the version it saw,
+// whether the conditions held, and the last version and position it wrote (0, 0 when a check
+// failed and nothing was written).
 //
 // $8, when not NULL, is the transaction's synchronous_commit ('off' for AppendDelayed); the
 // setting is made in cur, which the statement always evaluates, and is read at commit. $9, when
 // not NULL, is the id the event at the current version must have (eventstore.ExactAfter).
+// $10-$13 are the conditions of AppendIf (condArgs), empty for Append.
 const appendSQL = `
 WITH cur AS (
 	SELECT (SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1) AS v,
+	       NOT EXISTS (SELECT 1 FROM unnest($10::text[], $11::bigint[], $12::uuid[], $13::text[]) AS c(stream_id, v, last, ignoring)
+	                   WHERE NOT (` + condHoldsSQL + `)) AS conds,
 	       CASE WHEN $8::text IS NOT NULL THEN set_config('synchronous_commit', $8::text, true) END AS commit_mode
 ), ins AS (
 	INSERT INTO events (position, stream_id, version, id, type, data, metadata, recorded_at)
 	SELECT (pg_current_xact_id()::text::bigint << 20) | (e.n - 1), $1, cur.v + e.n, e.id, e.type,
 	       e.data::jsonb, nullif(e.metadata, '')::jsonb, now()
 	FROM cur, unnest($4::uuid[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS e(id, type, data, metadata, n)
-	WHERE cur.v BETWEEN $2 AND $3
+	WHERE cur.v BETWEEN $2 AND $3 AND cur.conds
 	  AND ($9::uuid IS NULL OR EXISTS (SELECT 1 FROM events l WHERE l.stream_id = $1 AND l.version = cur.v AND l.id = $9))
 	RETURNING version, position
 )
-SELECT cur.v, coalesce(max(ins.version), 0), coalesce(max(ins.position), 0) FROM cur LEFT JOIN ins ON true GROUP BY cur.v`
+SELECT cur.v, cur.conds, coalesce(max(ins.version), 0), coalesce(max(ins.position), 0) FROM cur LEFT JOIN ins ON true GROUP BY cur.v, cur.conds`
+
+// condHoldsSQL is whether the condition c (an eventstore.StreamAt: c.stream_id, c.v, c.last,
+// c.ignoring as a JSON array of types) holds: the stream has the event c.last at version c.v (any
+// event there for a NULL c.last; nothing to check for version 0) and no event after it whose
+// type is not ignored. It is read in the statement's snapshot, so a condition that a concurrent
+// append breaks after the snapshot holds: that append was not answered before this one started.
+const condHoldsSQL = `(c.v = 0 OR EXISTS (SELECT 1 FROM events h WHERE h.stream_id = c.stream_id AND h.version = c.v AND (c.last IS NULL OR h.id = c.last)))
+	AND NOT EXISTS (SELECT 1 FROM events a WHERE a.stream_id = c.stream_id AND a.version > c.v AND NOT (c.ignoring::jsonb @> to_jsonb(a.type)))`
+
+// conditions are AppendIf's conditions as statement arguments: one array per field.
+type conditions struct {
+	streams  []string
+	versions []int64
+	lasts    []pgtype.UUID
+	ignoring []string // JSON arrays of types
+}
+
+// add appends conds to c.
+func (c *conditions) add(conds []eventstore.StreamAt) {
+	for _, sa := range conds {
+		ignoring, _ := json.Marshal(sa.Ignoring) // a slice of strings always encodes
+		if sa.Ignoring == nil {
+			ignoring = []byte("[]")
+		}
+		c.streams, c.versions = append(c.streams, sa.Stream), append(c.versions, sa.Version)
+		c.lasts = append(c.lasts, pgtype.UUID{Bytes: sa.Last, Valid: sa.Last != uuid.Nil})
+		c.ignoring = append(c.ignoring, string(ignoring))
+	}
+}
+
+// conditionsOf returns conds as statement arguments, empty arrays (not NULL) for none.
+func conditionsOf(conds []eventstore.StreamAt) conditions {
+	c := conditions{streams: []string{}, versions: []int64{}, lasts: []pgtype.UUID{}, ignoring: []string{}}
+	c.add(conds)
+	return c
+}
+
+// validateConditions checks conds as Validate checks events.
+func validateConditions(stream string, conds []eventstore.StreamAt) error {
+	for i, c := range conds {
+		if c.Stream == "" || c.Version < 0 {
+			return fmt.Errorf("append to %s: condition %d names no stream or a negative version: %w", stream, i, eventstore.ErrInvalid)
+		}
+	}
+	return nil
+}
 
 // versionRange turns an expected version into the range of current versions it allows.
 func versionRange(expected eventstore.ExpectedVersion) (lo, hi int64) {
@@ -220,7 +272,22 @@ func lastIDArg(expected eventstore.ExpectedVersion) pgtype.UUID {
 // the same event ids again at the same expected version writes nothing and returns the version
 // and position they were written at, with Existing set.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
-	res, wrote, err := s.groupAppend(ctx, stream, expected, events, false)
+	res, wrote, err := s.groupAppend(ctx, stream, expected, nil, events, false)
+	if wrote {
+		s.committed()
+	}
+	return res, err
+}
+
+// AppendIf is Append with conditions on other streams, checked by the append's statement (alone
+// or in a group) in the snapshot it writes in: one round trip, as Append. A failed condition is
+// an error matching eventstore.ErrConditionFailed, even for a re-append of events already stored
+// (the caller that sent the same ids again looks for its earlier result itself).
+func (s *Store) AppendIf(ctx context.Context, stream string, expected eventstore.ExpectedVersion, conds []eventstore.StreamAt, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	if err := validateConditions(stream, conds); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	res, wrote, err := s.groupAppend(ctx, stream, expected, conds, events, false)
 	if wrote {
 		s.committed()
 	}
@@ -234,7 +301,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 // wal_writer_delay (200 ms by default) anyway. A crash of the server in between loses it together
 // with every transaction committed after it.
 func (s *Store) AppendDelayed(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
-	res, wrote, err := s.groupAppend(ctx, stream, expected, events, true)
+	res, wrote, err := s.groupAppend(ctx, stream, expected, nil, events, true)
 	if wrote {
 		s.committed()
 	}
@@ -251,9 +318,9 @@ func (s *Store) WaitDurable(ctx context.Context) error {
 	return nil
 }
 
-// append is Append on q, reporting whether it wrote anything; delayed turns synchronous_commit
-// off for the append's transaction.
-func (s *Store) append(ctx context.Context, q querier, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData, delayed bool) (eventstore.AppendResult, bool, error) {
+// append is AppendIf on q (Append for no conds), reporting whether it wrote anything; delayed
+// turns synchronous_commit off for the append's transaction.
+func (s *Store) append(ctx context.Context, q querier, stream string, expected eventstore.ExpectedVersion, conds []eventstore.StreamAt, events []eventstore.EventData, delayed bool) (eventstore.AppendResult, bool, error) {
 	if err := eventstore.Validate(stream, events); err != nil {
 		return eventstore.AppendResult{}, false, err
 	}
@@ -269,15 +336,19 @@ func (s *Store) append(ctx context.Context, q querier, stream string, expected e
 		types[i], data[i], meta[i] = e.Type, string(e.Data), string(e.Metadata)
 	}
 	lo, hi := versionRange(expected)
-	last, mode := lastIDArg(expected), commitModeArg(delayed)
+	last, mode, c := lastIDArg(expected), commitModeArg(delayed), conditionsOf(conds)
 	for attempt := 0; ; attempt++ {
 		var current, version, position int64
-		err := q.QueryRow(ctx, appendSQL, stream, lo, hi, ids, types, data, meta, mode, last).Scan(&current, &version, &position)
+		var held bool
+		err := q.QueryRow(ctx, appendSQL, stream, lo, hi, ids, types, data, meta, mode, last,
+			c.streams, c.versions, c.lasts, c.ignoring).Scan(&current, &held, &version, &position)
 		if err == nil && version > 0 {
 			return eventstore.AppendResult{Version: version, Position: eventstore.Position(position)}, true, nil
 		}
 		var pgErr *pgconn.PgError
 		switch {
+		case err == nil && !held:
+			return eventstore.AppendResult{}, false, fmt.Errorf("append to %s: %w", stream, eventstore.ErrConditionFailed)
 		case err == nil:
 			// The condition failed: a retry of an append that went through, or a conflict.
 		case errors.As(err, &pgErr) && pgErr.Code == "23505":

@@ -116,7 +116,7 @@ func TestLateCommit(t *testing.T) {
 	}
 	defer tx.Rollback(context.Background())
 	late := event(1)
-	lateRes, _, err := s.append(ctx, tx, "late", eventstore.NoStream, []eventstore.EventData{late}, false)
+	lateRes, _, err := s.append(ctx, tx, "late", eventstore.NoStream, nil, []eventstore.EventData{late}, false)
 	if err != nil {
 		t.Fatalf("append in the late transaction: %v", err)
 	}
@@ -431,7 +431,7 @@ func TestAppendCommitMode(t *testing.T) {
 		if _, err := tx.Exec(ctx, "SELECT set_config('synchronous_commit', $1, true)", tc.session); err != nil {
 			t.Fatalf("set synchronous_commit: %v", err)
 		}
-		if _, _, err := s.append(ctx, tx, "mode-"+uuid.NewString(), eventstore.NoStream, []eventstore.EventData{event(1)}, tc.delayed); err != nil {
+		if _, _, err := s.append(ctx, tx, "mode-"+uuid.NewString(), eventstore.NoStream, nil, []eventstore.EventData{event(1)}, tc.delayed); err != nil {
 			t.Fatalf("append (delayed %t): %v", tc.delayed, err)
 		}
 		var got string
