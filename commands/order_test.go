@@ -235,6 +235,49 @@ func TestPlaceOrderTakesTheSellersAnsweredPrice(t *testing.T) {
 	}
 }
 
+// TestPlaceOrderChecksCachedProductsInItsAppend places orders through a process whose cache holds
+// the product: the order is appended under a condition on the product's stream, with no stream
+// read, and stays so after another process changed only the product's stock. Once the other
+// process has changed the price, the cached product is stale: the condition fails, the order reads
+// the product and takes the new price, and the next order is back to no read.
+func TestPlaceOrderChecksCachedProductsInItsAppend(t *testing.T) {
+	url := pgtest.NewURL(t)
+	poolA, _, _, a := commandSide(t, url)
+	poolB, err := pg.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(poolB.Close)
+	storeB := &streamReadCounter{Store: postgres.New(poolB)}
+	b := commands.NewHandlers(commands.NewRepos(storeB, commands.Config{Snapshots: snapshot.New(poolB)}), commands.Config{Snapshots: snapshot.New(poolB)})
+	e := &env{t: t, pool: poolA, h: a, super: domain.Actor{ID: uuid.New(), Role: domain.RoleSupervisor}}
+
+	s, u := seller(), user()
+	p := e.onSale(s, e.item(), "A", 1200, 30)
+	place := func(step string, wantPrice int64, wantReads bool) {
+		t.Helper()
+		before := storeB.reads.Load()
+		res, err := b.PlaceOrder.Handle(as(u), commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{{ProductID: p.ID, Quantity: 1}}})
+		if err != nil || res.State.Lines[0].UnitPrice != wantPrice {
+			t.Fatalf("%s: PlaceOrder through B = %+v, %v; want price %d", step, res.State.Lines, err, wantPrice)
+		}
+		if reads := storeB.reads.Load() - before; (reads > 0) != wantReads {
+			t.Fatalf("%s: PlaceOrder through B read streams %d times; want reads: %t", step, reads, wantReads)
+		}
+	}
+	place("B has never seen the product", 1200, true)
+	place("B caches the product", 1200, false)
+	if _, err := a.RestockProduct.Handle(as(s), commands.RestockProduct{ProductID: p.ID, Quantity: 5}); err != nil {
+		t.Fatalf("RestockProduct through A: %v", err)
+	}
+	place("A changed only the stock", 1200, false)
+	if _, err := a.EditProduct.Handle(as(s), commands.EditProduct{ProductID: p.ID, Name: new("A"), Price: new(int64(1500))}); err != nil {
+		t.Fatalf("EditProduct through A: %v", err)
+	}
+	place("A changed the price", 1500, true)
+	place("B read the new price", 1500, false)
+}
+
 // commandSide is one API process's command side on the database at url: a pool of its own, the
 // Postgres store, and Repos and Handlers with their own caches.
 func commandSide(t *testing.T, url string) (*pgxpool.Pool, *postgres.Store, *commands.Repos, *commands.Handlers) {

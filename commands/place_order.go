@@ -2,12 +2,15 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/google/uuid"
 
+	"github.com/commerce-dev/commerce/domain"
 	"github.com/commerce-dev/commerce/domain/order"
 	"github.com/commerce-dev/commerce/domain/product"
+	"github.com/commerce-dev/commerce/infra/eventstore"
 )
 
 // Codes of PlaceOrder's refusals of a well-formed order, as order.Place decides them; both are
@@ -39,9 +42,13 @@ type PlaceOrderLine struct {
 // PlaceOrderHandler handles PlaceOrder.
 type PlaceOrderHandler struct{ base }
 
-// Handle reads every product's current state (Repo.Current: whatever a seller's answered command
-// changed, in any process, is in it) and lets order.Place decide on their offers; the order is
-// the acting USER's.
+// Handle lets order.Place decide on the products' offers; the order is the acting USER's. The
+// offers are those of the products as this process's cache holds them when it holds them all,
+// and the order is appended only if none of those products has changed since but for its stock
+// (Repo.CreateStateIf): no read on the way. When one has, when the cache lacks one, or when the
+// decision on the cached offers is a refusal, it reads every product's current state
+// (Repo.Current) and decides again. Either way whatever a seller's answered command changed, in
+// any process, is in the offers the order takes.
 func (h *PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (res Result[order.Order], err error) {
 	ctx, done := h.begin(ctx, "PlaceOrder")
 	defer done(&err)
@@ -49,22 +56,57 @@ func (h *PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (res Res
 	if err != nil {
 		return res, err
 	}
+	id := newID(cmd.OrderID, m, "order")
+	place := func(products []product.Product) func(order.Order) ([]order.Event, error) {
+		p := order.Place{OrderID: id, Actor: m.Actor, Address: cmd.Address, Lines: make([]order.PlaceLine, len(cmd.Lines)), At: at}
+		for i, l := range cmd.Lines {
+			p.Lines[i] = order.PlaceLine{ProductID: l.ProductID, Quantity: l.Quantity, Product: offer(products[i])}
+		}
+		return func(o order.Order) ([]order.Event, error) { return o.Place(p) }
+	}
+	if products, conds, ok := h.cachedProducts(cmd.Lines); ok {
+		st, err := h.repos.Orders.CreateStateIf(ctx, id, m, conds, place(products))
+		var refusal *domain.Error
+		switch {
+		case err == nil:
+			return result(id, st), nil
+		case !errors.Is(err, eventstore.ErrConditionFailed) && !errors.As(err, &refusal):
+			return res, err
+		}
+	}
 	products, err := h.products(ctx, cmd.Lines)
 	if err != nil {
 		return res, err
 	}
-	id := newID(cmd.OrderID, m, "order")
-	place := order.Place{OrderID: id, Actor: m.Actor, Address: cmd.Address, Lines: make([]order.PlaceLine, len(cmd.Lines)), At: at}
-	for i, l := range cmd.Lines {
-		place.Lines[i] = order.PlaceLine{ProductID: l.ProductID, Quantity: l.Quantity, Product: offer(products[i])}
-	}
-	st, err := h.repos.Orders.CreateState(ctx, id, m, func(o order.Order) ([]order.Event, error) {
-		return o.Place(place)
-	})
+	st, err := h.repos.Orders.CreateState(ctx, id, m, place(products))
 	if err != nil {
 		return res, err
 	}
 	return result(id, st), nil
+}
+
+// cachedProducts returns the lines' products as this process's cache holds them, one per line,
+// and a condition on each product's stream that ignores its stock events; false when the store
+// checks no conditions or the cache lacks one of them (or its last event's id). A line naming no
+// product (the nil id) gets the zero product and no condition, for order.Place to refuse.
+func (h *PlaceOrderHandler) cachedProducts(lines []PlaceOrderLine) ([]product.Product, []eventstore.StreamAt, bool) {
+	if !h.repos.Orders.Conditional() {
+		return nil, nil, false
+	}
+	products := make([]product.Product, len(lines))
+	conds := make([]eventstore.StreamAt, 0, len(lines))
+	for i, l := range lines {
+		if l.ProductID == uuid.Nil {
+			continue
+		}
+		st, at, ok := h.repos.Products.Cached(l.ProductID)
+		if !ok {
+			return nil, nil, false
+		}
+		at.Ignoring = product.StockTypes()
+		products[i], conds = st.Value, append(conds, at)
+	}
+	return products, conds, true
 }
 
 // offer is what p says of itself to an order.

@@ -137,6 +137,26 @@ func (r *Repo[S, E]) Current(ctx context.Context, id uuid.UUID) (State[S], error
 	return r.write(ctx, r.agg.StreamID(id), &writeRequest[S, E]{decide: func(S) ([]E, error) { return nil, nil }})
 }
 
+// Cached returns the aggregate's state as this process's cache holds it, without reading the
+// stream, and where the stream ended then, as a condition an append can put on it
+// (CreateStateIf): false when the cache does not hold the stream with its last event's id. The
+// state may be behind the stream; only the condition tells.
+func (r *Repo[S, E]) Cached(id uuid.UUID) (State[S], eventstore.StreamAt, bool) {
+	stream := r.agg.StreamID(id)
+	c, ok := r.cache.get(stream)
+	if !ok || c.lastID == uuid.Nil {
+		return State[S]{}, eventstore.StreamAt{}, false
+	}
+	return c.public(), eventstore.StreamAt{Stream: stream, Version: c.version, Last: c.lastID}, true
+}
+
+// Conditional reports whether the store checks conditions on other streams in an append
+// (eventstore.ConditionalAppender), which CreateStateIf needs.
+func (r *Repo[S, E]) Conditional() bool {
+	_, ok := r.store.(eventstore.ConditionalAppender)
+	return ok
+}
+
 // Update is UpdateState returning only where the stream ends after the command.
 func (r *Repo[S, E]) Update(ctx context.Context, id uuid.UUID, meta Meta, decide func(S) ([]E, error)) (eventstore.AppendResult, error) {
 	st, err := r.UpdateState(ctx, id, meta, decide)
@@ -183,9 +203,21 @@ func (r *Repo[S, E]) update(ctx context.Context, id uuid.UUID, meta Meta, decide
 // the decision refuses a second creation) returns that earlier append's result and the state as
 // stored, never one built from this run's decision (its clock, its prices).
 func (r *Repo[S, E]) CreateState(ctx context.Context, id uuid.UUID, meta Meta, decide func(S) ([]E, error)) (State[S], error) {
+	return r.CreateStateIf(ctx, id, meta, nil, decide)
+}
+
+// CreateStateIf is CreateState for a decision that rests on facts of other streams as the caller
+// saw them (Cached): its events are appended only if every condition in conds still holds, in the
+// same statement (eventstore.ConditionalAppender). When one does not, the answer is an error
+// matching eventstore.ErrConditionFailed, and the caller reads the facts and decides again; the
+// writer does not, since the facts are not its stream's. The store must be Conditional.
+func (r *Repo[S, E]) CreateStateIf(ctx context.Context, id uuid.UUID, meta Meta, conds []eventstore.StreamAt, decide func(S) ([]E, error)) (State[S], error) {
 	stream := r.agg.StreamID(id)
+	if len(conds) > 0 && !r.Conditional() {
+		return State[S]{}, fmt.Errorf("create %s under conditions on other streams: %T checks none: %w", stream, r.store, errors.ErrUnsupported)
+	}
 	meta = meta.complete()
-	st, err := r.write(ctx, stream, &writeRequest[S, E]{meta: meta, decide: decide, create: true})
+	st, err := r.write(ctx, stream, &writeRequest[S, E]{meta: meta, decide: decide, create: true, conds: conds})
 	if err != nil && meta.CommandID != uuid.Nil && ctx.Err() == nil {
 		if earlier, found, ferr := r.findCommand(ctx, stream, meta.CommandID); ferr == nil && found {
 			return earlier, nil

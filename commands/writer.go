@@ -23,7 +23,11 @@ type writeRequest[S any, E Event] struct {
 	// create says the command starts a new stream: with nothing cached, the writer assumes the
 	// stream is empty and lets the append's expected version check it.
 	create bool
-	done   chan writeAnswer[S] // buffered: the writer never blocks on an answer
+	// conds are conditions on other streams the command's events are appended under
+	// (eventstore.ConditionalAppender): when one fails, the command is answered with the error,
+	// never decided again here, since what failed is a fact it took from elsewhere.
+	conds []eventstore.StreamAt
+	done  chan writeAnswer[S] // buffered: the writer never blocks on an answer
 }
 
 type writeAnswer[S any] struct {
@@ -107,7 +111,9 @@ func (r *Repo[S, E]) take(stream string) []*writeRequest[S, E] {
 // the store took as a re-append of events it already held (AppendResult.Existing) wrote nothing
 // either, and its events may not be the stored ones: the batch is decided again on the stream as
 // read. After a refused append it reads the stream and decides again, with a growing pause, for as
-// long as one of the batch's commands still waits (retry.go).
+// long as one of the batch's commands still waits (retry.go). An append refused because a
+// command's condition on another stream failed answers the commands with conditions so, and
+// decides again for the others on the same state.
 func (r *Repo[S, E]) apply(stream string, batch []*writeRequest[S, E]) {
 	cur, fresh, err := r.start(stream, batch)
 	pause := conflictBackOff()
@@ -143,6 +149,10 @@ func (r *Repo[S, E]) apply(stream string, batch []*writeRequest[S, E]) {
 			r.answer(batch, results, cur.public(), nil)
 			return
 		}
+		if errors.Is(err, eventstore.ErrConditionFailed) {
+			batch, err = r.refuseConditional(stream, batch, owners, err), nil
+			continue
+		}
 		if !errors.Is(err, eventstore.ErrWrongVersion) {
 			break
 		}
@@ -156,6 +166,25 @@ func (r *Repo[S, E]) apply(stream string, batch []*writeRequest[S, E]) {
 		fresh = true
 	}
 	r.answer(batch, nil, State[S]{}, fmt.Errorf("write %s: %w", stream, err))
+}
+
+// refuseConditional answers the commands of batch that have events (owners) and conditions with
+// err, and returns the others.
+func (r *Repo[S, E]) refuseConditional(stream string, batch []*writeRequest[S, E], owners []int, err error) []*writeRequest[S, E] {
+	err = fmt.Errorf("write %s: %w", stream, err)
+	refused := make([]bool, len(batch))
+	for _, o := range owners {
+		refused[o] = len(batch[o].conds) > 0
+	}
+	rest := batch[:0:0]
+	for i, req := range batch {
+		if refused[i] {
+			req.done <- writeAnswer[S]{err: err}
+		} else {
+			rest = append(rest, req)
+		}
+	}
+	return rest
 }
 
 // ioTimeout bounds one read or append of a writer.
@@ -231,7 +260,8 @@ func (r *Repo[S, E]) decideBatch(s S, batch []*writeRequest[S, E]) (next S, even
 // command's metadata and, for a command with a CommandID, the id of its place among that
 // command's events. A batch whose events all belong to commands that allow it is appended without
 // waiting for the disk when the store can (see Fulfilment); a read in the batch (Current) writes
-// nothing and asks for nothing. It returns the id of the last event appended.
+// nothing and asks for nothing. The conditions of the commands with events go with the append
+// (AppendIf), which is then durable. It returns the id of the last event appended.
 func (r *Repo[S, E]) append(stream string, cur loaded[S], batch []*writeRequest[S, E], events []E, owners []int) (eventstore.AppendResult, uuid.UUID, error) {
 	nth := make([]int, len(batch))
 	data, err := eventData(stream, events, func(i int) (Meta, int) {
@@ -245,8 +275,16 @@ func (r *Repo[S, E]) append(stream string, cur loaded[S], batch []*writeRequest[
 	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 	defer cancel()
 	expected := eventstore.ExactAfter(cur.version, cur.lastID)
+	var conds []eventstore.StreamAt
+	for i, o := range owners {
+		if i == 0 || owners[i-1] != o {
+			conds = append(conds, batch[o].conds...)
+		}
+	}
 	var res eventstore.AppendResult
-	if d, ok := r.store.(eventstore.DelayedAppender); ok && !slices.ContainsFunc(owners, func(o int) bool { return !batch[o].delayed }) {
+	if c, ok := r.store.(eventstore.ConditionalAppender); ok && len(conds) > 0 {
+		res, err = c.AppendIf(ctx, stream, expected, conds, data...)
+	} else if d, ok := r.store.(eventstore.DelayedAppender); ok && !slices.ContainsFunc(owners, func(o int) bool { return !batch[o].delayed }) {
 		res, err = d.AppendDelayed(ctx, stream, expected, data...)
 	} else {
 		res, err = r.store.Append(ctx, stream, expected, data...)
