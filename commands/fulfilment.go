@@ -151,7 +151,7 @@ func (f *Fulfilment) Handle(ctx context.Context, rec eventstore.Record) (err err
 	meta := src.Caused(rec.ID, src.Actor).traced(ctx)
 	switch e := e.(type) {
 	case order.Placed:
-		return f.settle(ctx, e, meta)
+		return f.settle(ctx, rec, e, meta)
 	case order.LineRejected:
 		return f.lineDone(ctx, e.LineEvent, stockRelease, meta, func(l order.Line) bool { return l.Status == order.LineReject })
 	case order.LineCancelled:
@@ -219,7 +219,12 @@ func stockDecision(kind stockKind, orderID uuid.UUID, qty int, at time.Time) fun
 // decideStock runs decide for order orderID on this process's writer of the product; delayed
 // lets the append skip the wait for the disk.
 func (f *Fulfilment) decideStock(ctx context.Context, productID, orderID uuid.UUID, meta Meta, delayed bool, decide func(product.Product) ([]product.Event, error)) error {
-	if _, err := f.repos.Products.update(ctx, productID, meta, decide, delayed); err != nil {
+	return f.decideStockIf(ctx, productID, orderID, meta, nil, delayed, decide)
+}
+
+// decideStockIf is decideStock appending only while conds hold (see settle).
+func (f *Fulfilment) decideStockIf(ctx context.Context, productID, orderID uuid.UUID, meta Meta, conds []eventstore.StreamAt, delayed bool, decide func(product.Product) ([]product.Event, error)) error {
+	if _, err := f.repos.Products.update(ctx, productID, meta, conds, decide, delayed); err != nil {
 		return fmt.Errorf("fulfil order %s on product %s: %w", orderID, productID, err)
 	}
 	return nil
@@ -227,9 +232,25 @@ func (f *Fulfilment) decideStock(ctx context.Context, productID, orderID uuid.UU
 
 // settle takes a placed order to ORDER or REJECT. Deliveries of one order are handled one at a
 // time in this process.
-func (f *Fulfilment) settle(ctx context.Context, placed order.Placed, meta Meta) error {
+//
+// A first delivery, the common case, reads nothing: with a store that checks conditions on other
+// streams, and the product writers in this process, the order is taken as its order.placed made
+// it, and each reservation is appended only while the order's stream still ends with that event,
+// that is while the order is PENDING and untouched. The outcome is then appended through the
+// order's writer, from its cached state when this process placed the order. When a condition
+// fails, the order has moved on (this is a delivery again, after the order was settled): the
+// order's stream is read and the delivery handled from what it says, as every delivery is
+// otherwise.
+func (f *Fulfilment) settle(ctx context.Context, rec eventstore.Record, placed order.Placed, meta Meta) error {
 	unlock := f.lock.lock(placed.OrderID)
 	defer unlock()
+	if f.route == nil && f.repos.Products.Conditional() {
+		o := order.Evolve(order.Order{}, placed)
+		unmoved := []eventstore.StreamAt{{Stream: rec.Stream, Version: rec.Version, Last: rec.ID}}
+		if err := f.reserve(ctx, placed, o, unmoved, meta); !errors.Is(err, eventstore.ErrConditionFailed) {
+			return err
+		}
+	}
 	st, err := f.repos.Orders.Load(ctx, placed.OrderID)
 	if err != nil {
 		return fmt.Errorf("fulfil order %s: %w", placed.OrderID, err)
@@ -244,13 +265,24 @@ func (f *Fulfilment) settle(ctx context.Context, placed order.Placed, meta Meta)
 		// A crash may have come between the reject and the releases.
 		return f.release(ctx, o, o.Lines, meta)
 	}
+	return f.reserve(ctx, placed, o, nil, meta)
+}
 
+// reserve reserves the stock of PENDING order o's lines, products in ascending id order, each
+// append only while conds hold, and appends the outcome: ORDER when every line was reserved,
+// else REJECT with the product's reason and the reservations made released.
+func (f *Fulfilment) reserve(ctx context.Context, placed order.Placed, o order.Order, conds []eventstore.StreamAt, meta Meta) error {
 	lines := slices.Clone(o.Lines)
 	slices.SortFunc(lines, func(a, b order.Line) int { return strings.Compare(a.ProductID.String(), b.ProductID.String()) })
 	reason := ""
 	reserved := 0
 	for _, l := range lines {
-		err := f.stock(ctx, l.ProductID, stockReserve, o.ID, l.Quantity, meta)
+		var err error
+		if conds != nil {
+			err = f.decideStockIf(ctx, l.ProductID, o.ID, meta, conds, true, stockDecision(stockReserve, o.ID, l.Quantity, f.now()))
+		} else {
+			err = f.stock(ctx, l.ProductID, stockReserve, o.ID, l.Quantity, meta)
+		}
 		if err != nil {
 			if reason = product.RejectReason(err); reason == "" {
 				return fmt.Errorf("fulfil order %s: reserve %d of product %s: %w", o.ID, l.Quantity, l.ProductID, err)

@@ -49,6 +49,16 @@ func (c *commitLog) AppendDelayed(ctx context.Context, stream string, expected e
 	return c.Store.AppendDelayed(ctx, stream, expected, events...)
 }
 
+func (c *commitLog) AppendIf(ctx context.Context, stream string, expected eventstore.ExpectedVersion, conds []eventstore.StreamAt, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	c.note(false, events)
+	return c.Store.AppendIf(ctx, stream, expected, conds, events...)
+}
+
+func (c *commitLog) AppendDelayedIf(ctx context.Context, stream string, expected eventstore.ExpectedVersion, conds []eventstore.StreamAt, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	c.note(true, events)
+	return c.Store.AppendDelayedIf(ctx, stream, expected, conds, events...)
+}
+
 // since returns the appends noted after the first n.
 func (c *commitLog) since(n int) []loggedAppend {
 	c.mu.Lock()

@@ -663,3 +663,83 @@ func TestFulfilmentReservesOnTheStreamWhenTheCacheIsWrong(t *testing.T) {
 		}
 	}
 }
+
+// TestFulfilmentFirstDeliveryReadsNothingAndALateOneReservesNothing settles an order in the process
+// that placed it: no stream is read on the way (the reservation is appended under a condition on
+// the order's stream, the outcome from the cached order). The order's line is then cancelled and
+// its stock given back, and the order.placed delivered again: its reservation's condition fails,
+// the order is read, found ORDER, and nothing is reserved again.
+func TestFulfilmentFirstDeliveryReadsNothingAndALateOneReservesNothing(t *testing.T) {
+	pool := pgtest.New(t)
+	store := &streamReadCounter{Store: postgres.New(pool)}
+	e := &env{t: t, pool: pool, store: store.Store, obs: newCountingObserver()}
+	cfg := commands.Config{Observer: e.obs}
+	e.repos = commands.NewRepos(store, cfg)
+	e.h = commands.NewHandlers(e.repos, cfg)
+	e.super = domain.Actor{ID: uuid.New(), Role: domain.RoleSupervisor}
+	ctx := context.Background()
+	s, u := seller(), user()
+	p := e.onSale(s, e.item(), "P", 1000, 5).ID
+	f := commands.NewFulfilment(e.repos, commands.FulfilmentConfig{})
+	stock := func() (int, int) {
+		t.Helper()
+		var events []product.Event
+		for _, rec := range e.stream(product.StreamID(p)) {
+			ev, err := product.Decode(rec.Type, rec.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			events = append(events, ev)
+		}
+		got := product.Fold(events...)
+		return got.Stock, len(got.Reservations)
+	}
+
+	res, err := e.h.PlaceOrder.Handle(as(u), commands.PlaceOrder{Address: address, Lines: []commands.PlaceOrderLine{{ProductID: p, Quantity: 2}}})
+	if err != nil {
+		t.Fatalf("PlaceOrder: %v", err)
+	}
+	placed := e.stream(order.StreamID(res.ID))[0]
+	before := store.reads.Load()
+	if err := f.Handle(ctx, placed); err != nil {
+		t.Fatalf("fulfil order %s: %v", res.ID, err)
+	}
+	if reads := store.reads.Load() - before; reads != 0 {
+		t.Fatalf("the first delivery of order.placed read streams %d times, want none", reads)
+	}
+	if n, held := stock(); n != 3 || held != 1 {
+		t.Fatalf("after the order: stock %d with %d reservations, want 3 and 1", n, held)
+	}
+
+	if _, err := e.h.RequestCancel.Handle(as(u), commands.RequestCancel{OrderID: res.ID, Line: 1}); err != nil {
+		t.Fatalf("RequestCancel: %v", err)
+	}
+	if _, err := e.h.ConfirmCancel.Handle(as(s), commands.ConfirmCancel{OrderID: res.ID, Line: 1}); err != nil {
+		t.Fatalf("ConfirmCancel: %v", err)
+	}
+	recs := e.stream(order.StreamID(res.ID))
+	if err := f.Handle(ctx, recs[len(recs)-1]); err != nil {
+		t.Fatalf("fulfil %s: %v", recs[len(recs)-1].Type, err)
+	}
+	if n, held := stock(); n != 5 || held != 0 {
+		t.Fatalf("after the cancel: stock %d with %d reservations, want 5 and 0", n, held)
+	}
+
+	if err := f.Handle(ctx, placed); err != nil {
+		t.Fatalf("fulfil order.placed again: %v", err)
+	}
+	if n, held := stock(); n != 5 || held != 0 {
+		t.Fatalf("after order.placed came again: stock %d with %d reservations, want 5 and 0", n, held)
+	}
+	if got := count(typesOf(e.stream(order.StreamID(res.ID))), order.TypeConfirmed); got != 1 {
+		t.Fatalf("order %s has %d order.confirmed events, want 1", res.ID, got)
+	}
+}
+
+func typesOf(recs []eventstore.Record) []string {
+	types := make([]string, len(recs))
+	for i, r := range recs {
+		types[i] = r.Type
+	}
+	return types
+}

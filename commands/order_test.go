@@ -237,9 +237,9 @@ func TestPlaceOrderTakesTheSellersAnsweredPrice(t *testing.T) {
 
 // TestPlaceOrderChecksCachedProductsInItsAppend places orders through a process whose cache holds
 // the product: the order is appended under a condition on the product's stream, with no stream
-// read, and stays so after another process changed only the product's stock. Once the other
-// process has changed the price, the cached product is stale: the condition fails, the order reads
-// the product and takes the new price, and the next order is back to no read.
+// read. Once another process has appended to the product (its stock, then its price), the cached
+// product is behind: the condition fails, the order reads the product and takes its price as it
+// is, and the next order is back to no read.
 func TestPlaceOrderChecksCachedProductsInItsAppend(t *testing.T) {
 	url := pgtest.NewURL(t)
 	poolA, _, _, a := commandSide(t, url)
@@ -270,7 +270,8 @@ func TestPlaceOrderChecksCachedProductsInItsAppend(t *testing.T) {
 	if _, err := a.RestockProduct.Handle(as(s), commands.RestockProduct{ProductID: p.ID, Quantity: 5}); err != nil {
 		t.Fatalf("RestockProduct through A: %v", err)
 	}
-	place("A changed only the stock", 1200, false)
+	place("A changed only the stock", 1200, true)
+	place("B read the new stock", 1200, false)
 	if _, err := a.EditProduct.Handle(as(s), commands.EditProduct{ProductID: p.ID, Name: new("A"), Price: new(int64(1500))}); err != nil {
 		t.Fatalf("EditProduct through A: %v", err)
 	}

@@ -43,12 +43,13 @@ type PlaceOrderLine struct {
 type PlaceOrderHandler struct{ base }
 
 // Handle lets order.Place decide on the products' offers; the order is the acting USER's. The
-// offers are those of the products as this process's cache holds them when it holds them all,
-// and the order is appended only if none of those products has changed since but for its stock
-// (Repo.CreateStateIf): no read on the way. When one has, when the cache lacks one, or when the
-// decision on the cached offers is a refusal, it reads every product's current state
-// (Repo.Current) and decides again. Either way whatever a seller's answered command changed, in
-// any process, is in the offers the order takes.
+// offers are those of the products as this process's cache holds them when it holds them all and
+// none of their writers is busy, and the order is appended only if none of those products' streams
+// has moved since (Repo.CreateStateIf): no read on the way. When one has, when the cache lacks
+// one, when a product's writer has work queued (a hot product, whose stream moves all the time:
+// its writer answers the read with its next append), or when the decision on the cached offers is
+// a refusal, it reads every product's current state (Repo.Current) and decides again. Either way
+// whatever a seller's answered command changed, in any process, is in the offers the order takes.
 func (h *PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (res Result[order.Order], err error) {
 	ctx, done := h.begin(ctx, "PlaceOrder")
 	defer done(&err)
@@ -86,8 +87,9 @@ func (h *PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (res Res
 }
 
 // cachedProducts returns the lines' products as this process's cache holds them, one per line,
-// and a condition on each product's stream that ignores its stock events; false when the store
-// checks no conditions or the cache lacks one of them (or its last event's id). A line naming no
+// and a condition that each product's stream still ends there; false when the store checks no
+// conditions, or the cache lacks one of them (or its last event's id), or its writer is busy
+// (Repo.Cached). A line naming no
 // product (the nil id) gets the zero product and no condition, for order.Place to refuse.
 func (h *PlaceOrderHandler) cachedProducts(lines []PlaceOrderLine) ([]product.Product, []eventstore.StreamAt, bool) {
 	if !h.repos.Orders.Conditional() {
@@ -103,7 +105,6 @@ func (h *PlaceOrderHandler) cachedProducts(lines []PlaceOrderLine) ([]product.Pr
 		if !ok {
 			return nil, nil, false
 		}
-		at.Ignoring = product.StockTypes()
 		products[i], conds = st.Value, append(conds, at)
 	}
 	return products, conds, true

@@ -139,10 +139,18 @@ func (r *Repo[S, E]) Current(ctx context.Context, id uuid.UUID) (State[S], error
 
 // Cached returns the aggregate's state as this process's cache holds it, without reading the
 // stream, and where the stream ended then, as a condition an append can put on it
-// (CreateStateIf): false when the cache does not hold the stream with its last event's id. The
-// state may be behind the stream; only the condition tells.
+// (CreateStateIf): false when the cache does not hold the stream with its last event's id, or
+// when the stream's writer has commands waiting or running (its next append moves the stream, so
+// a condition on it would most likely fail: Current joins the writer's batch instead). The state
+// may be behind the stream; only the condition tells.
 func (r *Repo[S, E]) Cached(id uuid.UUID) (State[S], eventstore.StreamAt, bool) {
 	stream := r.agg.StreamID(id)
+	r.wmu.Lock()
+	_, busy := r.queues[stream]
+	r.wmu.Unlock()
+	if busy {
+		return State[S]{}, eventstore.StreamAt{}, false
+	}
 	c, ok := r.cache.get(stream)
 	if !ok || c.lastID == uuid.Nil {
 		return State[S]{}, eventstore.StreamAt{}, false
@@ -178,12 +186,13 @@ func (r *Repo[S, E]) Update(ctx context.Context, id uuid.UUID, meta Meta, decide
 // snapshot returns that earlier append's result without deciding again (a command re-run after a
 // crash between its append and the storing of its idempotent result).
 func (r *Repo[S, E]) UpdateState(ctx context.Context, id uuid.UUID, meta Meta, decide func(S) ([]E, error)) (State[S], error) {
-	return r.update(ctx, id, meta, decide, false)
+	return r.update(ctx, id, meta, nil, decide, false)
 }
 
 // update is UpdateState; delayed lets the writer append without waiting for the disk when every
-// command of the batch allows it (see Fulfilment).
-func (r *Repo[S, E]) update(ctx context.Context, id uuid.UUID, meta Meta, decide func(S) ([]E, error), delayed bool) (State[S], error) {
+// command of the batch allows it (see Fulfilment); conds, when set, are conditions on other
+// streams the events are appended under, as CreateStateIf's.
+func (r *Repo[S, E]) update(ctx context.Context, id uuid.UUID, meta Meta, conds []eventstore.StreamAt, decide func(S) ([]E, error), delayed bool) (State[S], error) {
 	stream := r.agg.StreamID(id)
 	meta = meta.complete()
 	if meta.CommandID != uuid.Nil {
@@ -192,7 +201,7 @@ func (r *Repo[S, E]) update(ctx context.Context, id uuid.UUID, meta Meta, decide
 			return st, err
 		}
 	}
-	return r.write(ctx, stream, &writeRequest[S, E]{meta: meta, decide: decide, delayed: delayed})
+	return r.write(ctx, stream, &writeRequest[S, E]{meta: meta, decide: decide, delayed: delayed, conds: conds})
 }
 
 // CreateState is UpdateState for a command that starts a stream under a new id: unless the stream
@@ -213,9 +222,6 @@ func (r *Repo[S, E]) CreateState(ctx context.Context, id uuid.UUID, meta Meta, d
 // writer does not, since the facts are not its stream's. The store must be Conditional.
 func (r *Repo[S, E]) CreateStateIf(ctx context.Context, id uuid.UUID, meta Meta, conds []eventstore.StreamAt, decide func(S) ([]E, error)) (State[S], error) {
 	stream := r.agg.StreamID(id)
-	if len(conds) > 0 && !r.Conditional() {
-		return State[S]{}, fmt.Errorf("create %s under conditions on other streams: %T checks none: %w", stream, r.store, errors.ErrUnsupported)
-	}
 	meta = meta.complete()
 	st, err := r.write(ctx, stream, &writeRequest[S, E]{meta: meta, decide: decide, create: true, conds: conds})
 	if err != nil && meta.CommandID != uuid.Nil && ctx.Err() == nil {

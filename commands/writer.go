@@ -261,7 +261,7 @@ func (r *Repo[S, E]) decideBatch(s S, batch []*writeRequest[S, E]) (next S, even
 // command's events. A batch whose events all belong to commands that allow it is appended without
 // waiting for the disk when the store can (see Fulfilment); a read in the batch (Current) writes
 // nothing and asks for nothing. The conditions of the commands with events go with the append
-// (AppendIf), which is then durable. It returns the id of the last event appended.
+// (AppendIf, AppendDelayedIf). It returns the id of the last event appended.
 func (r *Repo[S, E]) append(stream string, cur loaded[S], batch []*writeRequest[S, E], events []E, owners []int) (eventstore.AppendResult, uuid.UUID, error) {
 	nth := make([]int, len(batch))
 	data, err := eventData(stream, events, func(i int) (Meta, int) {
@@ -281,12 +281,20 @@ func (r *Repo[S, E]) append(stream string, cur loaded[S], batch []*writeRequest[
 			conds = append(conds, batch[o].conds...)
 		}
 	}
+	delayed := !slices.ContainsFunc(owners, func(o int) bool { return !batch[o].delayed })
 	var res eventstore.AppendResult
-	if c, ok := r.store.(eventstore.ConditionalAppender); ok && len(conds) > 0 {
+	c, conditional := r.store.(eventstore.ConditionalAppender)
+	d, delays := r.store.(eventstore.DelayedAppender)
+	switch {
+	case len(conds) > 0 && conditional && delayed:
+		res, err = c.AppendDelayedIf(ctx, stream, expected, conds, data...)
+	case len(conds) > 0 && conditional:
 		res, err = c.AppendIf(ctx, stream, expected, conds, data...)
-	} else if d, ok := r.store.(eventstore.DelayedAppender); ok && !slices.ContainsFunc(owners, func(o int) bool { return !batch[o].delayed }) {
+	case len(conds) > 0:
+		return eventstore.AppendResult{}, uuid.Nil, fmt.Errorf("append to %s under conditions on other streams: %T checks none: %w", stream, r.store, errors.ErrUnsupported)
+	case delays && delayed:
 		res, err = d.AppendDelayed(ctx, stream, expected, data...)
-	} else {
+	default:
 		res, err = r.store.Append(ctx, stream, expected, data...)
 	}
 	return res, data[len(data)-1].ID, err

@@ -23,13 +23,6 @@ const (
 	TypeReservationCommitted = "product.reservation_committed.v1"
 )
 
-// StockTypes returns the wire names of the events that change only a product's stock and
-// reservations, never its name, price, seller or status: what an order took from a product's
-// state still holds after any of them, so an order's condition on the product ignores them.
-func StockTypes() []string {
-	return []string{TypeRestocked, TypeStockReserved, TypeStockReleased, TypeReservationCommitted}
-}
-
 // Created happens when a seller puts a new product in the shop; it starts REGISTERED.
 type Created struct {
 	ProductID  uuid.UUID `json:"product_id"`

@@ -925,7 +925,6 @@ func testSubscriberAcrossRestart(t *testing.T, s eventstore.Store) {
 // nothing written.
 func testConditionalAppend(t *testing.T, s eventstore.Store, c eventstore.ConditionalAppender) {
 	ctx := testContext(t)
-	const neutral = "contract.neutral.v1"
 	tests := []struct {
 		name string
 		// given appends to the condition stream and returns the condition to check.
@@ -951,18 +950,6 @@ func testConditionalAppend(t *testing.T, s eventstore.Store, c eventstore.Condit
 			mustAppend(t, s, stream, eventstore.NoStream, newEvent("contract.fact.v1", 1))
 			return eventstore.StreamAt{Stream: stream, Version: 2}
 		}, false},
-		{"only ignored events were appended after it", func(t *testing.T, stream string) eventstore.StreamAt {
-			first := newEvent("contract.fact.v1", 1)
-			mustAppend(t, s, stream, eventstore.NoStream, first)
-			mustAppend(t, s, stream, eventstore.Exact(1), newEvents(neutral, 2)...)
-			return eventstore.StreamAt{Stream: stream, Version: 1, Last: first.ID, Ignoring: []string{"contract.other.v1", neutral}}
-		}, true},
-		{"an event not ignored follows ignored ones", func(t *testing.T, stream string) eventstore.StreamAt {
-			first := newEvent("contract.fact.v1", 1)
-			mustAppend(t, s, stream, eventstore.NoStream, first)
-			mustAppend(t, s, stream, eventstore.Exact(1), newEvent(neutral, 2), newEvent("contract.fact.v1", 3))
-			return eventstore.StreamAt{Stream: stream, Version: 1, Last: first.ID, Ignoring: []string{neutral}}
-		}, false},
 		{"no stream, and none", func(t *testing.T, stream string) eventstore.StreamAt {
 			return eventstore.StreamAt{Stream: stream}
 		}, true},
@@ -971,38 +958,50 @@ func testConditionalAppend(t *testing.T, s eventstore.Store, c eventstore.Condit
 			return eventstore.StreamAt{Stream: stream}
 		}, false},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			other, stream := newStream(t, "cond"), newStream(t, "conditional")
-			cond := tt.given(t, other)
-			before := readStream(t, s, other)
-			events := newEvents("contract.decided.v1", 2)
-			res, err := c.AppendIf(ctx, stream, eventstore.NoStream, []eventstore.StreamAt{cond}, events...)
-			switch {
-			case tt.passes && err != nil:
-				t.Fatalf("AppendIf(%s, no stream, %+v) = %v, want success", stream, cond, err)
-			case tt.passes:
-				if res.Version != 2 {
-					t.Fatalf("AppendIf(%s, no stream, %+v) = version %d, want 2", stream, cond, res.Version)
-				}
-				recs := readStream(t, s, stream)
-				if len(recs) != 2 {
-					t.Fatalf("ReadStream(%s) after AppendIf = %d events, want 2", stream, len(recs))
-				}
-				for i, r := range recs {
-					checkRecord(t, r, stream, int64(i+1), events[i])
-				}
-			case !errors.Is(err, eventstore.ErrConditionFailed) || errors.Is(err, eventstore.ErrWrongVersion):
-				t.Fatalf("AppendIf(%s, no stream, %+v) = %v, want ErrConditionFailed and not ErrWrongVersion", stream, cond, err)
-			default:
-				if recs := readStream(t, s, stream); len(recs) != 0 {
-					t.Fatalf("ReadStream(%s) after a refused AppendIf = %d events, want none", stream, len(recs))
-				}
+	// Every case once with AppendIf and once with AppendDelayedIf, which differ only in when they
+	// return.
+	for _, delayed := range []bool{false, true} {
+		for _, tt := range tests {
+			name := tt.name
+			if delayed {
+				name += ", delayed"
 			}
-			if after := readStream(t, s, other); len(after) != len(before) {
-				t.Fatalf("ReadStream(%s) after AppendIf = %d events, want the %d it had", other, len(after), len(before))
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				other, stream := newStream(t, "cond"), newStream(t, "conditional")
+				cond := tt.given(t, other)
+				before := readStream(t, s, other)
+				events := newEvents("contract.decided.v1", 2)
+				appendIf := c.AppendIf
+				if delayed {
+					appendIf = c.AppendDelayedIf
+				}
+				res, err := appendIf(ctx, stream, eventstore.NoStream, []eventstore.StreamAt{cond}, events...)
+				switch {
+				case tt.passes && err != nil:
+					t.Fatalf("AppendIf(%s, no stream, %+v) = %v, want success", stream, cond, err)
+				case tt.passes:
+					if res.Version != 2 {
+						t.Fatalf("AppendIf(%s, no stream, %+v) = version %d, want 2", stream, cond, res.Version)
+					}
+					recs := readStream(t, s, stream)
+					if len(recs) != 2 {
+						t.Fatalf("ReadStream(%s) after AppendIf = %d events, want 2", stream, len(recs))
+					}
+					for i, r := range recs {
+						checkRecord(t, r, stream, int64(i+1), events[i])
+					}
+				case !errors.Is(err, eventstore.ErrConditionFailed) || errors.Is(err, eventstore.ErrWrongVersion):
+					t.Fatalf("AppendIf(%s, no stream, %+v) = %v, want ErrConditionFailed and not ErrWrongVersion", stream, cond, err)
+				default:
+					if recs := readStream(t, s, stream); len(recs) != 0 {
+						t.Fatalf("ReadStream(%s) after a refused AppendIf = %d events, want none", stream, len(recs))
+					}
+				}
+				if after := readStream(t, s, other); len(after) != len(before) {
+					t.Fatalf("ReadStream(%s) after AppendIf = %d events, want the %d it had", other, len(after), len(before))
+				}
+			})
+		}
 	}
 
 	t.Run("the stream's own version still decides", func(t *testing.T) {

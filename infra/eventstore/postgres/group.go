@@ -200,7 +200,7 @@ func (s *Store) writeGroup(batch []*pendingAppend, delayed bool) {
 // writes nothing. $1-$3 are the requests (stream, lowest and highest allowed current version),
 // $4-$9 the events (request number, ordinal within the request, id, type, data, metadata), $10 the
 // synchronous_commit to set, as in appendSQL, and $11 the id each request requires of the event
-// at the stream's current version (NULL for none: eventstore.ExactAfter). $12-$16 are the
+// at the stream's current version (NULL for none: eventstore.ExactAfter). $12-$15 are the
 // requests' conditions on other streams (AppendIf): the request number of each, then its fields as
 // appendSQL takes them; a request whose condition fails does not pass.
 //
@@ -213,7 +213,7 @@ WITH req AS (
 	SELECT r.s, r.stream_id, m.v,
 	       m.v BETWEEN r.lo AND r.hi AND (r.last IS NULL OR EXISTS (
 	           SELECT 1 FROM events l WHERE l.stream_id = r.stream_id AND l.version = m.v AND l.id = r.last))
-	       AND NOT EXISTS (SELECT 1 FROM unnest($12::bigint[], $13::text[], $14::bigint[], $15::uuid[], $16::text[]) AS c(s, stream_id, v, last, ignoring)
+	       AND NOT EXISTS (SELECT 1 FROM unnest($12::bigint[], $13::text[], $14::bigint[], $15::uuid[]) AS c(s, stream_id, v, last)
 	                       WHERE c.s = r.s AND NOT (` + condHoldsSQL + `)) AS passed
 	FROM req r
 	CROSS JOIN LATERAL (SELECT coalesce(max(e.version), 0) AS v FROM events e WHERE e.stream_id = r.stream_id) m
@@ -272,7 +272,7 @@ func (s *Store) appendGroupSQL(batch []*pendingAppend, delayed bool) ([]eventsto
 	// The group is written under the first request's context: if it ends, the statement fails
 	// and every request is written again under its own.
 	rows, err := s.pool.Query(batch[0].ctx, groupSQL, streams, los, his, reqs, ords, ids, types, datas, metadata, commitModeArg(delayed), lasts,
-		condReqs, conds.streams, conds.versions, conds.lasts, conds.ignoring)
+		condReqs, conds.streams, conds.versions, conds.lasts)
 	if err != nil {
 		return nil, err
 	}

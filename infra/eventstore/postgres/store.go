@@ -70,8 +70,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -178,7 +176,7 @@ type querier interface {
 const appendSQL = `
 WITH cur AS (
 	SELECT (SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1) AS v,
-	       NOT EXISTS (SELECT 1 FROM unnest($10::text[], $11::bigint[], $12::uuid[], $13::text[]) AS c(stream_id, v, last, ignoring)
+	       NOT EXISTS (SELECT 1 FROM unnest($10::text[], $11::bigint[], $12::uuid[]) AS c(stream_id, v, last)
 	                   WHERE NOT (` + condHoldsSQL + `)) AS conds,
 	       CASE WHEN $8::text IS NOT NULL THEN set_config('synchronous_commit', $8::text, true) END AS commit_mode
 ), ins AS (
@@ -192,28 +190,19 @@ WITH cur AS (
 )
 SELECT cur.v, cur.conds, coalesce(max(ins.version), 0), coalesce(max(ins.position), 0) FROM cur LEFT JOIN ins ON true GROUP BY cur.v, cur.conds`
 
-// condHoldsSQL is whether the condition c (an eventstore.StreamAt: c.stream_id, c.v, c.last,
-// c.ignoring as its types each followed by a newline, after a leading one: ignoredArg) holds: the stream has the event c.last at version c.v (any
-// event there for a NULL c.last; nothing to check for version 0) and no event after it whose
-// type is not ignored. It is read in the statement's snapshot, so a condition that a concurrent
-// append breaks after the snapshot holds: that append was not answered before this one started.
-const condHoldsSQL = `(c.v = 0 OR EXISTS (SELECT 1 FROM events h WHERE h.stream_id = c.stream_id AND h.version = c.v AND (c.last IS NULL OR h.id = c.last)))
-	AND NOT EXISTS (SELECT 1 FROM events a WHERE a.stream_id = c.stream_id AND a.version > c.v AND strpos(c.ignoring, E'\n' || a.type || E'\n') = 0)`
+// condHoldsSQL is whether the condition c (an eventstore.StreamAt: c.stream_id, c.v, c.last)
+// holds: the stream ends at version c.v, with the event c.last there (any event for a NULL
+// c.last). Both are probes of the (stream_id, version) index. It is read in the statement's
+// snapshot, so a condition that a concurrent append breaks after the snapshot holds: that append
+// was not answered before this one started.
+const condHoldsSQL = `(SELECT coalesce(max(h.version), 0) FROM events h WHERE h.stream_id = c.stream_id) = c.v
+	AND (c.v = 0 OR c.last IS NULL OR EXISTS (SELECT 1 FROM events l WHERE l.stream_id = c.stream_id AND l.version = c.v AND l.id = c.last))`
 
 // conditions are AppendIf's conditions as statement arguments: one array per field.
 type conditions struct {
 	streams  []string
 	versions []int64
 	lasts    []pgtype.UUID
-	ignoring []string // ignoredArg of each
-}
-
-// ignoredArg is a condition's ignored types as condHoldsSQL matches them: a type is ignored when
-// newline, type, newline is in it. A plain string search costs a fraction of a JSON or array
-// test per event row, and a condition on a busy stream checks every event appended since it was
-// taken (a hot product's reservations).
-func ignoredArg(types []string) string {
-	return "\n" + strings.Join(append(types[:len(types):len(types)], ""), "\n")
 }
 
 // add appends conds to c.
@@ -221,13 +210,12 @@ func (c *conditions) add(conds []eventstore.StreamAt) {
 	for _, sa := range conds {
 		c.streams, c.versions = append(c.streams, sa.Stream), append(c.versions, sa.Version)
 		c.lasts = append(c.lasts, pgtype.UUID{Bytes: sa.Last, Valid: sa.Last != uuid.Nil})
-		c.ignoring = append(c.ignoring, ignoredArg(sa.Ignoring))
 	}
 }
 
 // conditionsOf returns conds as statement arguments, empty arrays (not NULL) for none.
 func conditionsOf(conds []eventstore.StreamAt) conditions {
-	c := conditions{streams: []string{}, versions: []int64{}, lasts: []pgtype.UUID{}, ignoring: []string{}}
+	c := conditions{streams: []string{}, versions: []int64{}, lasts: []pgtype.UUID{}}
 	c.add(conds)
 	return c
 }
@@ -237,9 +225,6 @@ func validateConditions(stream string, conds []eventstore.StreamAt) error {
 	for i, c := range conds {
 		if c.Stream == "" || c.Version < 0 {
 			return fmt.Errorf("append to %s: condition %d names no stream or a negative version: %w", stream, i, eventstore.ErrInvalid)
-		}
-		if slices.ContainsFunc(c.Ignoring, func(t string) bool { return t == "" || strings.Contains(t, "\n") }) {
-			return fmt.Errorf("append to %s: condition %d ignores an empty type or one with a newline: %w", stream, i, eventstore.ErrInvalid)
 		}
 	}
 	return nil
@@ -292,10 +277,20 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 // an error matching eventstore.ErrConditionFailed, even for a re-append of events already stored
 // (the caller that sent the same ids again looks for its earlier result itself).
 func (s *Store) AppendIf(ctx context.Context, stream string, expected eventstore.ExpectedVersion, conds []eventstore.StreamAt, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	return s.appendIf(ctx, stream, expected, conds, events, false)
+}
+
+// AppendDelayedIf is AppendIf with synchronous_commit off for its transaction, as AppendDelayed.
+func (s *Store) AppendDelayedIf(ctx context.Context, stream string, expected eventstore.ExpectedVersion, conds []eventstore.StreamAt, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	return s.appendIf(ctx, stream, expected, conds, events, true)
+}
+
+// appendIf is AppendIf, or AppendDelayedIf when delayed.
+func (s *Store) appendIf(ctx context.Context, stream string, expected eventstore.ExpectedVersion, conds []eventstore.StreamAt, events []eventstore.EventData, delayed bool) (eventstore.AppendResult, error) {
 	if err := validateConditions(stream, conds); err != nil {
 		return eventstore.AppendResult{}, err
 	}
-	res, wrote, err := s.groupAppend(ctx, stream, expected, conds, events, false)
+	res, wrote, err := s.groupAppend(ctx, stream, expected, conds, events, delayed)
 	if wrote {
 		s.committed()
 	}
@@ -349,7 +344,7 @@ func (s *Store) append(ctx context.Context, q querier, stream string, expected e
 		var current, version, position int64
 		var held bool
 		err := q.QueryRow(ctx, appendSQL, stream, lo, hi, ids, types, data, meta, mode, last,
-			c.streams, c.versions, c.lasts, c.ignoring).Scan(&current, &held, &version, &position)
+			c.streams, c.versions, c.lasts).Scan(&current, &held, &version, &position)
 		if err == nil && version > 0 {
 			return eventstore.AppendResult{Version: version, Position: eventstore.Position(position)}, true, nil
 		}
