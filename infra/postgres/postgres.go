@@ -117,7 +117,8 @@ func configure(cfg *pgxpool.Config, url string) {
 
 // queryTracer is the pgx tracer of cc's connections (otelpgx): every query, batch, prepare and
 // connect made under a recording span gets a client span of its own, a child of that span (the
-// request's, the command's), named by the statement's operation ("SELECT", "INSERT") and carrying
+// request's, the command's), named by its kind and the statement's operation ("query SELECT",
+// "prepare INSERT": the statement cache prepares each statement once per connection) and carrying
 // the statement text. Work whose context has no recording span, such as the background polls of
 // the log tail, the relay, the leader lease and the projection runner, makes no span at all: an
 // idle process exports nothing. Query parameters are never recorded (they hold password hashes
@@ -132,6 +133,7 @@ func queryTracer(cc *pgx.ConnConfig) *otelpgx.Tracer {
 			semconv.ServerPort(int(cc.Port)),
 			semconv.DBNamespace(cc.Database)),
 		otelpgx.WithDisableAcquireTracer(),
+		otelpgx.WithQuerySpanNamePrefix(),
 	)
 }
 

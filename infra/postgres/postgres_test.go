@@ -121,22 +121,22 @@ func TestConnectTracesStatementsUnderASpan(t *testing.T) {
 		if s.Parent.SpanID() != cmd.SpanContext().SpanID() {
 			t.Errorf("span %q has parent %s, want the command span %s", s.Name, s.Parent.SpanID(), cmd.SpanContext().SpanID())
 		}
-		if s.Name == "SELECT" {
+		if s.Name == "query SELECT" {
 			query = &spans[i]
 		}
 	}
 	if query == nil {
-		t.Fatalf("spans under a span: %v, want a SELECT span", spanNames(spans))
+		t.Fatalf("spans under a span: %v, want a query SELECT span", spanNames(spans))
 	}
 	attrs := map[string]string{}
 	for _, kv := range query.Attributes {
 		attrs[string(kv.Key)] = kv.Value.Emit()
 	}
 	if attrs["db.query.text"] != "SELECT length($1::text)" || attrs["server.address"] == "" || attrs["db.namespace"] == "" {
-		t.Errorf("SELECT span attributes = %v, want db.query.text, server.address and db.namespace", attrs)
+		t.Errorf("query SELECT span attributes = %v, want db.query.text, server.address and db.namespace", attrs)
 	}
 	if query.SpanKind != trace.SpanKindClient {
-		t.Errorf("SELECT span kind = %s, want client", query.SpanKind)
+		t.Errorf("query SELECT span kind = %s, want client", query.SpanKind)
 	}
 }
 
