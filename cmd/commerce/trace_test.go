@@ -218,7 +218,7 @@ func rootQueries(spans tracetest.SpanStubs) []string {
 			stmt := ""
 			for _, kv := range s.Attributes {
 				if kv.Key == "db.query.text" {
-					stmt = kv.Value.Emit()
+					stmt = kv.Value.String()
 				}
 			}
 			out = append(out, s.Name+": "+stmt)

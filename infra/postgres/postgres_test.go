@@ -111,8 +111,8 @@ func TestConnectTracesStatementsUnderASpan(t *testing.T) {
 	spans := exp.GetSpans()
 	for i, s := range spans {
 		for _, kv := range s.Attributes {
-			if strings.Contains(kv.Value.Emit(), secret) {
-				t.Errorf("span %q attribute %s = %q: holds the query parameter", s.Name, kv.Key, kv.Value.Emit())
+			if strings.Contains(kv.Value.String(), secret) {
+				t.Errorf("span %q attribute %s = %q: holds the query parameter", s.Name, kv.Key, kv.Value.String())
 			}
 		}
 		if s.Name == "command" {
@@ -130,7 +130,7 @@ func TestConnectTracesStatementsUnderASpan(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, kv := range query.Attributes {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	if attrs["db.query.text"] != "SELECT length($1::text)" || attrs["server.address"] == "" || attrs["db.namespace"] == "" {
 		t.Errorf("query SELECT span attributes = %v, want db.query.text, server.address and db.namespace", attrs)
