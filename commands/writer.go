@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/commerce-dev/commerce/infra/eventstore"
 )
@@ -125,7 +126,7 @@ func (r *Repo[S, E]) apply(stream string, batch []*writeRequest[S, E]) {
 		next, events, owners, results := r.decideBatch(cur.state, batch)
 		if len(events) == 0 {
 			if !fresh {
-				cur, err = r.reread(stream, cur)
+				cur, err = r.reread(stream, cur, batch)
 				fresh = true
 				continue
 			}
@@ -139,7 +140,7 @@ func (r *Repo[S, E]) apply(stream string, batch []*writeRequest[S, E]) {
 			// The store already held these very events (a re-run of commands with their
 			// CommandIDs, decided on a state that did not show them): what they say is what was
 			// stored then, not what was decided now. Decide again on the stream as it is.
-			cur, err = r.reread(stream, cur)
+			cur, err = r.reread(stream, cur, batch)
 			fresh = true
 			continue
 		}
@@ -162,7 +163,7 @@ func (r *Repo[S, E]) apply(stream string, batch []*writeRequest[S, E]) {
 		// The writer drops the commands whose context ended during the pause; the pause itself is
 		// short enough not to need waking.
 		time.Sleep(pause.NextBackOff())
-		cur, err = r.reread(stream, cur)
+		cur, err = r.reread(stream, cur, batch)
 		fresh = true
 	}
 	r.answer(batch, nil, State[S]{}, fmt.Errorf("write %s: %w", stream, err))
@@ -190,6 +191,13 @@ func (r *Repo[S, E]) refuseConditional(stream string, batch []*writeRequest[S, E
 // ioTimeout bounds one read or append of a writer.
 const ioTimeout = 30 * time.Second
 
+// ioContext is the context of a read or append for batch: no command's, as the batch outlives
+// each of them, but under the first one's append span, so that its statements show in that
+// command's trace.
+func ioContext[S any, E Event](batch []*writeRequest[S, E]) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(trace.ContextWithSpan(context.Background(), trace.SpanFromContext(batch[0].ctx)), ioTimeout)
+}
+
 // start returns the state a batch is decided on first, and whether it was read just now: the
 // cached state when it knows its last event (the append checks it), the empty state for a batch
 // that only creates a stream nobody cached, else the stream as read.
@@ -199,15 +207,15 @@ func (r *Repo[S, E]) start(stream string, batch []*writeRequest[S, E]) (loaded[S
 	} else if !ok && !slices.ContainsFunc(batch, func(req *writeRequest[S, E]) bool { return !req.create }) {
 		return loaded[S]{}, false, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	ctx, cancel := ioContext(batch)
 	defer cancel()
 	cur, err := r.load(ctx, stream, true, nil)
 	return cur, true, err
 }
 
-// reread returns the stream's state as read now, from cur on.
-func (r *Repo[S, E]) reread(stream string, cur loaded[S]) (loaded[S], error) {
-	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+// reread returns the stream's state as read now, from cur on, for batch.
+func (r *Repo[S, E]) reread(stream string, cur loaded[S], batch []*writeRequest[S, E]) (loaded[S], error) {
+	ctx, cancel := ioContext(batch)
 	defer cancel()
 	return r.readOn(ctx, stream, cur, nil)
 }
@@ -272,7 +280,7 @@ func (r *Repo[S, E]) append(stream string, cur loaded[S], batch []*writeRequest[
 	if err != nil {
 		return eventstore.AppendResult{}, uuid.Nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	ctx, cancel := ioContext(batch)
 	defer cancel()
 	expected := eventstore.ExactAfter(cur.version, cur.lastID)
 	var conds []eventstore.StreamAt

@@ -25,7 +25,9 @@ import (
 // TestOneTraceFollowsAnOrder serves the whole process (in-process bus) with an in-memory span
 // exporter, places an order with a client's traceparent, and wants the request, the command, the
 // append, the relay's publish, the process manager's settlement and its append, and the
-// projection of both the placing and the settlement into the orders read model in that one trace.
+// projection of both the placing and the settlement into the orders read model in that one trace,
+// the command's database statements under the command, and no statement, not even of the
+// workers' polls while the server is idle, as the root of a trace.
 func TestOneTraceFollowsAnOrder(t *testing.T) {
 	// One provider for both runs: the packages' tracers (otel.Tracer at package level) delegate to
 	// the first provider a process installs, as in production, where there is one.
@@ -60,6 +62,12 @@ func testOneTraceFollowsAnOrder(t *testing.T, exp *tracetest.InMemoryExporter, k
 	startServe(t, cfg, log)
 	base := "http://" + cfg.HTTPAddr
 	waitReady(t, base+"/readyz", 30*time.Second)
+	// Idle, the workers poll the database (log tail, relay, leases, projections): none of that
+	// may start a trace of its own.
+	time.Sleep(time.Second)
+	if roots := rootQueries(exp.GetSpans()); len(roots) > 0 {
+		t.Fatalf("idle server: statements traced as root spans %v, want none", roots)
+	}
 	api := base + "/api/v1"
 
 	var login struct {
@@ -117,7 +125,7 @@ func testOneTraceFollowsAnOrder(t *testing.T, exp *tracetest.InMemoryExporter, k
 		"/api/v1/orders",                           // the request, continuing the client's traceparent
 		"command PlaceOrder",                       // the command
 		"create order",                             // its append
-		"publish commerce.order",                   // the relay
+		"commerce.order publish",                   // the relay (on Kafka otelsarama's span)
 		"fulfil " + order.TypePlaced,               // the process manager
 		"update order",                             // its append of the outcome
 		"project orders.v3 " + order.TypePlaced,    // the read model, placed
@@ -133,7 +141,7 @@ func testOneTraceFollowsAnOrder(t *testing.T, exp *tracetest.InMemoryExporter, k
 			}
 			names[projectorBase(s.Name)] = true
 			switch s.Name {
-			case "publish commerce.order":
+			case "commerce.order publish":
 				publishes[s.SpanContext.SpanID()] = true
 			case "fulfil " + order.TypePlaced:
 				fulfilParents = append(fulfilParents, s.Parent.SpanID())
@@ -156,6 +164,67 @@ func testOneTraceFollowsAnOrder(t *testing.T, exp *tracetest.InMemoryExporter, k
 		}
 		return ""
 	})
+
+	// The command's statements are spans under it (otelpgx), and no statement of the whole run,
+	// the workers' polls included, is the root of a trace.
+	spans := map[trace.SpanID]tracetest.SpanStub{}
+	var command trace.SpanID
+	for _, s := range exp.GetSpans() {
+		if s.SpanContext.TraceID() == traceID {
+			spans[s.SpanContext.SpanID()] = s
+			if s.Name == "command PlaceOrder" {
+				command = s.SpanContext.SpanID()
+			}
+		}
+	}
+	var underCommand, queries []string
+	for _, s := range spans {
+		if !isQuery(s) {
+			continue
+		}
+		queries = append(queries, s.Name)
+		// Up the tree to the command, not across the bus (the process manager's statements).
+		for p := s.Parent.SpanID(); p.IsValid() && spans[p].SpanKind == trace.SpanKindInternal; p = spans[p].Parent.SpanID() {
+			if p == command {
+				underCommand = append(underCommand, s.Name)
+				break
+			}
+		}
+	}
+	if len(underCommand) == 0 {
+		t.Errorf("trace %s: statement spans %v, none under the command PlaceOrder span", traceID, queries)
+	}
+	if roots := rootQueries(exp.GetSpans()); len(roots) > 0 {
+		t.Errorf("statements traced as root spans %v, want none", roots)
+	}
+}
+
+// isQuery reports whether s is a database statement's span (otelpgx).
+func isQuery(s tracetest.SpanStub) bool {
+	for _, kv := range s.Attributes {
+		if kv.Key == "db.system.name" {
+			return true
+		}
+	}
+	return false
+}
+
+// rootQueries returns the names and statements of the statement spans of spans that start a
+// trace.
+func rootQueries(spans tracetest.SpanStubs) []string {
+	var out []string
+	for _, s := range spans {
+		if isQuery(s) && !s.Parent.IsValid() {
+			stmt := ""
+			for _, kv := range s.Attributes {
+				if kv.Key == "db.query.text" {
+					stmt = kv.Value.String()
+				}
+			}
+			out = append(out, s.Name+": "+stmt)
+		}
+	}
+	return out
 }
 
 // projectorBase drops the projector's version from a projection span name ("project orders.v3 x"

@@ -119,6 +119,7 @@ func (b *InProcess) publish(topic string, msg *message.Message) error {
 
 	out := msg.Copy()
 	out.Metadata.Set(deliveryKey, id)
+	endSpan := tracePublish(topic, msg, out)
 	err := b.shard(msg).Publish(topic, out)
 
 	b.mu.Lock()
@@ -126,12 +127,12 @@ func (b *InProcess) publish(topic string, msg *message.Message) error {
 	acked := d.acked
 	b.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("publish %s to %s: %w", msg.UUID, topic, err)
+		err = fmt.Errorf("publish %s to %s: %w", msg.UUID, topic, err)
+	} else if acked < subs {
+		err = fmt.Errorf("publish %s to %s: %d of %d subscribers acknowledged: %w", msg.UUID, topic, acked, subs, ErrNotDelivered)
 	}
-	if acked < subs {
-		return fmt.Errorf("publish %s to %s: %d of %d subscribers acknowledged: %w", msg.UUID, topic, acked, subs, ErrNotDelivered)
-	}
-	return nil
+	endSpan(err)
+	return err
 }
 
 // Subscribe returns every message published to topic from now on until ctx ends or the bus

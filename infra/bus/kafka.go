@@ -36,6 +36,8 @@ func saramaConfig(clientID string) *sarama.Config {
 // producer, which returns once the broker has them (acks from all in-sync replicas). The producer
 // is made on first use and again after any failure, so a publisher can be made while Kafka is
 // down; Publish fails until it is back.
+// The producer is traced by otelsarama (saramaTracer): a "<topic> publish" span per message that
+// carries a trace context, and the message's traceparent header then names that span.
 type KafkaPublisher struct {
 	brokers []string
 	config  *sarama.Config
@@ -72,7 +74,7 @@ func (p *KafkaPublisher) get() (sarama.SyncProducer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connect to kafka %v: %w", p.brokers, err)
 		}
-		p.producer = prod
+		p.producer = saramaTracer.WrapSyncProducer(p.config, prod)
 	}
 	return p.producer, nil
 }
@@ -152,6 +154,7 @@ func NewKafkaSubscriber(brokers []string, clientID, group string, sessionTimeout
 		Unmarshaler:           marshaler,
 		OverwriteSaramaConfig: consumerConfig(clientID, sessionTimeout),
 		ConsumerGroup:         group,
+		Tracer:                saramaTracer,
 		NackResendSleep:       nackResendSleep,
 		ReconnectRetrySleep:   time.Second,
 	}, logger)

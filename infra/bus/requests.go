@@ -10,6 +10,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // The topics and the consumer group of the stock requests (see Requests).
@@ -99,6 +100,8 @@ func (q *Requests) Request(ctx context.Context, stream string, payload []byte) (
 	msg.Metadata.Set(HeaderStream, stream)
 	msg.Metadata.Set(headerRequestID, id)
 	msg.Metadata.Set(headerReplyTo, q.self)
+	// The request's publish span is then a child of the asker's span.
+	propagation.TraceContext{}.Inject(ctx, propagation.MapCarrier(msg.Metadata))
 	if err := q.bus.kafkaPb.Publish(StockRequestTopic, msg); err != nil {
 		return nil, fmt.Errorf("request on %s: %w", stream, err)
 	}

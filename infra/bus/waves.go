@@ -20,6 +20,11 @@ type waveFunc func(ctx context.Context, msgs []*sarama.ConsumerMessage)
 // to maxWave; a wave's offsets are committed once it is handled, before the next one. Unlike
 // Watermill's Kafka subscriber, which hands a partition's messages over one at a time, a wave
 // lets the handler work on many messages of a partition at once (those of different streams).
+//
+// Its claims are not wrapped by otelsarama (saramaTracer): that wrapper hands records over one at
+// a time through an unbuffered channel, so every wave would hold a single message. The handler's
+// spans continue from the publish span that the record's traceparent header names
+// (consumeContext), without a receive span between them.
 func (b *Bus) consumeWaves(ctx context.Context, group string, topics []string, wave waveFunc) error {
 	cg, err := sarama.NewConsumerGroup(b.cfg.Brokers, group, consumerConfig(b.cfg.ClientID, b.cfg.SessionTimeout))
 	if err != nil {

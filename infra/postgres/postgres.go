@@ -20,11 +20,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
 //go:embed migrations/*.sql
@@ -59,7 +61,7 @@ const (
 var Keepalive = net.KeepAliveConfig{Enable: true, Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3}
 
 // Connect opens a pool to url and checks that the database answers. Its connections have the
-// timeouts above and Keepalive; pgxpool has no acquire timeout of its own: an acquire waits as long
+// timeouts above and Keepalive, and trace their statements (queryTracer); pgxpool has no acquire timeout of its own: an acquire waits as long
 // as its context, and every request's context has a deadline (httpapi).
 func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
@@ -101,6 +103,7 @@ func configure(cfg *pgxpool.Config, url string) {
 	}
 	d := &net.Dialer{KeepAliveConfig: Keepalive, Control: userTimeout(Keepalive.Idle + time.Duration(Keepalive.Count)*Keepalive.Interval)}
 	cc.DialFunc = d.DialContext
+	cc.Tracer = queryTracer(cc)
 	if _, ok := cc.RuntimeParams["statement_timeout"]; !ok {
 		set := fmt.Sprintf("SET statement_timeout = %d", DefaultStatementTimeout.Milliseconds())
 		cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
@@ -110,6 +113,28 @@ func configure(cfg *pgxpool.Config, url string) {
 			return nil
 		}
 	}
+}
+
+// queryTracer is the pgx tracer of cc's connections (otelpgx): every query, batch, prepare and
+// connect made under a recording span gets a client span of its own, a child of that span (the
+// request's, the command's), named by its kind and the statement's operation ("query SELECT",
+// "prepare INSERT": the statement cache prepares each statement once per connection) and carrying
+// the statement text. Work whose context has no recording span, such as the background polls of
+// the log tail, the relay, the leader lease and the projection runner, makes no span at all: an
+// idle process exports nothing. Query parameters are never recorded (they hold password hashes
+// and personal data), and the connection's address, port and database are computed once here,
+// not read from a copy of the connection's configuration at every statement. Pool acquires get no
+// span: the pool statistics metrics show the waits.
+func queryTracer(cc *pgx.ConnConfig) *otelpgx.Tracer {
+	return otelpgx.NewTracer(
+		otelpgx.WithDisableConnectionDetailsInAttributes(),
+		otelpgx.WithTracerAttributes(
+			semconv.ServerAddress(cc.Host),
+			semconv.ServerPort(int(cc.Port)),
+			semconv.DBNamespace(cc.Database)),
+		otelpgx.WithDisableAcquireTracer(),
+		otelpgx.WithQuerySpanNamePrefix(),
+	)
 }
 
 // Migrate applies every embedded migration not yet applied to the database behind pool.

@@ -511,7 +511,6 @@ type group struct {
 
 // publishGroup publishes g until it succeeds (true) or ctx ends (false).
 func (r *Relay) publishGroup(ctx context.Context, g group) bool {
-	endSpans := bus.TracePublish(g.topic, g.msgs)
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		if err := r.pub.Publish(g.topic, g.msgs...); err != nil {
 			r.fail(fmt.Errorf("publish to %s: %w", g.topic, err))
@@ -521,7 +520,6 @@ func (r *Relay) publishGroup(ctx context.Context, g group) bool {
 		r.ok()
 		return struct{}{}, nil
 	}, backoff.WithBackOff(r.backoff()), backoff.WithMaxElapsedTime(0))
-	endSpans(err)
 	return err == nil
 }
 
