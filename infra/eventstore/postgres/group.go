@@ -211,8 +211,8 @@ WITH req AS (
 	SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $11::uuid[]) WITH ORDINALITY AS r(stream_id, lo, hi, last, s)
 ), cur AS (
 	SELECT r.s, r.stream_id, m.v,
-	       m.v BETWEEN r.lo AND r.hi AND (r.last IS NULL OR EXISTS (
-	           SELECT 1 FROM events l WHERE l.stream_id = r.stream_id AND l.version = m.v AND l.id = r.last))
+	       m.v BETWEEN r.lo AND r.hi AND (r.last IS NULL OR
+	           (SELECT l.id FROM events l WHERE l.stream_id = r.stream_id AND l.version = m.v) = r.last)
 	       AND NOT EXISTS (SELECT 1 FROM unnest($12::bigint[], $13::text[], $14::bigint[], $15::uuid[]) AS c(s, stream_id, v, last)
 	                       WHERE c.s = r.s AND NOT (` + condHoldsSQL + `)) AS passed
 	FROM req r

@@ -172,7 +172,12 @@ type querier interface {
 // $8, when not NULL, is the transaction's synchronous_commit ('off' for AppendDelayed); the
 // setting is made in cur, which the statement always evaluates, and is read at commit. $9, when
 // not NULL, is the id the event at the current version must have (eventstore.ExactAfter).
-// $10-$13 are the conditions of AppendIf (condArgs), empty for Append.
+// $10-$12 are the conditions of AppendIf (conditionsOf), empty for Append.
+//
+// Every look at another event is a scalar subquery, never an EXISTS: the planner may run an
+// EXISTS under an OR as a hash of the whole events table, built again for every append, a cost
+// that grows with the table, where a scalar subquery is one probe of the (stream_id, version)
+// index.
 const appendSQL = `
 WITH cur AS (
 	SELECT (SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1) AS v,
@@ -185,18 +190,18 @@ WITH cur AS (
 	       e.data::jsonb, nullif(e.metadata, '')::jsonb, now()
 	FROM cur, unnest($4::uuid[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS e(id, type, data, metadata, n)
 	WHERE cur.v BETWEEN $2 AND $3 AND cur.conds
-	  AND ($9::uuid IS NULL OR EXISTS (SELECT 1 FROM events l WHERE l.stream_id = $1 AND l.version = cur.v AND l.id = $9))
+	  AND ($9::uuid IS NULL OR (SELECT l.id FROM events l WHERE l.stream_id = $1 AND l.version = cur.v) = $9)
 	RETURNING version, position
 )
 SELECT cur.v, cur.conds, coalesce(max(ins.version), 0), coalesce(max(ins.position), 0) FROM cur LEFT JOIN ins ON true GROUP BY cur.v, cur.conds`
 
 // condHoldsSQL is whether the condition c (an eventstore.StreamAt: c.stream_id, c.v, c.last)
 // holds: the stream ends at version c.v, with the event c.last there (any event for a NULL
-// c.last). Both are probes of the (stream_id, version) index. It is read in the statement's
+// c.last). It costs one probe of the (stream_id, version) index. It is read in the statement's
 // snapshot, so a condition that a concurrent append breaks after the snapshot holds: that append
 // was not answered before this one started.
-const condHoldsSQL = `(SELECT coalesce(max(h.version), 0) FROM events h WHERE h.stream_id = c.stream_id) = c.v
-	AND (c.v = 0 OR c.last IS NULL OR EXISTS (SELECT 1 FROM events l WHERE l.stream_id = c.stream_id AND l.version = c.v AND l.id = c.last))`
+const condHoldsSQL = `coalesce((SELECT h.version = c.v AND (c.last IS NULL OR h.id = c.last) FROM events h
+	WHERE h.stream_id = c.stream_id ORDER BY h.version DESC LIMIT 1), c.v = 0)`
 
 // conditions are AppendIf's conditions as statement arguments: one array per field.
 type conditions struct {
