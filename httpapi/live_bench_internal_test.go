@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -27,7 +28,6 @@ import (
 	"github.com/commerce-dev/commerce/infra/eventstore"
 	pgstore "github.com/commerce-dev/commerce/infra/eventstore/postgres"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
-	"github.com/commerce-dev/commerce/readmodels"
 )
 
 // benchStreams is how many live streams BenchmarkLiveStreams holds open at once.
@@ -46,7 +46,7 @@ func BenchmarkLiveStreams(b *testing.B) {
 		before := memNow()
 		conns := make([]net.Conn, 0, benchStreams)
 		for i := range benchStreams {
-			c, _, err := openRawStream(addr, token, "/api/v1/orders/"+orders[i%len(orders)].String()+"/events")
+			c, _, err := openRawStream(addr, token, "/api/v1/orders/"+orders[i%len(orders)].String()+"/events", "")
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -82,10 +82,13 @@ const (
 // 1,000 products), in the same process as a server whose live streams follow the same tail of
 // the log, as in serve. The run alternates turns of 3 s without and with 1,000 streams open (ABBA
 // ABBA), so that the noise of the shared machine weighs on both alike, and reports the orders/s
-// of each and their ratio. The streams are real SSE connections read by clients in the same
-// process: 998 shoppers following an order each (orders placed in a warm-up before the turns:
-// idle), and 2 streams of the seller of every product, which get the lines of every order the
-// turns place (order.placed, then order.confirmed), as an order's shopper and seller would.
+// of each and their ratio.
+//
+// The streams are real SSE connections, each read by its own client goroutine in the same
+// process: 998 shoppers following an order each (orders placed in a warm-up before the turns, so
+// idle), and 2 streams of the seller of every product (resuming from the log's head), which get
+// a message for each order the turns place and another when it is confirmed; seller-msgs/order
+// shows they did. A stream the server ends (as lagging) fails the benchmark.
 //
 //	go test -run '^$' -bench LiveOrders -benchtime 1x -count 3 ./httpapi/
 func BenchmarkLiveOrders(b *testing.B) {
@@ -96,7 +99,9 @@ func BenchmarkLiveOrders(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer es.Close()
-	addr, token := benchServe(b, pool, Deps{Live: es.Log(), Reader: readmodels.New(pool)})
+	// No read models, as in the order path measured: the shoppers' first messages are their orders'
+	// streams folded, and the seller streams resume from the log's head (Last-Event-ID).
+	addr, token := benchServe(b, pool, Deps{Live: es.Log()})
 	stocks := make([]int, 1000)
 	for i := range stocks {
 		stocks[i] = 1_000_000
@@ -110,7 +115,8 @@ func BenchmarkLiveOrders(b *testing.B) {
 	if b.Failed() {
 		return
 	}
-	recs, err := pgstore.New(pool).ReadStream(ctx, order.StreamID(followed[0]), 1, 0)
+	store := pgstore.New(pool)
+	recs, err := store.ReadStream(ctx, order.StreamID(followed[0]), 1, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -127,7 +133,11 @@ func BenchmarkLiveOrders(b *testing.B) {
 		for _, open := range benchTurns {
 			switch {
 			case open && streams == nil:
-				streams = openBenchStreams(b, addr, token, followed[:benchStreams-benchSellerStreams], seller)
+				head, err := store.Head(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				streams = openBenchStreams(b, addr, token, followed[:benchStreams-benchSellerStreams], seller, head)
 			case !open && streams != nil:
 				sellerMsgs += streams.close(b)
 				streams = nil
@@ -211,41 +221,57 @@ type benchStreamSet struct {
 	sellerMsgs atomic.Int64
 }
 
-// openBenchStreams opens a stream on each order and benchSellerStreams on seller's lines, and reads
-// each until close.
-func openBenchStreams(b *testing.B, addr, token string, orders []uuid.UUID, seller uuid.UUID) *benchStreamSet {
-	s := &benchStreamSet{}
-	paths := make([]string, 0, len(orders)+benchSellerStreams)
-	for range benchSellerStreams {
-		paths = append(paths, "/api/v1/seller/order-lines/events?seller_id="+seller.String())
-	}
-	for _, id := range orders {
-		paths = append(paths, "/api/v1/orders/"+id.String()+"/events")
-	}
-	for i, path := range paths {
-		c, r, err := openRawStream(addr, token, path)
-		if err != nil {
-			s.close(b)
-			b.Fatal(err)
-		}
-		s.conns = append(s.conns, c)
+// openBenchStreams opens a stream on each order and benchSellerStreams on seller's lines, those
+// resuming after head, 8 at a time, and reads each until close. A stream the server ends (with a
+// closing comment, or by closing the connection) counts as cut.
+func openBenchStreams(b *testing.B, addr, token string, orders []uuid.UUID, seller uuid.UUID, head eventstore.Position) *benchStreamSet {
+	s := &benchStreamSet{conns: make([]net.Conn, len(orders)+benchSellerStreams)}
+	errs := make([]error, len(s.conns))
+	slots := make(chan struct{}, 8)
+	var opening sync.WaitGroup
+	for i := range s.conns {
 		sellerStream := i < benchSellerStreams
-		s.readers.Go(func() {
-			for {
-				line, err := r.ReadSlice('\n')
-				if err != nil && err != bufio.ErrBufferFull {
-					if !s.closing.Load() {
-						s.cut.Add(1)
-					}
-					return
-				}
-				if sellerStream && bytes.HasPrefix(line, []byte("data: ")) {
-					s.sellerMsgs.Add(1)
-				}
+		path, lastID := "/api/v1/seller/order-lines/events?seller_id="+seller.String(), strconv.FormatUint(uint64(head), 10)
+		if !sellerStream {
+			path, lastID = "/api/v1/orders/"+orders[i-benchSellerStreams].String()+"/events", ""
+		}
+		slots <- struct{}{}
+		opening.Go(func() {
+			defer func() { <-slots }()
+			c, r, err := openRawStream(addr, token, path, lastID)
+			if err != nil {
+				errs[i] = err
+				return
 			}
+			s.conns[i] = c
+			s.readers.Go(func() { s.read(r, sellerStream) })
 		})
 	}
+	opening.Wait()
+	if err := errors.Join(errs...); err != nil {
+		s.close(b)
+		b.Fatal(err)
+	}
 	return s
+}
+
+// read reads one stream until its connection closes.
+func (s *benchStreamSet) read(r *bufio.Reader, sellerStream bool) {
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil && err != bufio.ErrBufferFull {
+			if !s.closing.Load() {
+				s.cut.Add(1)
+			}
+			return
+		}
+		switch {
+		case bytes.HasPrefix(line, []byte(": closing")):
+			s.cut.Add(1)
+		case sellerStream && bytes.HasPrefix(line, []byte("data: ")):
+			s.sellerMsgs.Add(1)
+		}
+	}
 }
 
 // close closes the streams, fails b when the server ended any before, and returns the messages the
@@ -253,7 +279,9 @@ func openBenchStreams(b *testing.B, addr, token string, orders []uuid.UUID, sell
 func (s *benchStreamSet) close(b *testing.B) int64 {
 	s.closing.Store(true)
 	for _, c := range s.conns {
-		c.Close()
+		if c != nil {
+			c.Close()
+		}
 	}
 	s.readers.Wait()
 	if n := s.cut.Load(); n > 0 {
@@ -356,13 +384,18 @@ func benchPlaced(id, user uuid.UUID) []byte {
 }
 
 // openRawStream opens the stream at path over a bare connection and returns it, with its reader,
-// once the state message has arrived.
-func openRawStream(addr, token, path string) (net.Conn, *bufio.Reader, error) {
+// once the state message has arrived, or with lastID (resuming after it, without a state message)
+// once it is answered.
+func openRawStream(addr, token, path, lastID string) (net.Conn, *bufio.Reader, error) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("dial: %w", err)
 	}
-	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n", path, token)
+	resume := ""
+	if lastID != "" {
+		resume = "Last-Event-ID: " + lastID + "\r\n"
+	}
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n%s\r\n", path, token, resume)
 	r := bufio.NewReaderSize(c, 4096)
 	status, err := r.ReadString('\n')
 	if err == nil && !strings.Contains(status, " 200 ") {
@@ -372,16 +405,17 @@ func openRawStream(addr, token, path string) (net.Conn, *bufio.Reader, error) {
 		c.Close()
 		return nil, nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	for {
+	for lastID == "" {
 		line, err := r.ReadString('\n')
 		if err != nil {
 			c.Close()
 			return nil, nil, fmt.Errorf("read %s: %w", path, err)
 		}
 		if strings.HasPrefix(line, "event: state") {
-			return c, r, nil
+			break
 		}
 	}
+	return c, r, nil
 }
 
 type memSample struct {
