@@ -30,8 +30,10 @@ type LogSource interface {
 	Head(ctx context.Context) (eventstore.Position, error)
 }
 
-// liveBuffer is how many changes a stream may have queued before it is ended as too slow; its
-// client reconnects with Last-Event-ID and loses nothing.
+// liveBuffer is how many batches of changes (one per batch of the log the hub reads) a stream
+// may have queued before it is ended as too slow; its client reconnects with Last-Event-ID and
+// loses nothing. It counts batches, not changes: one read of the log after a pause can hold
+// hundreds of changes for a seller's stream, which a client that keeps up takes at once.
 const liveBuffer = 64
 
 // errLiveLagging ends a stream whose client does not read fast enough.
@@ -56,11 +58,15 @@ type liveKey struct {
 }
 
 // liveSub is one open stream's subscription: the hub queues the changes of its key that keep
-// (when set) accepts.
+// (when set) accepts, those of one batch of the log together, in log order.
 type liveSub struct {
 	key  liveKey
 	keep func(*liveChange) bool
-	ch   chan *liveChange
+	ch   chan []*liveChange
+	// held are changes taken from ch before the stream began that it must still show.
+	held []*liveChange
+	// queued are the changes of the batch fanOut is queuing; h.mu is held.
+	queued []*liveChange
 	// err says why ch was closed: errLiveLagging, the log's failure, or errLiveClosed.
 	err error
 }
@@ -100,7 +106,7 @@ func (h *liveHub) subscribe(ctx context.Context, key liveKey, keep func(*liveCha
 	if err := h.ensureRunning(ctx); err != nil {
 		return nil, 0, err
 	}
-	s := &liveSub{key: key, keep: keep, ch: make(chan *liveChange, liveBuffer)}
+	s := &liveSub{key: key, keep: keep, ch: make(chan []*liveChange, liveBuffer)}
 	if h.subs[key] == nil {
 		h.subs[key] = map[*liveSub]struct{}{}
 	}
@@ -207,7 +213,8 @@ func (c *liveChange) keys() []liveKey {
 	return keys
 }
 
-// fanOut queues each change of batch to the subscriptions that follow it.
+// fanOut queues the changes of batch to the subscriptions that follow them, each subscription's
+// in one slice.
 func (h *liveHub) fanOut(ctx context.Context, batch []eventstore.Record) error {
 	changes := make([]*liveChange, 0, len(batch))
 	for _, rec := range batch {
@@ -221,19 +228,28 @@ func (h *liveHub) fanOut(ctx context.Context, batch []eventstore.Record) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	var touched []*liveSub
 	for _, c := range changes {
 		for _, k := range c.keys() {
 			for s := range h.subs[k] {
 				if s.keep != nil && !s.keep(c) {
 					continue
 				}
-				select {
-				case s.ch <- c:
-				default:
-					s.err = errLiveLagging
-					h.drop(s)
+				if len(s.queued) == 0 {
+					touched = append(touched, s)
 				}
+				s.queued = append(s.queued, c)
 			}
+		}
+	}
+	for _, s := range touched {
+		cs := s.queued
+		s.queued = nil
+		select {
+		case s.ch <- cs:
+		default:
+			s.err = errLiveLagging
+			h.drop(s)
 		}
 	}
 	for _, rec := range batch[max(0, len(batch)-liveRecent):] {

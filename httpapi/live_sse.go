@@ -257,33 +257,40 @@ func (s *Server) orderEvents(c *fiber.Ctx) error {
 				return 0, err
 			}
 			for _, ch := range missed {
-				if err := w.send(ch.rec.Position, ch.rec.Type, feed.apply(ch)); err != nil {
+				if err := w.write(ch.rec.Position, ch.rec.Type, feed.apply(ch)); err != nil {
 					return 0, err
 				}
 			}
 			return max(resume, from), nil
 		}
 		// The stream may hold events the hub has not fanned out yet: they are in the state, so
-		// wait for them, taking in the reviews that come before.
+		// wait for them, taking in the reviews that come before. What comes after is held for
+		// the live loop.
 		cursor := from
 		for cursor < last {
 			select {
-			case ch, ok := <-sub.ch:
+			case chs, ok := <-sub.ch:
 				if !ok {
 					return 0, sub.err
 				}
-				if ch.reviewID != uuid.Nil {
-					feed.apply(ch)
+				for i, ch := range chs {
+					if cursor >= last {
+						sub.held = chs[i:]
+						break
+					}
+					if ch.reviewID != uuid.Nil {
+						feed.apply(ch)
+					}
+					cursor = ch.rec.Position
 				}
-				cursor = ch.rec.Position
 			case <-ctx.Done():
 				return 0, ctx.Err()
 			}
 		}
 		feed.overlayReviews()
-		return cursor, w.send(cursor, "state", OrderChangeView{Type: "state", Position: cursor, Order: feed.view})
+		return cursor, w.write(cursor, "state", OrderChangeView{Type: "state", Position: cursor, Order: feed.view})
 	}, func(w *sseWriter, ch *liveChange) error {
-		return w.send(ch.rec.Position, ch.rec.Type, feed.apply(ch))
+		return w.write(ch.rec.Position, ch.rec.Type, feed.apply(ch))
 	})
 }
 
@@ -400,21 +407,21 @@ func (s *Server) sellerLineEvents(c *fiber.Ctx) error {
 	}
 	feed := &sellerFeed{sent: map[sellerLineKey]string{}}
 	feed.fresh(state)
-	send := func(w *sseWriter, ch *liveChange) error {
+	write := func(w *sseWriter, ch *liveChange) error {
 		lines := feed.fresh(sellerLines(seller, ch))
 		if len(lines) == 0 {
 			return nil
 		}
 		at := ch.rec.RecordedAt.UTC()
-		return w.send(ch.rec.Position, ch.rec.Type, SellerLinesChangeView{Type: ch.rec.Type, Position: ch.rec.Position, RecordedAt: &at, Lines: lines})
+		return w.write(ch.rec.Position, ch.rec.Type, SellerLinesChangeView{Type: ch.rec.Type, Position: ch.rec.Position, RecordedAt: &at, Lines: lines})
 	}
 	return s.stream(c, sub, end, func(ctx context.Context, w *sseWriter) (eventstore.Position, error) {
 		if resuming {
-			err := catchUp(ctx, s.live, resume, from, func(ch *liveChange) error { return send(w, ch) })
+			err := catchUp(ctx, s.live, resume, from, func(ch *liveChange) error { return write(w, ch) })
 			return max(resume, from), err
 		}
-		return from, w.send(from, "state", SellerLinesChangeView{Type: "state", Position: from, Lines: state})
-	}, send)
+		return from, w.write(from, "state", SellerLinesChangeView{Type: "state", Position: from, Lines: state})
+	}, write)
 }
 
 // sellerLineKey names an order line.
@@ -459,29 +466,37 @@ func deref(s *string) string {
 	return *s
 }
 
-// sseWriter writes Server-Sent Events to one connection; each write has its own deadline, so
-// the server's WriteTimeout bounds a stuck client, not the stream's life.
+// sseWriter writes Server-Sent Events to one connection; each write to the connection has its
+// own deadline, so the server's WriteTimeout bounds a stuck client, not the stream's life.
+// Messages are buffered until flush: the changes of one batch of the log go out together.
 type sseWriter struct {
 	w       *bufio.Writer
 	conn    net.Conn
 	timeout time.Duration
 }
 
-func (w *sseWriter) flush() error {
+// deadline gives the next write to the connection WriteTimeout.
+func (w *sseWriter) deadline() {
 	if w.conn != nil {
 		_ = w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
 	}
+}
+
+func (w *sseWriter) flush() error {
+	w.deadline()
 	return w.w.Flush()
 }
 
-// send writes one message: its id, its event name and its data as one line of JSON.
-func (w *sseWriter) send(id eventstore.Position, event string, data any) error {
+// write buffers one message: its id, its event name and its data as one line of JSON. A message
+// larger than what the buffer has left is written to the connection at once.
+func (w *sseWriter) write(id eventstore.Position, event string, data any) error {
 	b, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("encode %s message: %w", event, err)
 	}
-	fmt.Fprintf(w.w, "id: %d\nevent: %s\ndata: %s\n\n", id, event, b)
-	return w.flush()
+	w.deadline()
+	_, err = fmt.Fprintf(w.w, "id: %d\nevent: %s\ndata: %s\n\n", id, event, b)
+	return err
 }
 
 // comment writes an SSE comment line: a heartbeat, or why the stream ends.
@@ -490,10 +505,10 @@ func (w *sseWriter) comment(text string) error {
 	return w.flush()
 }
 
-// stream answers c with a text/event-stream: begin sends what comes before the live changes and
-// returns the position they start after; each sends one live change; end runs when the stream
-// ends. The stream ends when the
-// client goes, the server shuts down, or the subscription ends (the client then resumes).
+// stream answers c with a text/event-stream: begin writes what comes before the live changes and
+// returns the position they start after; each writes one live change (the changes of one batch
+// are flushed together); end runs when the stream ends. The stream ends when the client goes,
+// the server shuts down, or the subscription ends (the client then resumes).
 func (s *Server) stream(c *fiber.Ctx, sub *liveSub, end func(),
 	begin func(context.Context, *sseWriter) (eventstore.Position, error), each func(*sseWriter, *liveChange) error) error {
 	c.Set(fiber.HeaderContentType, "text/event-stream")
@@ -527,19 +542,31 @@ func (s *Server) stream(c *fiber.Ctx, sub *liveSub, end func(),
 			}
 			return
 		}
-		tick := time.NewTicker(heartbeat)
-		defer tick.Stop()
-		for {
-			select {
-			case ch, ok := <-sub.ch:
-				if !ok {
-					_ = w.comment("closing: " + sub.err.Error())
-					return
-				}
+		show := func(chs []*liveChange) error {
+			for _, ch := range chs {
 				if ch.rec.Position <= cursor {
 					continue
 				}
 				if err := each(w, ch); err != nil {
+					return err
+				}
+			}
+			return w.flush()
+		}
+		if err := show(sub.held); err != nil {
+			return
+		}
+		sub.held = nil
+		tick := time.NewTicker(heartbeat)
+		defer tick.Stop()
+		for {
+			select {
+			case chs, ok := <-sub.ch:
+				if !ok {
+					_ = w.comment("closing: " + sub.err.Error())
+					return
+				}
+				if err := show(chs); err != nil {
 					return
 				}
 			case <-tick.C:

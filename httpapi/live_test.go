@@ -16,8 +16,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/commerce-dev/commerce/commands"
+	"github.com/commerce-dev/commerce/domain/order"
 	"github.com/commerce-dev/commerce/httpapi"
 	"github.com/commerce-dev/commerce/infra/auth"
+	"github.com/commerce-dev/commerce/infra/eventstore"
 	"github.com/commerce-dev/commerce/infra/eventstore/postgres"
 	"github.com/commerce-dev/commerce/infra/snapshot"
 )
@@ -31,6 +33,7 @@ func TestLive(t *testing.T) {
 		"a change written by another instance":        testLiveAcrossInstances,
 		"streams per account are bounded":             testLiveStreamsPerAccount,
 		"seller stream":                               testLiveSellerStream,
+		"a burst larger than a stream's buffer":       testLiveBurst,
 		"shutdown closes open streams":                testLiveShutdown,
 		"heartbeat":                                   testLiveHeartbeat,
 		"OpenAPI document describes the live streams": testLiveOpenAPI,
@@ -129,13 +132,18 @@ func openSSE(t *testing.T, url, token, lastID string) (*sseStream, int, []byte) 
 	return s, http.StatusOK, nil
 }
 
-// next returns the next message, failing the test after 20 s.
+// next returns the next message, failing the test after 20 s or when the stream ended before it.
 func (s *sseStream) next(what string) sseMessage {
 	s.t.Helper()
 	select {
 	case m := <-s.messages:
 		return m
 	case <-s.ended:
+		select {
+		case m := <-s.messages: // read before the end
+			return m
+		default:
+		}
 		s.t.Fatalf("stream ended while waiting for %s", what)
 	case <-time.After(20 * time.Second):
 		s.t.Fatalf("no message within 20 s while waiting for %s", what)
@@ -485,6 +493,47 @@ func testLiveSellerStream(t *testing.T, s *shop) {
 	}
 	if _, status, body := openSSE(t, url+"?seller_id="+lo.seller.id.String(), sup.tokens.AccessToken, ""); status != 200 {
 		t.Fatalf("supervisor with seller_id: %d %s", status, body)
+	}
+}
+
+// One read of the log can hold more changes for a stream than the stream may have queued (a
+// seller's stream, after a pause of the log's reader, gets the lines of every order placed
+// meanwhile): a client that keeps up gets them all, and the stream is not ended as lagging. Here
+// the burst is one append of 200 events to the order a shopper follows.
+func testLiveBurst(t *testing.T, s *shop) {
+	e := s.server(t)
+	base := e.listen()
+	lo := newLiveOrder(t, e)
+	lo.settled(t, s)
+	st, status, body := openSSE(t, lo.url(base), lo.user.tokens.AccessToken, "")
+	if status != 200 {
+		t.Fatalf("GET order events: %d %s", status, body)
+	}
+	if v := orderChange(t, st.next("the state")); v.Type != "state" {
+		t.Fatalf("first message: %+v", v)
+	}
+	ctx := context.Background()
+	recs, err := s.store.ReadStream(ctx, "order-"+lo.id.String(), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const burst = 200
+	events := make([]eventstore.EventData, burst)
+	for i := range events {
+		data, err := json.Marshal(order.LineAccepted{LineEvent: order.LineEvent{OrderID: lo.id, UserID: lo.user.id, Line: 1,
+			ProductID: lo.product, SellerID: lo.seller.id, Quantity: 2, At: time.Now().UTC()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		events[i] = eventstore.EventData{ID: uuid.New(), Type: order.TypeLineAccepted, Data: data}
+	}
+	if _, err := s.store.Append(ctx, "order-"+lo.id.String(), eventstore.Exact(int64(len(recs))), events...); err != nil {
+		t.Fatal(err)
+	}
+	for i := range burst {
+		if v := orderChange(t, st.next(fmt.Sprintf("change %d of the burst", i+1))); v.Type != order.TypeLineAccepted {
+			t.Fatalf("change %d of the burst: %+v", i+1, v)
+		}
 	}
 }
 

@@ -138,6 +138,11 @@ func (e *EventSourced) Counters() Counters {
 	return Counters{Conflicts: e.obs.conflicts.Load(), Retries: e.obs.retries.Load()}
 }
 
+// Log returns the process's one tail of the log, which the relay and the outcome waiter follow, so
+// that another follower measured beside the path (a server's live streams) joins it as it does in
+// serve instead of reading the log on its own.
+func (e *EventSourced) Log() *logtail.Tail { return e.tail }
+
 // Name returns "event-sourced".
 func (e *EventSourced) Name() string { return PathEventSourced }
 
