@@ -743,3 +743,29 @@ func typesOf(recs []eventstore.Record) []string {
 	}
 	return types
 }
+
+// TestFulfilmentRejectsAnOrderOfAMissingProduct hands the process manager an order.placed written
+// around PlaceOrder (which refuses unknown products), naming a product that does not exist: the
+// order is rejected NOT_ON_SALE instead of failing, which would have it delivered again for good
+// and hold up every message behind it.
+func TestFulfilmentRejectsAnOrderOfAMissingProduct(t *testing.T) {
+	e := newEnv(t, commands.Config{})
+	ctx := context.Background()
+	id := uuid.New()
+	data, err := json.Marshal(order.Placed{OrderID: id, UserID: uuid.New(), Total: 1, At: time.Now().UTC(),
+		Address: address, Lines: []order.Line{{Number: 1, ProductID: uuid.New(), SellerID: uuid.New(), ProductName: "gone", UnitPrice: 1, Quantity: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Append(ctx, order.StreamID(id), eventstore.NoStream, eventstore.EventData{ID: uuid.New(), Type: order.TypePlaced, Data: data}); err != nil {
+		t.Fatalf("append order.placed: %v", err)
+	}
+	f := commands.NewFulfilment(e.repos, commands.FulfilmentConfig{})
+	if err := f.Handle(ctx, e.stream(order.StreamID(id))[0]); err != nil {
+		t.Fatalf("fulfil an order of a missing product: %v, want it rejected", err)
+	}
+	st, err := e.repos.Orders.Load(ctx, id)
+	if err != nil || st.Value.Status != order.StatusReject || st.Value.RejectReason != product.CodeNotOnSale {
+		t.Fatalf("order after fulfilment = %s %q, %v; want REJECT NOT_ON_SALE", st.Value.Status, st.Value.RejectReason, err)
+	}
+}

@@ -351,12 +351,20 @@ func (p Product) Commit(orderID uuid.UUID, at time.Time) ([]Event, error) {
 }
 
 // RejectReason returns the reason an order is rejected for when Reserve refused it with err:
-// OUT_OF_STOCK or NOT_ON_SALE, the refusal's own code. Any other error (a technical one, to be
+// OUT_OF_STOCK or NOT_ON_SALE, the refusal's own code, and NOT_ON_SALE for a product that does not
+// exist (order.Place refuses those, so only an order.placed written around it names one; retrying
+// it would hold up every message behind it for good). Any other error (a technical one, to be
 // retried) gives "".
 func RejectReason(err error) string {
 	var de *domain.Error
-	if errors.As(err, &de) && (de.Code == CodeOutOfStock || de.Code == CodeNotOnSale) {
+	if !errors.As(err, &de) {
+		return ""
+	}
+	switch de.Code {
+	case CodeOutOfStock, CodeNotOnSale:
 		return de.Code
+	case CodeNotFound:
+		return CodeNotOnSale
 	}
 	return ""
 }

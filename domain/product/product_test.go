@@ -483,8 +483,9 @@ func TestStreamID(t *testing.T) {
 	}
 }
 
-// TestRejectReason checks that an order's reject reason is the code of Reserve's refusal, and
-// that anything else is no reason (the reservation is to be retried).
+// TestRejectReason checks that an order's reject reason is the code of Reserve's refusal (a
+// missing product is not on sale), and that anything else is no reason (the reservation is to be
+// retried).
 func TestRejectReason(t *testing.T) {
 	for _, tt := range []struct {
 		err  error
@@ -492,7 +493,8 @@ func TestRejectReason(t *testing.T) {
 	}{
 		{domain.Conflictf(product.CodeOutOfStock, "short"), "OUT_OF_STOCK"},
 		{fmt.Errorf("reserve: %w", domain.Conflictf(product.CodeNotOnSale, "off sale")), "NOT_ON_SALE"},
-		{domain.NotFoundf(product.CodeNotFound, "no product"), ""},
+		{domain.NotFoundf(product.CodeNotFound, "no product"), "NOT_ON_SALE"},
+		{domain.NotFoundf("ORDER_NOT_FOUND", "no order"), ""},
 		{errors.New("connection reset"), ""},
 	} {
 		if got := product.RejectReason(tt.err); got != tt.want {
