@@ -56,6 +56,26 @@ func as(actor domain.Actor) context.Context {
 func seller() domain.Actor { return domain.Actor{ID: uuid.New(), Role: domain.RoleSeller} }
 func user() domain.Actor   { return domain.Actor{ID: uuid.New(), Role: domain.RoleUser} }
 
+// product returns product id as its stream has it, folded from every event.
+func (e *env) product(id uuid.UUID) product.Product {
+	e.t.Helper()
+	return foldProduct(e.t, e.stream(product.StreamID(id)))
+}
+
+// foldProduct folds a product's stored events.
+func foldProduct(t testing.TB, recs []eventstore.Record) product.Product {
+	t.Helper()
+	var events []product.Event
+	for _, rec := range recs {
+		ev, err := product.Decode(rec.Type, rec.Data)
+		if err != nil {
+			t.Fatalf("decode %s: %v", rec.Type, err)
+		}
+		events = append(events, ev)
+	}
+	return product.Fold(events...)
+}
+
 // count returns how many events the store holds.
 func (e *env) count() int64 {
 	e.t.Helper()

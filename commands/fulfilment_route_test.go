@@ -391,15 +391,7 @@ func TestLateReservationAfterSettledOrderLeavesNoStock(t *testing.T) {
 			if err != nil || st.Value.Status != tc.status {
 				t.Fatalf("order = %s, %v; want %s", st.Value.Status, err, tc.status)
 			}
-			var events []product.Event
-			for _, rec := range e.stream(product.StreamID(p.ID)) {
-				ev, err := product.Decode(rec.Type, rec.Data)
-				if err != nil {
-					t.Fatalf("decode %s: %v", rec.Type, err)
-				}
-				events = append(events, ev)
-			}
-			if got := product.Fold(events...); got.Stock != tc.wantStock || len(got.Reservations) != 0 {
+			if got := e.product(p.ID); got.Stock != tc.wantStock || len(got.Reservations) != 0 {
 				t.Fatalf("product after the late reservation: stock %d, reservations %v; want %d and none (order %s is %s)",
 					got.Stock, got.Reservations, tc.wantStock, orderID, tc.status)
 			}

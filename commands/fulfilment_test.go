@@ -158,15 +158,7 @@ func (r *rig) stock(id uuid.UUID) product.Product {
 	if err != nil {
 		r.t.Fatalf("read product %s: %v", id, err)
 	}
-	var events []product.Event
-	for _, rec := range recs {
-		e, err := product.Decode(rec.Type, rec.Data)
-		if err != nil {
-			r.t.Fatalf("decode %s: %v", rec.Type, err)
-		}
-		events = append(events, e)
-	}
-	return product.Fold(events...)
+	return foldProduct(r.t, recs)
 }
 
 // events returns the types of a stream's events.
@@ -650,15 +642,7 @@ func TestFulfilmentReservesOnTheStreamWhenTheCacheIsWrong(t *testing.T) {
 		if got := settle(p, tt.qty, func() { takeBack(p) }); got != order.StatusOrder {
 			t.Fatalf("%s: order after the take-back %s, want ORDER (the stream has stock 4)", tt.name, got)
 		}
-		var events []product.Event
-		for _, rec := range e.stream(product.StreamID(p)) {
-			ev, err := product.Decode(rec.Type, rec.Data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			events = append(events, ev)
-		}
-		if got := product.Fold(events...); got.Stock != tt.wantStock || len(got.Reservations) != 1 {
+		if got := e.product(p); got.Stock != tt.wantStock || len(got.Reservations) != 1 {
 			t.Fatalf("%s: the stream ends with stock %d and %d reservations, want %d and 1", tt.name, got.Stock, len(got.Reservations), tt.wantStock)
 		}
 	}
@@ -682,16 +666,7 @@ func TestFulfilmentFirstDeliveryReadsNothingAndALateOneReservesNothing(t *testin
 	p := e.onSale(s, e.item(), "P", 1000, 5).ID
 	f := commands.NewFulfilment(e.repos, commands.FulfilmentConfig{})
 	stock := func() (int, int) {
-		t.Helper()
-		var events []product.Event
-		for _, rec := range e.stream(product.StreamID(p)) {
-			ev, err := product.Decode(rec.Type, rec.Data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			events = append(events, ev)
-		}
-		got := product.Fold(events...)
+		got := e.product(p)
 		return got.Stock, len(got.Reservations)
 	}
 

@@ -277,15 +277,7 @@ func TestSnapshotAndCacheEqualFullFold(t *testing.T) {
 		}
 	}
 	recs := e.stream(product.StreamID(p.ID))
-	events := make([]product.Event, len(recs))
-	for i, r := range recs {
-		ev, err := product.Decode(r.Type, r.Data)
-		if err != nil {
-			t.Fatalf("decode %s: %v", r.Type, err)
-		}
-		events[i] = ev
-	}
-	want := product.Fold(events...)
+	want := foldProduct(t, recs)
 	last := recs[len(recs)-1]
 
 	var snap commands.Snapshot

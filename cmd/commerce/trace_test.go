@@ -12,14 +12,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/commerce-dev/commerce/domain/order"
 	"github.com/commerce-dev/commerce/infra/bus/kafkatest"
+	"github.com/commerce-dev/commerce/infra/telemetry/telemetrytest"
 )
 
 // TestOneTraceFollowsAnOrder serves the whole process (in-process bus) with an in-memory span
@@ -31,13 +29,7 @@ import (
 func TestOneTraceFollowsAnOrder(t *testing.T) {
 	// One provider for both runs: the packages' tracers (otel.Tracer at package level) delegate to
 	// the first provider a process installs, as in production, where there is one.
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	otel.SetTracerProvider(tp)
-	t.Cleanup(func() {
-		otel.SetTracerProvider(noop.NewTracerProvider())
-		_ = tp.Shutdown(context.Background())
-	})
+	exp := telemetrytest.InMemory(t)
 	t.Run("in-process bus", func(t *testing.T) { testOneTraceFollowsAnOrder(t, exp, false) })
 	t.Run("Kafka", func(t *testing.T) { testOneTraceFollowsAnOrder(t, exp, true) })
 }

@@ -9,14 +9,13 @@ import (
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/commerce-dev/commerce/infra/bus"
 	"github.com/commerce-dev/commerce/infra/bus/kafkatest"
 	"github.com/commerce-dev/commerce/infra/eventstore"
+	"github.com/commerce-dev/commerce/infra/telemetry/telemetrytest"
 )
 
 // TestTraceCrossesTheBus publishes, on each bus, an event whose traceparent names an append span
@@ -26,13 +25,7 @@ import (
 // without a trace context.
 func TestTraceCrossesTheBus(t *testing.T) {
 	// One provider for every case: the bus's tracers delegate to the first one a process installs.
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	otel.SetTracerProvider(tp)
-	t.Cleanup(func() {
-		otel.SetTracerProvider(noop.NewTracerProvider())
-		_ = tp.Shutdown(context.Background())
-	})
+	exp := telemetrytest.InMemory(t)
 
 	cluster, err := kafkatest.Start(t, 0)
 	if err != nil {
@@ -59,7 +52,7 @@ func TestTraceCrossesTheBus(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			appendCtx, appendSpan := tp.Tracer("test").Start(ctx, "append")
+			appendCtx, appendSpan := otel.Tracer("test").Start(ctx, "append")
 			appendSpan.End()
 			traced, untraced := record("order-"+uuid.NewString(), 1), record("order-"+uuid.NewString(), 1)
 			tracedMsg, untracedMsg := bus.NewMessage(traced), bus.NewMessage(untraced)

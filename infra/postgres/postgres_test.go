@@ -8,13 +8,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/commerce-dev/commerce/infra/postgres"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
+	"github.com/commerce-dev/commerce/infra/telemetry/telemetrytest"
 )
 
 // TestConnectBoundsEveryConnection: the pool's connections have the statement timeout and the
@@ -77,13 +76,7 @@ func TestConnectBoundsEveryConnection(t *testing.T) {
 // of its own, a child of that span, with the statement and the server but not its parameters; a
 // statement run without a span (a background poll) makes no span.
 func TestConnectTracesStatementsUnderASpan(t *testing.T) {
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	otel.SetTracerProvider(tp)
-	t.Cleanup(func() {
-		otel.SetTracerProvider(noop.NewTracerProvider())
-		_ = tp.Shutdown(context.Background())
-	})
+	exp := telemetrytest.InMemory(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	pool, err := postgres.Connect(ctx, pgtest.NewDatabase(t))
@@ -100,7 +93,7 @@ func TestConnectTracesStatementsUnderASpan(t *testing.T) {
 		t.Fatalf("statement without a span: exported %d spans (first %q), want none", len(spans), spans[0].Name)
 	}
 
-	cmdCtx, cmd := tp.Tracer("test").Start(ctx, "command")
+	cmdCtx, cmd := otel.Tracer("test").Start(ctx, "command")
 	var n int
 	if err := pool.QueryRow(cmdCtx, "SELECT length($1::text)", secret).Scan(&n); err != nil {
 		t.Fatalf("SELECT under a span: %v", err)
