@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/commerce-dev/commerce/infra/eventstore"
+	"github.com/commerce-dev/commerce/infra/postgres/leader"
 )
 
 // Progress is how far a rebuild is. A rebuild reports it after every batch and once at the end.
@@ -114,28 +115,63 @@ func (r *Runner) rebuild(ctx context.Context, ws []*worker, progress func(Progre
 	if len(ws) > 1 && progress != nil {
 		report = newCombined(ws, progress).report
 	}
+	head, counted, err := r.measureLog(ctx, what)
+	if err != nil {
+		return err
+	}
 	jobs := make([]*rebuildJob, len(ws))
 	for i, w := range ws {
 		_, hadRow := rows[w.name]
-		j := &rebuildJob{w: w, shadow: ShadowSchema(w.name), hadRow: hadRow, t: newTracker(r, w, report)}
+		jobs[i] = &rebuildJob{w: w, shadow: ShadowSchema(w.name), hadRow: hadRow, t: newTracker(r, w, report)}
 		defer w.setRebuild(nil)
-		if err := j.t.begin(ctx); err != nil {
-			return err
-		}
-		if j.deferred, err = r.createShadow(ctx, w.p, j.shadow); err != nil {
-			return err
-		}
-		jobs[i] = j
+		jobs[i].t.begin(head, counted)
+	}
+	err = eachJob(ctx, jobs, func(ctx context.Context, j *rebuildJob) (err error) {
+		j.deferred, err = r.createShadow(ctx, j.w.p, j.shadow)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if err := r.replay(ctx, jobs); err != nil {
 		return err
 	}
+	return eachJob(ctx, jobs, r.finish)
+}
+
+// eachJob runs fn for every job side by side: the work of each is the database's, on a connection
+// of its own. The first failure cancels the others and is returned.
+func eachJob(ctx context.Context, jobs []*rebuildJob, fn func(context.Context, *rebuildJob) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
 	for _, j := range jobs {
-		if err := r.finish(ctx, j); err != nil {
-			return err
-		}
+		wg.Go(func() {
+			if err := fn(ctx, j); err != nil {
+				cancel(err)
+			}
+		})
 	}
-	return nil
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// measureLog returns the log's head and, when the store can count, its number of events (else -1),
+// which every job of a rebuild starts its Progress with.
+func (r *Runner) measureLog(ctx context.Context, what string) (eventstore.Position, int64, error) {
+	head, err := r.store.Head(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("rebuild %s: read log head: %w", what, err)
+	}
+	c, ok := r.store.(EventCounter)
+	if !ok {
+		return head, -1, nil
+	}
+	n, err := c.CountEvents(ctx, 0, head)
+	if err != nil {
+		return 0, 0, fmt.Errorf("rebuild %s: count events: %w", what, err)
+	}
+	return head, n, nil
 }
 
 // finish builds a replayed job's deferred indexes, catches up with what was written meanwhile (so
@@ -228,46 +264,105 @@ func (r *Runner) createShadow(ctx context.Context, p Projector, schema string) (
 	return deferred, nil
 }
 
+// indexBuilders is how many of a projector's deferred indexes a rebuild builds at once: index
+// builds of one table do not block each other, and each keeps a core busy sorting.
+const indexBuilders = 2
+
 // createIndexes creates the indexes createShadow deferred (their definitions name the shadow
-// schema), one transaction each, with room to sort in memory.
+// schema), indexBuilders at a time, one transaction each, with room to sort in memory.
 func (r *Runner) createIndexes(ctx context.Context, p Projector, defs []string) error {
-	for _, def := range defs {
-		err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
-				return err
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	todo := make(chan string)
+	var wg sync.WaitGroup
+	for range min(indexBuilders, len(defs)) {
+		wg.Go(func() {
+			for def := range todo {
+				err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+					if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
+						return err
+					}
+					_, err := tx.Exec(ctx, def)
+					return err
+				})
+				if err != nil {
+					cancel(fmt.Errorf("rebuild %s: %s: %w", p.Name(), def, err))
+				}
 			}
-			_, err := tx.Exec(ctx, def)
-			return err
 		})
-		if err != nil {
-			return fmt.Errorf("rebuild %s: %s: %w", p.Name(), def, err)
+	}
+	for _, def := range defs {
+		select {
+		case todo <- def:
+		case <-ctx.Done():
 		}
 	}
-	return nil
+	close(todo)
+	wg.Wait()
+	return context.Cause(ctx)
 }
 
 // replay applies the whole log, as far as it can read, to the jobs' shadow tables: one reader, and
-// for each job a goroutine that applies every batch in a transaction of its own. The shadow tables
-// are thrown away if anything fails, so their commits need not wait for the disk.
+// for each job a goroutine that plans every batch (see Planner) and one that writes the plans in
+// order, each in a transaction of its own, on a connection of the job's whose session points at
+// its shadow schema. The shadow tables are thrown away if anything fails, so their commits need not
+// wait for the disk.
 func (r *Runner) replay(ctx context.Context, jobs []*rebuildJob) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	conns := make([]*pgx.Conn, len(jobs))
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close(context.WithoutCancel(ctx))
+			}
+		}
+	}()
+	for i, j := range jobs {
+		c, err := r.connectShadow(ctx, j.shadow)
+		if err != nil {
+			return fmt.Errorf("rebuild %s: connect to replay: %w", j.w.name, err)
+		}
+		conns[i] = c
+	}
+	type planned struct {
+		recs []eventstore.Record
+		plan Plan
+	}
 	var wg sync.WaitGroup
 	feeds := make([]chan []eventstore.Record, len(jobs))
 	for i, j := range jobs {
-		feed := make(chan []eventstore.Record, 1)
+		feed, plans := make(chan []eventstore.Record, 1), make(chan planned, 1)
 		feeds[i] = feed
 		wg.Go(func() {
+			defer close(plans)
 			for recs := range feed {
 				if ctx.Err() != nil {
 					continue // drain: the reader stops soon
 				}
-				if err := r.applyShadow(ctx, j.w.p, j.shadow, recs); err != nil {
+				pl, err := plan(j.w.p, recs)
+				if err != nil {
 					cancel(fmt.Errorf("rebuild %s: %w", j.w.name, err))
 					continue
 				}
-				j.pos = recs[len(recs)-1].Position
-				j.t.add(ctx, len(recs), j.pos)
+				select {
+				case plans <- planned{recs, pl}:
+				case <-ctx.Done():
+				}
+			}
+		})
+		wg.Go(func() {
+			for b := range plans {
+				if ctx.Err() != nil {
+					continue
+				}
+				err := pgx.BeginFunc(ctx, conns[i], func(tx pgx.Tx) error { return write(ctx, tx, j.w.p, b.recs, b.plan) })
+				if err != nil {
+					cancel(fmt.Errorf("rebuild %s: %w", j.w.name, err))
+					continue
+				}
+				j.pos = b.recs[len(b.recs)-1].Position
+				j.t.add(ctx, len(b.recs), j.pos)
 			}
 		})
 	}
@@ -299,6 +394,16 @@ func (r *Runner) replay(ctx context.Context, jobs []*rebuildJob) error {
 		return err
 	}
 	return nil
+}
+
+// connectShadow opens a connection outside the pool, as connect does, for a replay into schema:
+// its session's search_path points there and its commits do not wait for the disk (startBatch's
+// settings, without a round trip per batch).
+func (r *Runner) connectShadow(ctx context.Context, schema string) (*pgx.Conn, error) {
+	cfg := leader.Keepalive(r.pool.Config().ConnConfig)
+	cfg.RuntimeParams["search_path"] = schema // a ShadowSchema: lower case, digits and _, nothing to quote
+	cfg.RuntimeParams["synchronous_commit"] = "off"
+	return pgx.ConnectConfig(ctx, cfg)
 }
 
 // applyShadow applies recs to the shadow tables in schema, in one transaction.
@@ -438,23 +543,15 @@ func newTracker(r *Runner, w *worker, fn func(Progress)) *tracker {
 	return &tracker{r: r, w: w, fn: fn, counted: -1, p: Progress{Projector: w.name}}
 }
 
-// begin measures the log: its head and, when the store can count, its number of events.
-func (t *tracker) begin(ctx context.Context) error {
+// begin starts the clock at the log's head, as measureLog found it, with counted events up to it
+// (-1 when the store cannot count).
+func (t *tracker) begin(head eventstore.Position, counted int64) {
 	t.start = time.Now()
-	head, err := t.r.store.Head(ctx)
-	if err != nil {
-		return fmt.Errorf("rebuild %s: read log head: %w", t.w.name, err)
-	}
 	t.head0, t.headAt, t.p.Head = head, time.Now(), head
-	if c, ok := t.r.store.(EventCounter); ok {
-		n, err := c.CountEvents(ctx, 0, head)
-		if err != nil {
-			return fmt.Errorf("rebuild %s: count events: %w", t.w.name, err)
-		}
-		t.counted, t.p.Total = n, n
+	if counted >= 0 {
+		t.counted, t.p.Total = counted, counted
 	}
 	t.report()
-	return nil
 }
 
 // add records n more events replayed, up to pos.

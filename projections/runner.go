@@ -599,14 +599,50 @@ func after(recs []eventstore.Record, pos eventstore.Position) []eventstore.Recor
 	return nil
 }
 
-// applyAll applies recs in tx with p.Apply. A failure is an *EventError when p names the event.
+// applyAll applies recs in tx with p: planned and written. A failure is an *EventError when p names
+// the event.
 func applyAll(ctx context.Context, tx pgx.Tx, p Projector, recs []eventstore.Record) error {
-	if err := p.Apply(ctx, tx, recs); err != nil {
-		var ee *EventError
-		if errors.As(err, &ee) {
-			return err
-		}
-		return fmt.Errorf("apply batch of %s from position %d: %w", p.Name(), recs[0].Position, err)
+	pl, err := plan(p, recs)
+	if err != nil {
+		return err
+	}
+	return write(ctx, tx, p, recs, pl)
+}
+
+// plan decodes recs with p's Plan, or, when p is not a Planner, returns a Plan that is its Apply.
+func plan(p Projector, recs []eventstore.Record) (Plan, error) {
+	pl, ok := p.(Planner)
+	if !ok {
+		return applyPlan{p, recs}, nil
+	}
+	out, err := pl.Plan(recs)
+	if err != nil {
+		return nil, applyError(p, recs, err)
+	}
+	return out, nil
+}
+
+// write writes pl, the plan of recs, in tx.
+func write(ctx context.Context, tx pgx.Tx, p Projector, recs []eventstore.Record, pl Plan) error {
+	if err := pl.Write(ctx, tx); err != nil {
+		return applyError(p, recs, err)
 	}
 	return nil
 }
+
+// applyError names the batch an error of p's is about, unless it names its event.
+func applyError(p Projector, recs []eventstore.Record, err error) error {
+	var ee *EventError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return fmt.Errorf("apply batch of %s from position %d: %w", p.Name(), recs[0].Position, err)
+}
+
+// applyPlan is the Plan of a projector that is not a Planner: its Apply.
+type applyPlan struct {
+	p    Projector
+	recs []eventstore.Record
+}
+
+func (a applyPlan) Write(ctx context.Context, tx pgx.Tx) error { return a.p.Apply(ctx, tx, a.recs) }
