@@ -83,7 +83,7 @@ type rebuildJob struct {
 	w        *worker
 	shadow   string
 	hadRow   bool // it had a checkpoint when the rebuild began
-	deferred []string
+	deferred map[string][]string // index definitions by table
 	pos      eventstore.Position
 	t        *tracker
 }
@@ -178,12 +178,9 @@ func (r *Runner) measureLog(ctx context.Context, what string) (eventstore.Positi
 // that the swap, which makes the live runners wait, has little left to apply) and swaps its tables
 // in.
 func (r *Runner) finish(ctx context.Context, j *rebuildJob) error {
-	if err := r.createIndexes(ctx, j.w.p, j.deferred); err != nil {
-		return err
-	}
 	// Swapped in without statistics, the new tables would be planned as empty.
-	if err := analyze(ctx, r.pool, j.shadow, j.w.p.Tables()); err != nil {
-		return fmt.Errorf("rebuild %s: %w", j.w.name, err)
+	if err := r.indexAndAnalyze(ctx, j); err != nil {
+		return err
 	}
 	for {
 		recs, err := r.store.ReadAll(ctx, j.pos, r.opts.RebuildBatch)
@@ -223,8 +220,8 @@ func (r *Runner) finish(ctx context.Context, j *rebuildJob) error {
 }
 
 // createShadow creates an empty shadow schema with the projector's tables, without the indexes
-// the projector lets a rebuild defer; it returns their definitions.
-func (r *Runner) createShadow(ctx context.Context, p Projector, schema string) (deferred []string, err error) {
+// the projector lets a rebuild defer; it returns their definitions by table.
+func (r *Runner) createShadow(ctx context.Context, p Projector, schema string) (deferred map[string][]string, err error) {
 	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DROP SCHEMA IF EXISTS `+quoteIdent(schema)+` CASCADE`); err != nil {
 			return err
@@ -242,9 +239,10 @@ func (r *Runner) createShadow(ctx context.Context, p Projector, schema string) (
 		if !ok {
 			return nil
 		}
+		deferred = map[string][]string{}
 		for _, index := range d.DeferredIndexes() {
-			var def string
-			err := tx.QueryRow(ctx, `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = $2`, schema, index).Scan(&def)
+			var table, def string
+			err := tx.QueryRow(ctx, `SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = $2`, schema, index).Scan(&table, &def)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return fmt.Errorf("deferred index %s: Setup did not create it", index)
 			}
@@ -254,7 +252,7 @@ func (r *Runner) createShadow(ctx context.Context, p Projector, schema string) (
 			if _, err := tx.Exec(ctx, `DROP INDEX `+pgx.Identifier{schema, index}.Sanitize()); err != nil {
 				return fmt.Errorf("defer index %s: %w", index, err)
 			}
-			deferred = append(deferred, def)
+			deferred[table] = append(deferred[table], def)
 		}
 		return nil
 	})
@@ -264,40 +262,51 @@ func (r *Runner) createShadow(ctx context.Context, p Projector, schema string) (
 	return deferred, nil
 }
 
-// indexBuilders is how many of a projector's deferred indexes a rebuild builds at once: index
-// builds of one table do not block each other, and each keeps a core busy sorting.
-const indexBuilders = 2
+// finishers is how many statements a rebuild runs at once for each projector to build its
+// deferred indexes and statistics: index builds of one table do not block each other, and each
+// keeps a core busy sorting.
+const finishers = 2
 
-// createIndexes creates the indexes createShadow deferred (their definitions name the shadow
-// schema), indexBuilders at a time, one transaction each, with room to sort in memory.
-func (r *Runner) createIndexes(ctx context.Context, p Projector, defs []string) error {
+// indexAndAnalyze builds the indexes createShadow deferred (their definitions name the shadow
+// schema), with room to sort in memory, and then the planner's statistics of each of the job's
+// tables: a table's ANALYZE waits for its own index builds only. Up to finishers statements run at
+// once, each in a transaction of its own.
+func (r *Runner) indexAndAnalyze(ctx context.Context, j *rebuildJob) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	todo := make(chan string)
-	var wg sync.WaitGroup
-	for range min(indexBuilders, len(defs)) {
-		wg.Go(func() {
-			for def := range todo {
-				err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-					if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
-						return err
-					}
-					_, err := tx.Exec(ctx, def)
+	slots := make(chan struct{}, finishers)
+	run := func(sqls ...string) {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-slots }()
+		err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+			for _, sql := range sqls {
+				if _, err := tx.Exec(ctx, sql); err != nil {
 					return err
-				})
-				if err != nil {
-					cancel(fmt.Errorf("rebuild %s: %s: %w", p.Name(), def, err))
 				}
+			}
+			return nil
+		})
+		if err != nil {
+			cancel(fmt.Errorf("rebuild %s: %s: %w", j.w.name, sqls[len(sqls)-1], err))
+		}
+	}
+	var wg sync.WaitGroup
+	for _, table := range j.w.p.Tables() {
+		wg.Go(func() {
+			var builds sync.WaitGroup
+			for _, def := range j.deferred[table] {
+				builds.Go(func() { run(`SET LOCAL maintenance_work_mem = '256MB'`, def) })
+			}
+			builds.Wait()
+			if ctx.Err() == nil {
+				run(`ANALYZE ` + qualified(j.shadow, []string{table}))
 			}
 		})
 	}
-	for _, def := range defs {
-		select {
-		case todo <- def:
-		case <-ctx.Done():
-		}
-	}
-	close(todo)
 	wg.Wait()
 	return context.Cause(ctx)
 }

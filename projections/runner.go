@@ -25,7 +25,9 @@ type Options struct {
 	// CatchUpBatch is the number of events read and applied per transaction while a projector
 	// catches up with the log. Default 2000.
 	CatchUpBatch int
-	// RebuildBatch is the same while a rebuild replays the log into its shadow schema. Default 5000.
+	// RebuildBatch is the same while a rebuild replays the log into its shadow schema. Default
+	// 20000: a rebuild holds about five batches in memory at once, and each batch costs every
+	// projector a few round trips and one update of each row it changes.
 	RebuildBatch int
 	// RetryMin and RetryMax bound the backoff between attempts at a failing batch, and between
 	// attempts to (re)start a projector after an infrastructure error. Defaults 100 ms and 30 s.
@@ -55,7 +57,7 @@ func (o Options) withDefaults(store eventstore.Store) Options {
 		o.CatchUpBatch = 2000
 	}
 	if o.RebuildBatch <= 0 {
-		o.RebuildBatch = 5000
+		o.RebuildBatch = 20000
 	}
 	if o.RetryMin <= 0 {
 		o.RetryMin = 100 * time.Millisecond
