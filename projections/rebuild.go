@@ -82,7 +82,7 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, progress func(P
 type rebuildJob struct {
 	w        *worker
 	shadow   string
-	hadRow   bool // it had a checkpoint when the rebuild began
+	hadRow   bool                // it had a checkpoint when the rebuild began
 	deferred map[string][]string // index definitions by table
 	pos      eventstore.Position
 	t        *tracker
