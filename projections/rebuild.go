@@ -376,7 +376,7 @@ func (r *Runner) replay(ctx context.Context, jobs []*rebuildJob) error {
 		})
 	}
 	var pos eventstore.Position
-	for res := range readAhead(ctx, r.store, 0, r.opts.RebuildBatch) {
+	for res := range readAhead(ctx, r.store, 0, r.opts.RebuildBatch/16, r.opts.RebuildBatch) {
 		if res.err != nil {
 			cancel(fmt.Errorf("rebuild: read the log after %d: %w", pos, res.err))
 			break

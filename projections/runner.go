@@ -358,7 +358,7 @@ func (r *Runner) follow(ctx context.Context, w *worker, b *backoff.ExponentialBa
 	defer a.wg.Wait()
 	rctx, cancel := context.WithCancel(ctx)
 	caughtUp := 0
-	for res := range readAhead(rctx, r.store, pos, r.opts.CatchUpBatch) {
+	for res := range readAhead(rctx, r.store, pos, r.opts.CatchUpBatch, r.opts.CatchUpBatch) {
 		if res.err != nil {
 			cancel()
 			return fmt.Errorf("catch up %s: %w", w.name, res.err)
@@ -478,24 +478,28 @@ type readResult struct {
 }
 
 // readAhead reads the log after from in batches of limit on its own goroutine, up to two batches
-// ahead of the consumer, so that reading overlaps applying. The channel closes after the first
-// batch shorter than limit (the head, as far as the reader could see), an error, or when ctx ends;
-// a consumer that stops early cancels ctx.
-func readAhead(ctx context.Context, store eventstore.Store, from eventstore.Position, limit int) <-chan readResult {
+// ahead of the consumer, so that reading overlaps applying. The first batch is of first events
+// (at most limit), and each next one twice the one before until it is limit: a consumer of large
+// batches starts while the reader fills them. The channel closes after the first batch shorter
+// than asked for (the head, as far as the reader could see), an error, or when ctx ends; a consumer
+// that stops early cancels ctx.
+func readAhead(ctx context.Context, store eventstore.Store, from eventstore.Position, first, limit int) <-chan readResult {
 	ch := make(chan readResult, 1)
 	go func() {
 		defer close(ch)
+		n := max(1, min(first, limit))
 		for {
-			recs, err := store.ReadAll(ctx, from, limit)
+			recs, err := store.ReadAll(ctx, from, n)
 			select {
 			case ch <- readResult{recs, err}:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil || len(recs) < limit {
+			if err != nil || len(recs) < n {
 				return
 			}
 			from = recs[len(recs)-1].Position
+			n = min(2*n, limit)
 		}
 	}()
 	return ch
