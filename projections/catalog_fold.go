@@ -86,15 +86,30 @@ type catalogBatch struct {
 // Apply applies consecutive catalog, product and review events with a few pipelined statements;
 // see catalogBatch.
 func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
+	b, err := c.Plan(recs)
+	if err != nil {
+		return err
+	}
+	return b.Write(ctx, tx)
+}
+
+// Plan decodes the catalog, product and review events of recs and folds them.
+func (c *Catalog) Plan(recs []eventstore.Record) (Plan, error) {
 	b := &catalogBatch{products: make(map[uuid.UUID]*productFold), newRated: make(map[uuid.UUID]*ratingFold),
 		unfolded: make(map[uuid.UUID]bool)}
 	for _, rec := range recs {
 		if err := b.add(c, rec); err != nil {
-			return &EventError{Record: rec, Err: err}
+			return nil, &EventError{Record: rec, Err: err}
 		}
 	}
-	return b.send(ctx, tx)
+	return b, nil
 }
+
+// catalogProductTypes are the product events that change a catalog row. The others (a
+// reservation committed, two in every order of two lines) are skipped before they are decoded.
+var catalogProductTypes = map[string]bool{product.TypeCreated: true, product.TypeEdited: true,
+	product.TypeStatusChanged: true, product.TypeRestocked: true, product.TypeStockReserved: true,
+	product.TypeStockReleased: true}
 
 func (b *catalogBatch) add(c *Catalog, rec eventstore.Record) error {
 	if strings.HasPrefix(rec.Type, "review.") && b.foldRating(rec) {
@@ -110,6 +125,9 @@ func (b *catalogBatch) add(c *Catalog, rec eventstore.Record) error {
 		default:
 			b.entities = append(b.entities, planned{st, rec})
 		}
+		return nil
+	}
+	if !catalogProductTypes[rec.Type] {
 		return nil
 	}
 	e, err := product.Decode(rec.Type, rec.Data)
@@ -240,7 +258,8 @@ SELECT category_id, brand_id, delta FROM d WHERE delta <> 0
 ON CONFLICT (category_id, brand_id) DO UPDATE SET visible = c.visible + EXCLUDED.visible`
 )
 
-func (b *catalogBatch) send(ctx context.Context, tx pgx.Tx) error {
+// Write sends the batch's statements in the order above.
+func (b *catalogBatch) Write(ctx context.Context, tx pgx.Tx) error {
 	var sends []planned
 	sends = append(sends, b.entities...)
 	var ins, upd struct {

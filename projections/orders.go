@@ -98,14 +98,32 @@ func (*Orders) DeferredIndexes() []string {
 // Columns the domain's state does not keep (times, a line's reject reason, its review) are taken
 // from the events. A single event is a batch of one.
 func (o *Orders) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
+	b, err := o.Plan(recs)
+	if err != nil {
+		return err
+	}
+	return b.Write(ctx, tx)
+}
+
+// Plan decodes the order and review events of recs.
+func (*Orders) Plan(recs []eventstore.Record) (Plan, error) {
 	b := &ordersBatch{folds: make(map[uuid.UUID]*orderFold), reviews: make(map[uuid.UUID]*lineRow)}
+	if len(recs) > 0 {
+		b.head = recs[0]
+	}
 	for _, rec := range recs {
 		if err := b.decode(rec); err != nil {
-			return &EventError{Record: rec, Err: err}
+			return nil, &EventError{Record: rec, Err: err}
 		}
 	}
+	return b, nil
+}
+
+// Write reads the orders the batch changes but did not place, folds the batch's events into them
+// and writes their rows.
+func (b *ordersBatch) Write(ctx context.Context, tx pgx.Tx) error {
 	if err := b.load(ctx, tx); err != nil {
-		return &EventError{Record: recs[0], Err: err}
+		return &EventError{Record: b.head, Err: err}
 	}
 	for _, c := range b.changes {
 		b.apply(c)
@@ -142,6 +160,7 @@ type change struct {
 
 // ordersBatch is the plan of one Apply.
 type ordersBatch struct {
+	head       eventstore.Record // the batch's first record, named when reading its orders fails
 	folds      map[uuid.UUID]*orderFold
 	ids        []uuid.UUID // orders in the order of their first event
 	changes    []change
@@ -197,12 +216,15 @@ func (b *ordersBatch) decode(rec eventstore.Record) error {
 	return nil
 }
 
-// sqlOrdersLoad reads the orders a batch changes that were placed before it.
+// sqlOrdersLoad reads the orders a batch changes that were placed before it. Both tables are
+// filtered by the ids: with the join alone, the generic plan a prepared statement settles on (a
+// rebuild's tables have no statistics) scans every order line.
 const sqlOrdersLoad = `SELECT o.id, o.user_id, o.status, o.total, o.reject_reason, o.receiver, o.address1, o.address2,
 	o.zipcode, o.phone, o.receive_type, o.receive_message, o.placed_at, o.updated_at,
 	l.line, l.product_id, l.product_name, l.seller_id, l.unit_price, l.quantity, l.status, l.delivery_status,
 	l.reject_reason, l.review_id, l.updated_at
-FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.id = ANY($1) ORDER BY o.id, l.line`
+FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.id = ANY($1) AND l.order_id = ANY($1)
+ORDER BY o.id, l.line`
 
 // load reads the rows of the orders the batch changes but does not place.
 func (b *ordersBatch) load(ctx context.Context, tx pgx.Tx) error {

@@ -38,3 +38,20 @@ type Projector interface {
 	// runner commits the events before it and stops there.
 	Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error
 }
+
+// Planner is implemented by projectors whose Apply is two steps: decoding the events into a Plan,
+// which needs no database, and writing the Plan. A rebuild plans each batch on a goroutine of its
+// own while the batch before it is written, so that decoding overlaps the database's work; running
+// live, the runner plans and writes one batch after the other. Apply must be Plan followed by
+// Write, so that both give the same rows.
+type Planner interface {
+	// Plan decodes consecutive events of the log. A failure returns an error wrapping an
+	// *EventError that names the event at fault.
+	Plan(recs []eventstore.Record) (Plan, error)
+}
+
+// Plan is a batch of events a Planner decoded, ready to be written.
+type Plan interface {
+	// Write applies the batch inside the runner's transaction, as Apply does.
+	Write(ctx context.Context, tx pgx.Tx) error
+}

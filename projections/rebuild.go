@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/commerce-dev/commerce/infra/eventstore"
+	"github.com/commerce-dev/commerce/infra/postgres/leader"
 )
 
 // Progress is how far a rebuild is. A rebuild reports it after every batch and once at the end.
@@ -81,8 +82,8 @@ func (r *Runner) RebuildAll(ctx context.Context, names []string, progress func(P
 type rebuildJob struct {
 	w        *worker
 	shadow   string
-	hadRow   bool // it had a checkpoint when the rebuild began
-	deferred []string
+	hadRow   bool                // it had a checkpoint when the rebuild began
+	deferred map[string][]string // index definitions by table
 	pos      eventstore.Position
 	t        *tracker
 }
@@ -114,40 +115,72 @@ func (r *Runner) rebuild(ctx context.Context, ws []*worker, progress func(Progre
 	if len(ws) > 1 && progress != nil {
 		report = newCombined(ws, progress).report
 	}
+	head, counted, err := r.measureLog(ctx, what)
+	if err != nil {
+		return err
+	}
 	jobs := make([]*rebuildJob, len(ws))
 	for i, w := range ws {
 		_, hadRow := rows[w.name]
-		j := &rebuildJob{w: w, shadow: ShadowSchema(w.name), hadRow: hadRow, t: newTracker(r, w, report)}
+		jobs[i] = &rebuildJob{w: w, shadow: ShadowSchema(w.name), hadRow: hadRow, t: newTracker(r, w, report)}
 		defer w.setRebuild(nil)
-		if err := j.t.begin(ctx); err != nil {
-			return err
-		}
-		if j.deferred, err = r.createShadow(ctx, w.p, j.shadow); err != nil {
-			return err
-		}
-		jobs[i] = j
+		jobs[i].t.begin(head, counted)
+	}
+	err = eachJob(ctx, jobs, func(ctx context.Context, j *rebuildJob) (err error) {
+		j.deferred, err = r.createShadow(ctx, j.w.p, j.shadow)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if err := r.replay(ctx, jobs); err != nil {
 		return err
 	}
+	return eachJob(ctx, jobs, r.finish)
+}
+
+// eachJob runs fn for every job side by side: the work of each is the database's, on a connection
+// of its own. The first failure cancels the others and is returned.
+func eachJob(ctx context.Context, jobs []*rebuildJob, fn func(context.Context, *rebuildJob) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
 	for _, j := range jobs {
-		if err := r.finish(ctx, j); err != nil {
-			return err
-		}
+		wg.Go(func() {
+			if err := fn(ctx, j); err != nil {
+				cancel(err)
+			}
+		})
 	}
-	return nil
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// measureLog returns the log's head and, when the store can count, its number of events (else -1),
+// which every job of a rebuild starts its Progress with.
+func (r *Runner) measureLog(ctx context.Context, what string) (eventstore.Position, int64, error) {
+	head, err := r.store.Head(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("rebuild %s: read log head: %w", what, err)
+	}
+	c, ok := r.store.(EventCounter)
+	if !ok {
+		return head, -1, nil
+	}
+	n, err := c.CountEvents(ctx, 0, head)
+	if err != nil {
+		return 0, 0, fmt.Errorf("rebuild %s: count events: %w", what, err)
+	}
+	return head, n, nil
 }
 
 // finish builds a replayed job's deferred indexes, catches up with what was written meanwhile (so
 // that the swap, which makes the live runners wait, has little left to apply) and swaps its tables
 // in.
 func (r *Runner) finish(ctx context.Context, j *rebuildJob) error {
-	if err := r.createIndexes(ctx, j.w.p, j.deferred); err != nil {
-		return err
-	}
 	// Swapped in without statistics, the new tables would be planned as empty.
-	if err := analyze(ctx, r.pool, j.shadow, j.w.p.Tables()); err != nil {
-		return fmt.Errorf("rebuild %s: %w", j.w.name, err)
+	if err := r.indexAndAnalyze(ctx, j); err != nil {
+		return err
 	}
 	for {
 		recs, err := r.store.ReadAll(ctx, j.pos, r.opts.RebuildBatch)
@@ -187,8 +220,8 @@ func (r *Runner) finish(ctx context.Context, j *rebuildJob) error {
 }
 
 // createShadow creates an empty shadow schema with the projector's tables, without the indexes
-// the projector lets a rebuild defer; it returns their definitions.
-func (r *Runner) createShadow(ctx context.Context, p Projector, schema string) (deferred []string, err error) {
+// the projector lets a rebuild defer; it returns their definitions by table.
+func (r *Runner) createShadow(ctx context.Context, p Projector, schema string) (deferred map[string][]string, err error) {
 	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DROP SCHEMA IF EXISTS `+quoteIdent(schema)+` CASCADE`); err != nil {
 			return err
@@ -206,9 +239,10 @@ func (r *Runner) createShadow(ctx context.Context, p Projector, schema string) (
 		if !ok {
 			return nil
 		}
+		deferred = map[string][]string{}
 		for _, index := range d.DeferredIndexes() {
-			var def string
-			err := tx.QueryRow(ctx, `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = $2`, schema, index).Scan(&def)
+			var table, def string
+			err := tx.QueryRow(ctx, `SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = $2`, schema, index).Scan(&table, &def)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return fmt.Errorf("deferred index %s: Setup did not create it", index)
 			}
@@ -218,7 +252,7 @@ func (r *Runner) createShadow(ctx context.Context, p Projector, schema string) (
 			if _, err := tx.Exec(ctx, `DROP INDEX `+pgx.Identifier{schema, index}.Sanitize()); err != nil {
 				return fmt.Errorf("defer index %s: %w", index, err)
 			}
-			deferred = append(deferred, def)
+			deferred[table] = append(deferred[table], def)
 		}
 		return nil
 	})
@@ -228,51 +262,121 @@ func (r *Runner) createShadow(ctx context.Context, p Projector, schema string) (
 	return deferred, nil
 }
 
-// createIndexes creates the indexes createShadow deferred (their definitions name the shadow
-// schema), one transaction each, with room to sort in memory.
-func (r *Runner) createIndexes(ctx context.Context, p Projector, defs []string) error {
-	for _, def := range defs {
+// finishers is how many statements a rebuild runs at once for each projector to build its
+// deferred indexes and statistics: index builds of one table do not block each other, and each
+// keeps a core busy sorting.
+const finishers = 2
+
+// indexAndAnalyze builds the indexes createShadow deferred (their definitions name the shadow
+// schema), with room to sort in memory, and then the planner's statistics of each of the job's
+// tables: a table's ANALYZE waits for its own index builds only. Up to finishers statements run at
+// once, each in a transaction of its own.
+func (r *Runner) indexAndAnalyze(ctx context.Context, j *rebuildJob) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	slots := make(chan struct{}, finishers)
+	run := func(sqls ...string) {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-slots }()
 		err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
-				return err
+			for _, sql := range sqls {
+				if _, err := tx.Exec(ctx, sql); err != nil {
+					return err
+				}
 			}
-			_, err := tx.Exec(ctx, def)
-			return err
+			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("rebuild %s: %s: %w", p.Name(), def, err)
+			cancel(fmt.Errorf("rebuild %s: %s: %w", j.w.name, sqls[len(sqls)-1], err))
 		}
 	}
-	return nil
+	var wg sync.WaitGroup
+	for _, table := range j.w.p.Tables() {
+		wg.Go(func() {
+			var builds sync.WaitGroup
+			for _, def := range j.deferred[table] {
+				builds.Go(func() { run(`SET LOCAL maintenance_work_mem = '256MB'`, def) })
+			}
+			builds.Wait()
+			if ctx.Err() == nil {
+				run(`ANALYZE ` + qualified(j.shadow, []string{table}))
+			}
+		})
+	}
+	wg.Wait()
+	return context.Cause(ctx)
 }
 
 // replay applies the whole log, as far as it can read, to the jobs' shadow tables: one reader, and
-// for each job a goroutine that applies every batch in a transaction of its own. The shadow tables
-// are thrown away if anything fails, so their commits need not wait for the disk.
+// for each job a goroutine that plans every batch (see Planner) and one that writes the plans in
+// order, each in a transaction of its own, on a connection of the job's whose session points at
+// its shadow schema. The shadow tables are thrown away if anything fails, so their commits need not
+// wait for the disk.
 func (r *Runner) replay(ctx context.Context, jobs []*rebuildJob) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	conns := make([]*pgx.Conn, len(jobs))
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close(context.WithoutCancel(ctx))
+			}
+		}
+	}()
+	for i, j := range jobs {
+		c, err := r.connectShadow(ctx, j.shadow)
+		if err != nil {
+			return fmt.Errorf("rebuild %s: connect to replay: %w", j.w.name, err)
+		}
+		conns[i] = c
+	}
+	type planned struct {
+		recs []eventstore.Record
+		plan Plan
+	}
 	var wg sync.WaitGroup
 	feeds := make([]chan []eventstore.Record, len(jobs))
 	for i, j := range jobs {
-		feed := make(chan []eventstore.Record, 1)
+		feed, plans := make(chan []eventstore.Record, 1), make(chan planned, 1)
 		feeds[i] = feed
 		wg.Go(func() {
+			defer close(plans)
 			for recs := range feed {
 				if ctx.Err() != nil {
 					continue // drain: the reader stops soon
 				}
-				if err := r.applyShadow(ctx, j.w.p, j.shadow, recs); err != nil {
+				pl, err := plan(j.w.p, recs)
+				if err != nil {
 					cancel(fmt.Errorf("rebuild %s: %w", j.w.name, err))
 					continue
 				}
-				j.pos = recs[len(recs)-1].Position
-				j.t.add(ctx, len(recs), j.pos)
+				select {
+				case plans <- planned{recs, pl}:
+				case <-ctx.Done():
+				}
+			}
+		})
+		wg.Go(func() {
+			for b := range plans {
+				if ctx.Err() != nil {
+					continue
+				}
+				err := pgx.BeginFunc(ctx, conns[i], func(tx pgx.Tx) error { return write(ctx, tx, j.w.p, b.recs, b.plan) })
+				if err != nil {
+					cancel(fmt.Errorf("rebuild %s: %w", j.w.name, err))
+					continue
+				}
+				j.pos = b.recs[len(b.recs)-1].Position
+				j.t.add(ctx, len(b.recs), j.pos)
 			}
 		})
 	}
 	var pos eventstore.Position
-	for res := range readAhead(ctx, r.store, 0, r.opts.RebuildBatch) {
+	for res := range readAhead(ctx, r.store, 0, r.opts.RebuildBatch/16, r.opts.RebuildBatch) {
 		if res.err != nil {
 			cancel(fmt.Errorf("rebuild: read the log after %d: %w", pos, res.err))
 			break
@@ -299,6 +403,16 @@ func (r *Runner) replay(ctx context.Context, jobs []*rebuildJob) error {
 		return err
 	}
 	return nil
+}
+
+// connectShadow opens a connection outside the pool, as connect does, for a replay into schema:
+// its session's search_path points there and its commits do not wait for the disk (startBatch's
+// settings, without a round trip per batch).
+func (r *Runner) connectShadow(ctx context.Context, schema string) (*pgx.Conn, error) {
+	cfg := leader.Keepalive(r.pool.Config().ConnConfig)
+	cfg.RuntimeParams["search_path"] = schema // a ShadowSchema: lower case, digits and _, nothing to quote
+	cfg.RuntimeParams["synchronous_commit"] = "off"
+	return pgx.ConnectConfig(ctx, cfg)
 }
 
 // applyShadow applies recs to the shadow tables in schema, in one transaction.
@@ -438,23 +552,15 @@ func newTracker(r *Runner, w *worker, fn func(Progress)) *tracker {
 	return &tracker{r: r, w: w, fn: fn, counted: -1, p: Progress{Projector: w.name}}
 }
 
-// begin measures the log: its head and, when the store can count, its number of events.
-func (t *tracker) begin(ctx context.Context) error {
+// begin starts the clock at the log's head, as measureLog found it, with counted events up to it
+// (-1 when the store cannot count).
+func (t *tracker) begin(head eventstore.Position, counted int64) {
 	t.start = time.Now()
-	head, err := t.r.store.Head(ctx)
-	if err != nil {
-		return fmt.Errorf("rebuild %s: read log head: %w", t.w.name, err)
-	}
 	t.head0, t.headAt, t.p.Head = head, time.Now(), head
-	if c, ok := t.r.store.(EventCounter); ok {
-		n, err := c.CountEvents(ctx, 0, head)
-		if err != nil {
-			return fmt.Errorf("rebuild %s: count events: %w", t.w.name, err)
-		}
-		t.counted, t.p.Total = n, n
+	if counted >= 0 {
+		t.counted, t.p.Total = counted, counted
 	}
 	t.report()
-	return nil
 }
 
 // add records n more events replayed, up to pos.

@@ -25,7 +25,9 @@ type Options struct {
 	// CatchUpBatch is the number of events read and applied per transaction while a projector
 	// catches up with the log. Default 2000.
 	CatchUpBatch int
-	// RebuildBatch is the same while a rebuild replays the log into its shadow schema. Default 5000.
+	// RebuildBatch is the same while a rebuild replays the log into its shadow schema. Default
+	// 20000: a rebuild holds about five batches in memory at once, and each batch costs every
+	// projector a few round trips and one update of each row it changes.
 	RebuildBatch int
 	// RetryMin and RetryMax bound the backoff between attempts at a failing batch, and between
 	// attempts to (re)start a projector after an infrastructure error. Defaults 100 ms and 30 s.
@@ -55,7 +57,7 @@ func (o Options) withDefaults(store eventstore.Store) Options {
 		o.CatchUpBatch = 2000
 	}
 	if o.RebuildBatch <= 0 {
-		o.RebuildBatch = 5000
+		o.RebuildBatch = 20000
 	}
 	if o.RetryMin <= 0 {
 		o.RetryMin = 100 * time.Millisecond
@@ -356,7 +358,7 @@ func (r *Runner) follow(ctx context.Context, w *worker, b *backoff.ExponentialBa
 	defer a.wg.Wait()
 	rctx, cancel := context.WithCancel(ctx)
 	caughtUp := 0
-	for res := range readAhead(rctx, r.store, pos, r.opts.CatchUpBatch) {
+	for res := range readAhead(rctx, r.store, pos, r.opts.CatchUpBatch, r.opts.CatchUpBatch) {
 		if res.err != nil {
 			cancel()
 			return fmt.Errorf("catch up %s: %w", w.name, res.err)
@@ -476,24 +478,28 @@ type readResult struct {
 }
 
 // readAhead reads the log after from in batches of limit on its own goroutine, up to two batches
-// ahead of the consumer, so that reading overlaps applying. The channel closes after the first
-// batch shorter than limit (the head, as far as the reader could see), an error, or when ctx ends;
-// a consumer that stops early cancels ctx.
-func readAhead(ctx context.Context, store eventstore.Store, from eventstore.Position, limit int) <-chan readResult {
+// ahead of the consumer, so that reading overlaps applying. The first batch is of first events
+// (at most limit), and each next one twice the one before until it is limit: a consumer of large
+// batches starts while the reader fills them. The channel closes after the first batch shorter
+// than asked for (the head, as far as the reader could see), an error, or when ctx ends; a consumer
+// that stops early cancels ctx.
+func readAhead(ctx context.Context, store eventstore.Store, from eventstore.Position, first, limit int) <-chan readResult {
 	ch := make(chan readResult, 1)
 	go func() {
 		defer close(ch)
+		n := max(1, min(first, limit))
 		for {
-			recs, err := store.ReadAll(ctx, from, limit)
+			recs, err := store.ReadAll(ctx, from, n)
 			select {
 			case ch <- readResult{recs, err}:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil || len(recs) < limit {
+			if err != nil || len(recs) < n {
 				return
 			}
 			from = recs[len(recs)-1].Position
+			n = min(2*n, limit)
 		}
 	}()
 	return ch
@@ -599,14 +605,50 @@ func after(recs []eventstore.Record, pos eventstore.Position) []eventstore.Recor
 	return nil
 }
 
-// applyAll applies recs in tx with p.Apply. A failure is an *EventError when p names the event.
+// applyAll applies recs in tx with p: planned and written. A failure is an *EventError when p names
+// the event.
 func applyAll(ctx context.Context, tx pgx.Tx, p Projector, recs []eventstore.Record) error {
-	if err := p.Apply(ctx, tx, recs); err != nil {
-		var ee *EventError
-		if errors.As(err, &ee) {
-			return err
-		}
-		return fmt.Errorf("apply batch of %s from position %d: %w", p.Name(), recs[0].Position, err)
+	pl, err := plan(p, recs)
+	if err != nil {
+		return err
+	}
+	return write(ctx, tx, p, recs, pl)
+}
+
+// plan decodes recs with p's Plan, or, when p is not a Planner, returns a Plan that is its Apply.
+func plan(p Projector, recs []eventstore.Record) (Plan, error) {
+	pl, ok := p.(Planner)
+	if !ok {
+		return applyPlan{p, recs}, nil
+	}
+	out, err := pl.Plan(recs)
+	if err != nil {
+		return nil, applyError(p, recs, err)
+	}
+	return out, nil
+}
+
+// write writes pl, the plan of recs, in tx.
+func write(ctx context.Context, tx pgx.Tx, p Projector, recs []eventstore.Record, pl Plan) error {
+	if err := pl.Write(ctx, tx); err != nil {
+		return applyError(p, recs, err)
 	}
 	return nil
 }
+
+// applyError names the batch an error of p's is about, unless it names its event.
+func applyError(p Projector, recs []eventstore.Record, err error) error {
+	var ee *EventError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return fmt.Errorf("apply batch of %s from position %d: %w", p.Name(), recs[0].Position, err)
+}
+
+// applyPlan is the Plan of a projector that is not a Planner: its Apply.
+type applyPlan struct {
+	p    Projector
+	recs []eventstore.Record
+}
+
+func (a applyPlan) Write(ctx context.Context, tx pgx.Tx) error { return a.p.Apply(ctx, tx, a.recs) }
