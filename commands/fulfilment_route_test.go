@@ -618,3 +618,80 @@ func TestLateReservationAfterSettledOrderLeavesNoStock(t *testing.T) {
 		})
 	}
 }
+
+// TestConditionalReservationServedOnlyWhileOrderUnmoved: a routed reservation of an order's first
+// delivery carries the condition that the order's stream still ends with its order.placed. The
+// product's writer makes it while that holds, and refuses it with a condition failure (the asker
+// then reads the order) once the order has moved on, however the request's age, leaving the
+// product as it was.
+func TestConditionalReservationServedOnlyWhileOrderUnmoved(t *testing.T) {
+	const stock, qty = 5, 2
+	e := newEnv(t, commands.Config{})
+	p := e.onSale(seller(), e.item(), "Runner 42", 1000, stock)
+	f := commands.NewFulfilment(e.repos, commands.FulfilmentConfig{StockWait: 500 * time.Millisecond})
+	ctx := context.Background()
+	system := commands.Meta{CorrelationID: uuid.New(), Actor: domain.Actor{ID: uuid.New(), Role: domain.RoleSupervisor}}
+	productNow := func() product.Product {
+		t.Helper()
+		var events []product.Event
+		for _, rec := range e.stream(product.StreamID(p.ID)) {
+			ev, err := product.Decode(rec.Type, rec.Data)
+			if err != nil {
+				t.Fatalf("decode %s: %v", rec.Type, err)
+			}
+			events = append(events, ev)
+		}
+		return product.Fold(events...)
+	}
+	place := func() (uuid.UUID, []byte) {
+		t.Helper()
+		placed, err := e.h.PlaceOrder.Handle(as(user()), commands.PlaceOrder{
+			Address: order.Address{Receiver: "Kim", Address1: "1 Main St"},
+			Lines:   []commands.PlaceOrderLine{{ProductID: p.ID, Quantity: qty}},
+		})
+		if err != nil {
+			t.Fatalf("PlaceOrder: %v", err)
+		}
+		recs := e.stream(order.StreamID(placed.ID))
+		payload, err := json.Marshal(map[string]any{
+			"kind": 0, "product_id": p.ID, "order_id": placed.ID, "quantity": qty,
+			"correlation_id": system.CorrelationID, "causation_id": system.CorrelationID,
+			"actor_id": system.Actor.ID, "actor_role": system.Actor.Role,
+			"sent_at": time.Now().Add(-2 * time.Second), // late: its asker gave up long ago
+			"if":      []map[string]any{{"stream": recs[0].Stream, "version": recs[0].Version, "last": recs[0].ID}},
+		})
+		if err != nil {
+			t.Fatalf("encode the request: %v", err)
+		}
+		return placed.ID, payload
+	}
+
+	unmoved, payload := place()
+	if answers := f.ServeStock(ctx, [][]byte{payload}); string(answers[0]) != `{}` {
+		t.Fatalf("answer to the reservation of an unmoved order = %s, want {} (done)", answers[0])
+	}
+	if got := productNow(); got.Stock != stock-qty || got.Reservations[unmoved] != qty {
+		t.Fatalf("product after the reservation of an unmoved order: stock %d, reservations %v; want %d, %d held by %s",
+			got.Stock, got.Reservations, stock-qty, qty, unmoved)
+	}
+
+	moved, payload := place()
+	if _, err := e.repos.Orders.Update(ctx, moved, system, func(o order.Order) ([]order.Event, error) {
+		return o.Reject(product.CodeOutOfStock, time.Now().UTC())
+	}); err != nil {
+		t.Fatalf("reject order %s: %v", moved, err)
+	}
+	var answer struct {
+		Error *struct {
+			ConditionFailed bool `json:"condition_failed"`
+		} `json:"error"`
+	}
+	answers := f.ServeStock(ctx, [][]byte{payload})
+	if err := json.Unmarshal(answers[0], &answer); err != nil || answer.Error == nil || !answer.Error.ConditionFailed {
+		t.Fatalf("answer to the reservation of a rejected order = %s (%v), want a condition failure", answers[0], err)
+	}
+	if got := productNow(); got.Stock != stock-qty || len(got.Reservations) != 1 {
+		t.Fatalf("product after the reservation of a rejected order: stock %d, reservations %v; want %d, held by %s alone",
+			got.Stock, got.Reservations, stock-qty, unmoved)
+	}
+}
