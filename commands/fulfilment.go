@@ -174,7 +174,7 @@ func (f *Fulfilment) lineDone(ctx context.Context, e order.LineEvent, kind stock
 	if !ok || st.Value.Status != order.StatusOrder || l.ProductID != e.ProductID || !holds(l) {
 		return nil
 	}
-	return f.stock(ctx, l.ProductID, kind, e.OrderID, 0, meta)
+	return f.stock(ctx, l.ProductID, kind, e.OrderID, 0, nil, meta)
 }
 
 // stockKind is what the process manager asks of a product's stock.
@@ -187,19 +187,21 @@ const (
 )
 
 // stock carries out one stock request on the product's writer, this process's or, with a
-// StockTransport, the cluster's (fulfilment_route.go): nil, a business error from the product's
-// decision (such as OUT_OF_STOCK), or a technical error.
-func (f *Fulfilment) stock(ctx context.Context, productID uuid.UUID, kind stockKind, orderID uuid.UUID, qty int, meta Meta) error {
+// StockTransport, the cluster's (fulfilment_route.go), its events appended only while conds hold
+// (see settle): nil, a business error from the product's decision (such as OUT_OF_STOCK), an
+// error matching eventstore.ErrConditionFailed, or a technical error.
+func (f *Fulfilment) stock(ctx context.Context, productID uuid.UUID, kind stockKind, orderID uuid.UUID, qty int, conds []eventstore.StreamAt, meta Meta) error {
 	if f.route != nil {
-		return f.routeStock(ctx, productID, kind, orderID, qty, meta)
+		return f.routeStock(ctx, productID, kind, orderID, qty, conds, meta)
 	}
-	return f.writeStock(ctx, productID, kind, orderID, qty, meta)
+	return f.writeStock(ctx, productID, kind, orderID, qty, conds, meta)
 }
 
-// writeStock carries out one stock request on this process's writer of the product.
-// Reservations may be appended without waiting for the disk (see Fulfilment).
-func (f *Fulfilment) writeStock(ctx context.Context, productID uuid.UUID, kind stockKind, orderID uuid.UUID, qty int, meta Meta) error {
-	return f.decideStock(ctx, productID, orderID, meta, kind == stockReserve, stockDecision(kind, orderID, qty, f.now()))
+// writeStock carries out one stock request on this process's writer of the product, appending
+// only while conds hold. Reservations may be appended without waiting for the disk (see
+// Fulfilment).
+func (f *Fulfilment) writeStock(ctx context.Context, productID uuid.UUID, kind stockKind, orderID uuid.UUID, qty int, conds []eventstore.StreamAt, meta Meta) error {
+	return f.decideStockIf(ctx, productID, orderID, meta, conds, kind == stockReserve, stockDecision(kind, orderID, qty, f.now()))
 }
 
 // stockDecision is the product's decision for one stock request of order orderID.
@@ -216,13 +218,8 @@ func stockDecision(kind stockKind, orderID uuid.UUID, qty int, at time.Time) fun
 	}
 }
 
-// decideStock runs decide for order orderID on this process's writer of the product; delayed
-// lets the append skip the wait for the disk.
-func (f *Fulfilment) decideStock(ctx context.Context, productID, orderID uuid.UUID, meta Meta, delayed bool, decide func(product.Product) ([]product.Event, error)) error {
-	return f.decideStockIf(ctx, productID, orderID, meta, nil, delayed, decide)
-}
-
-// decideStockIf is decideStock appending only while conds hold (see settle).
+// decideStockIf runs decide for order orderID on this process's writer of the product, appending
+// only while conds hold (see settle); delayed lets the append skip the wait for the disk.
 func (f *Fulfilment) decideStockIf(ctx context.Context, productID, orderID uuid.UUID, meta Meta, conds []eventstore.StreamAt, delayed bool, decide func(product.Product) ([]product.Event, error)) error {
 	if _, err := f.repos.Products.update(ctx, productID, meta, conds, decide, delayed); err != nil {
 		return fmt.Errorf("fulfil order %s on product %s: %w", orderID, productID, err)
@@ -234,9 +231,9 @@ func (f *Fulfilment) decideStockIf(ctx context.Context, productID, orderID uuid.
 // time in this process.
 //
 // A first delivery, the common case, reads nothing: with a store that checks conditions on other
-// streams, and the product writers in this process, the order is taken as its order.placed made
-// it, and each reservation is appended only while the order's stream still ends with that event,
-// that is while the order is PENDING and untouched. The outcome is then appended through the
+// streams, the order is taken as its order.placed made it, and each reservation is appended only
+// while the order's stream still ends with that event, that is while the order is PENDING and
+// untouched (a routed request carries the condition to the product's writer). The outcome is then appended through the
 // order's writer, from its cached state when this process placed the order. When a condition
 // fails, the order has moved on (this is a delivery again, after the order was settled): the
 // order's stream is read and the delivery handled from what it says, as every delivery is
@@ -244,7 +241,7 @@ func (f *Fulfilment) decideStockIf(ctx context.Context, productID, orderID uuid.
 func (f *Fulfilment) settle(ctx context.Context, rec eventstore.Record, placed order.Placed, meta Meta) error {
 	unlock := f.lock.lock(placed.OrderID)
 	defer unlock()
-	if f.route == nil && f.repos.Products.Conditional() {
+	if f.repos.Products.Conditional() {
 		o := order.Evolve(order.Order{}, placed)
 		unmoved := []eventstore.StreamAt{{Stream: rec.Stream, Version: rec.Version, Last: rec.ID}}
 		if err := f.reserve(ctx, placed, o, unmoved, meta); !errors.Is(err, eventstore.ErrConditionFailed) {
@@ -280,13 +277,7 @@ func (f *Fulfilment) reserve(ctx context.Context, placed order.Placed, o order.O
 	reason := ""
 	reserved := 0
 	for _, l := range lines {
-		var err error
-		if conds != nil {
-			err = f.decideStockIf(ctx, l.ProductID, o.ID, meta, conds, true, stockDecision(stockReserve, o.ID, l.Quantity, f.now()))
-		} else {
-			err = f.stock(ctx, l.ProductID, stockReserve, o.ID, l.Quantity, meta)
-		}
-		if err != nil {
+		if err := f.stock(ctx, l.ProductID, stockReserve, o.ID, l.Quantity, conds, meta); err != nil {
 			if reason = product.RejectReason(err); reason == "" {
 				return fmt.Errorf("fulfil order %s: reserve %d of product %s: %w", o.ID, l.Quantity, l.ProductID, err)
 			}
@@ -341,7 +332,7 @@ func (f *Fulfilment) reserve(ctx context.Context, placed order.Placed, o order.O
 // release gives back the stock lines hold for order o.
 func (f *Fulfilment) release(ctx context.Context, o order.Order, lines []order.Line, meta Meta) error {
 	for _, l := range lines {
-		if err := f.stock(ctx, l.ProductID, stockRelease, o.ID, 0, meta); err != nil {
+		if err := f.stock(ctx, l.ProductID, stockRelease, o.ID, 0, nil, meta); err != nil {
 			return err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/commerce-dev/commerce/domain"
 	"github.com/commerce-dev/commerce/domain/order"
 	"github.com/commerce-dev/commerce/domain/product"
+	"github.com/commerce-dev/commerce/infra/eventstore"
 )
 
 // StockTransport carries the process manager's stock requests to the one process of the cluster
@@ -44,6 +45,24 @@ type stockRequest struct {
 	// SentAt is when the asker sent the request, by its clock: a request older than the asker's
 	// wait may have been carried out by the asker itself meanwhile (see routeStock).
 	SentAt time.Time `json:"sent_at"`
+	// If holds the conditions the append waits on (see Fulfilment.settle): a reservation of an
+	// order taken as its order.placed made it, without reading it.
+	If []streamAt `json:"if,omitempty"`
+}
+
+// streamAt is an eventstore.StreamAt on the wire.
+type streamAt struct {
+	Stream  string    `json:"stream"`
+	Version int64     `json:"version"`
+	Last    uuid.UUID `json:"last"`
+}
+
+func (r stockRequest) conds() []eventstore.StreamAt {
+	var conds []eventstore.StreamAt
+	for _, c := range r.If {
+		conds = append(conds, eventstore.StreamAt{Stream: c.Stream, Version: c.Version, Last: c.Last})
+	}
+	return conds
 }
 
 func (r stockRequest) meta() Meta {
@@ -61,6 +80,8 @@ type stockError struct {
 	Kind    domain.Kind `json:"kind,omitempty"`
 	Code    string      `json:"code,omitempty"`
 	Message string      `json:"message"`
+	// ConditionFailed says a condition of the request (stockRequest.If) did not hold.
+	ConditionFailed bool `json:"condition_failed,omitempty"`
 }
 
 func encodeAnswer(err error) []byte {
@@ -69,6 +90,8 @@ func encodeAnswer(err error) []byte {
 	switch {
 	case errors.As(err, &de):
 		a.Error = &stockError{Kind: de.Kind, Code: de.Code, Message: de.Message}
+	case errors.Is(err, eventstore.ErrConditionFailed):
+		a.Error = &stockError{Message: err.Error(), ConditionFailed: true}
 	case err != nil:
 		a.Error = &stockError{Message: err.Error()}
 	}
@@ -86,6 +109,8 @@ func decodeAnswer(data []byte) error {
 		return nil
 	case a.Error.Kind != 0:
 		return &domain.Error{Kind: a.Error.Kind, Code: a.Error.Code, Message: a.Error.Message}
+	case a.Error.ConditionFailed:
+		return fmt.Errorf("the product's writer: %s: %w", a.Error.Message, eventstore.ErrConditionFailed)
 	}
 	return fmt.Errorf("carried out by the product's writer: %w", errors.New(a.Error.Message))
 }
@@ -98,14 +123,19 @@ func decodeAnswer(data []byte) error {
 // stream's version), and the request is still carried out later by the partition's next owner,
 // which changes nothing in the end: reserve, release and commit are idempotent per order, and
 // the requests sent after this one about the product, carried out here too, come after it in the
-// partition. A reservation refused here and made by that later run is released with the others
+// partition. The request carries conds, which the writer checks in its append as this
+// process's would. A reservation refused here and made by that later run is released with the others
 // of a REJECT order (see settle); one whose release could not be published is not made (see
 // serveStock).
-func (f *Fulfilment) routeStock(ctx context.Context, productID uuid.UUID, kind stockKind, orderID uuid.UUID, qty int, meta Meta) error {
+func (f *Fulfilment) routeStock(ctx context.Context, productID uuid.UUID, kind stockKind, orderID uuid.UUID, qty int, conds []eventstore.StreamAt, meta Meta) error {
 	meta = meta.traced(ctx)
-	payload, err := json.Marshal(stockRequest{Kind: kind, ProductID: productID, OrderID: orderID, Quantity: qty,
+	req := stockRequest{Kind: kind, ProductID: productID, OrderID: orderID, Quantity: qty,
 		Correlation: meta.CorrelationID, Causation: meta.CausationID, ActorID: meta.Actor.ID, ActorRole: meta.Actor.Role,
-		TraceParent: meta.TraceParent, SentAt: time.Now()})
+		TraceParent: meta.TraceParent, SentAt: time.Now()}
+	for _, c := range conds {
+		req.If = append(req.If, streamAt{Stream: c.Stream, Version: c.Version, Last: c.Last})
+	}
+	payload, err := json.Marshal(req)
 	if err != nil {
 		return fmt.Errorf("fulfil order %s on product %s: encode the request: %w", orderID, productID, err)
 	}
@@ -114,7 +144,7 @@ func (f *Fulfilment) routeStock(ctx context.Context, productID uuid.UUID, kind s
 	cancel()
 	switch {
 	case err != nil && ctx.Err() == nil:
-		return f.writeStock(ctx, productID, kind, orderID, qty, meta)
+		return f.writeStock(ctx, productID, kind, orderID, qty, conds, meta)
 	case err == nil:
 		err = decodeAnswer(answer)
 	}
@@ -159,7 +189,10 @@ func (f *Fulfilment) ServeStock(ctx context.Context, payloads [][]byte) [][]byte
 	return answers
 }
 
-// serveStock carries out one routed request. A reservation asked for long enough ago that its
+// serveStock carries out one routed request. A reservation with conditions (an order's first
+// delivery, see Fulfilment.settle) is appended only while its order's stream ends with its
+// order.placed, so it needs nothing more: however late it comes, the order is then PENDING and
+// nothing of it was released. Without them, a reservation asked for long enough ago that its
 // asker may have given up waiting (half the wait, allowing for the clocks of the two processes) is
 // made only while the order is still PENDING: the asker may meanwhile have reserved itself,
 // settled the order and, for a REJECT order, released the reservation, and when the broker
@@ -176,13 +209,15 @@ func (f *Fulfilment) ServeStock(ctx context.Context, payloads [][]byte) [][]byte
 // append, delivered again), durably; one of an ORDER order is not made (the order may have
 // committed or released its reservation since).
 func (f *Fulfilment) serveStock(ctx context.Context, r stockRequest) error {
-	if r.Kind != stockReserve {
-		return f.writeStock(ctx, r.ProductID, r.Kind, r.OrderID, r.Quantity, r.meta())
+	if r.Kind != stockReserve || len(r.If) > 0 {
+		// A conditional reservation is appended only while its order's stream ends with its
+		// order.placed: while the order is PENDING and untouched, however late it comes.
+		return f.writeStock(ctx, r.ProductID, r.Kind, r.OrderID, r.Quantity, r.conds(), r.meta())
 	}
 	late := func() bool { return time.Since(r.SentAt) > f.wait/2 }
 	at := f.now()
 	var made, rejected atomic.Bool // what the decision last taken found
-	err := f.decideStock(ctx, r.ProductID, r.OrderID, r.meta(), true, func(p product.Product) ([]product.Event, error) {
+	err := f.decideStockIf(ctx, r.ProductID, r.OrderID, r.meta(), nil, true, func(p product.Product) ([]product.Event, error) {
 		made.Store(false)
 		rejected.Store(false)
 		if late() {
@@ -208,7 +243,7 @@ func (f *Fulfilment) serveStock(ctx context.Context, r stockRequest) error {
 	}
 	if rejected.Load() {
 		// Durably, unlike the reservation: a REJECT order's last write on a product is its release.
-		return f.writeStock(ctx, r.ProductID, stockRelease, r.OrderID, 0, r.meta())
+		return f.writeStock(ctx, r.ProductID, stockRelease, r.OrderID, 0, nil, r.meta())
 	}
 	return nil
 }
