@@ -233,8 +233,9 @@ func (f *Fulfilment) decideStockIf(ctx context.Context, productID, orderID uuid.
 // A first delivery, the common case, reads nothing: with a store that checks conditions on other
 // streams, the order is taken as its order.placed made it, and each reservation is appended only
 // while the order's stream still ends with that event, that is while the order is PENDING and
-// untouched (a routed request carries the condition to the product's writer). The outcome is then appended through the
-// order's writer, from its cached state when this process placed the order. When a condition
+// untouched (a routed request carries the condition to the product's writer). The outcome is then
+// appended through the order's writer, from its cached state when this process placed the order.
+// When a condition
 // fails, the order has moved on (this is a delivery again, after the order was settled): the
 // order's stream is read and the delivery handled from what it says, as every delivery is
 // otherwise.
