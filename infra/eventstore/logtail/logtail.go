@@ -8,7 +8,8 @@
 // until it reaches the stored end, then joins the tail. A follower that does not keep up (its
 // handler is slow while the log moves fast) is never waited for: once Options.Buffer batches wait
 // for it, the tail lets it go, and it reads on its own again from where it is until it catches up
-// and joins once more. A follower therefore sees exactly what Store.SubscribeAll would show it:
+// and joins once more. A follower that is behind by a few batches takes them together, in one call
+// of its handler. A follower therefore sees exactly what Store.SubscribeAll would show it:
 // every event after its position, once, in log order.
 package logtail
 
@@ -171,12 +172,36 @@ func (t *Tail) follow(ctx context.Context, f *follower, deliver func([]eventstor
 				}
 				return nil
 			}
-			if err := deliver(recs); err != nil {
+			if err := deliver(t.gather(f, recs)); err != nil {
 				t.leave(f)
 				return err
 			}
 		}
 	}
+}
+
+// gather returns recs and the batches waiting after it in f's buffer as one batch, taking batches
+// until it holds Options.ReadBatch events or more. A follower that fell behind by many small batches (a projector whose
+// transaction costs more than the events in it) so takes them in one handle, as a subscription of
+// its own would read them, instead of one handle per batch the log was read in, which would keep
+// it behind until it is let go. The shared batches are copied, never modified.
+func (t *Tail) gather(f *follower, recs []eventstore.Record) []eventstore.Record {
+	shared := true
+	for len(recs) < t.opts.ReadBatch {
+		select {
+		case more, ok := <-f.ch:
+			if !ok {
+				return recs // let go: the next receive sees it too
+			}
+			if shared {
+				recs, shared = append(make([]eventstore.Record, 0, 2*(len(recs)+len(more))), recs...), false
+			}
+			recs = append(recs, more...)
+		default:
+			return recs
+		}
+	}
+	return recs
 }
 
 // read reads the log after pos on its own, retrying a failing read with backoff for

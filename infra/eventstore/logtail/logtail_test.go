@@ -157,3 +157,43 @@ func TestFollowersShareOneSubscription(t *testing.T) {
 }
 
 var errDone = errors.New("done")
+
+// TestGatherTakesTheWaitingBatchesAsOne: a follower's handler gets the batches waiting in its
+// buffer together, in order, up to ReadBatch events, without the shared batches being changed; a
+// follower let go meanwhile still sees that it was.
+func TestGatherTakesTheWaitingBatchesAsOne(t *testing.T) {
+	batch := func(from, n int) []eventstore.Record {
+		recs := make([]eventstore.Record, n)
+		for i := range recs {
+			recs[i] = eventstore.Record{Position: eventstore.Position(from + i)}
+		}
+		return recs
+	}
+	positions := func(recs []eventstore.Record) []eventstore.Position {
+		ps := make([]eventstore.Position, len(recs))
+		for i, r := range recs {
+			ps[i] = r.Position
+		}
+		return ps
+	}
+	tail := New(nil, Options{Buffer: 8, ReadBatch: 5})
+	f := &follower{ch: make(chan []eventstore.Record, 8)}
+	first, second, third, fourth := batch(1, 2), batch(3, 2), batch(5, 2), batch(7, 1)
+	f.ch <- second
+	f.ch <- third
+	f.ch <- fourth
+	got := tail.gather(f, first)
+	if want := []eventstore.Position{1, 2, 3, 4, 5, 6}; fmt.Sprint(positions(got)) != fmt.Sprint(want) {
+		t.Fatalf("gather = %v, want %v (three batches, to 5 events or more)", positions(got), want)
+	}
+	if fmt.Sprint(positions(first)) != "[1 2]" || fmt.Sprint(positions(second)) != "[3 4]" {
+		t.Fatalf("gather changed the shared batches: %v %v", positions(first), positions(second))
+	}
+	close(f.ch)
+	if got := tail.gather(f, <-f.ch); fmt.Sprint(positions(got)) != "[7]" {
+		t.Fatalf("gather of the last batch before the close = %v, want [7]", positions(got))
+	}
+	if _, ok := <-f.ch; ok {
+		t.Fatal("the follower's channel is open after gather, want it closed as it was")
+	}
+}
