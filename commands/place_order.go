@@ -89,8 +89,8 @@ func (h *PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (res Res
 // cachedProducts returns the lines' products as this process's cache holds them, one per line,
 // and a condition that each product's stream still ends there; false when the store checks no
 // conditions, or the cache lacks one of them (or its last event's id), or its writer is busy
-// (Repo.Cached). A line naming no
-// product (the nil id) gets the zero product and no condition, for order.Place to refuse.
+// (Repo.Cached). A line naming no product (the nil id) gets the zero product and no condition, for
+// order.Place to refuse.
 func (h *PlaceOrderHandler) cachedProducts(lines []PlaceOrderLine) ([]product.Product, []eventstore.StreamAt, bool) {
 	if !h.repos.Orders.Conditional() {
 		return nil, nil, false
