@@ -150,10 +150,11 @@ type countingObserver struct {
 	retries   int
 	snapErrs  []error
 	stale     int
+	failedIf  map[string]int // failed conditions by the appended stream's aggregate type
 }
 
 func newCountingObserver() *countingObserver {
-	return &countingObserver{commands: map[string]int{}, failed: map[string]int{}}
+	return &countingObserver{commands: map[string]int{}, failed: map[string]int{}, failedIf: map[string]int{}}
 }
 
 func (o *countingObserver) Command(name string, err error, _ time.Duration) {
@@ -187,6 +188,19 @@ func (o *countingObserver) StaleCache(string, int64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.stale++
+}
+
+func (o *countingObserver) ConditionFailed(stream string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.failedIf[domain.AggregateType(stream)]++
+}
+
+// conditionsFailed returns the failed conditions counted on streams of aggregate type agg.
+func (o *countingObserver) conditionsFailed(agg string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.failedIf[agg]
 }
 
 func (o *countingObserver) counts() (conflicts, retries int) {

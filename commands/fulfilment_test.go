@@ -682,6 +682,9 @@ func TestFulfilmentFirstDeliveryReadsNothingAndALateOneReservesNothing(t *testin
 	if reads := store.reads.Load() - before; reads != 0 {
 		t.Fatalf("the first delivery of order.placed read streams %d times, want none", reads)
 	}
+	if n := e.obs.conditionsFailed("product"); n != 0 {
+		t.Fatalf("the first delivery: %d failed conditions on product appends, want none", n)
+	}
 	if n, held := stock(); n != 3 || held != 1 {
 		t.Fatalf("after the order: stock %d with %d reservations, want 3 and 1", n, held)
 	}
@@ -705,6 +708,9 @@ func TestFulfilmentFirstDeliveryReadsNothingAndALateOneReservesNothing(t *testin
 	}
 	if n, held := stock(); n != 5 || held != 0 {
 		t.Fatalf("after order.placed came again: stock %d with %d reservations, want 5 and 0", n, held)
+	}
+	if n := e.obs.conditionsFailed("product"); n != 1 {
+		t.Fatalf("the late delivery: %d failed conditions on product appends, want 1 (its reservation's)", n)
 	}
 	if got := count(typesOf(e.stream(order.StreamID(res.ID))), order.TypeConfirmed); got != 1 {
 		t.Fatalf("order %s has %d order.confirmed events, want 1", res.ID, got)

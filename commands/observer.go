@@ -62,3 +62,19 @@ func observeBatch(obs Observer, stream string, commands int) {
 		b.Batch(stream, commands)
 	}
 }
+
+// ConditionObserver is an Observer that also wants to know when a stream's writer had an append
+// refused because a condition on another stream failed (eventstore.ErrConditionFailed): the
+// commands that took facts from the cache (an order's products) or from an event (a reservation's
+// order) then read them and decide again, so the count is how often the order path falls back to
+// reading. Stream is the appended stream's id; use domain.AggregateType(stream) as a label.
+type ConditionObserver interface {
+	ConditionFailed(stream string)
+}
+
+// observeCondition tells obs of a failed condition when it is a ConditionObserver.
+func observeCondition(obs Observer, stream string) {
+	if c, ok := obs.(ConditionObserver); ok {
+		c.ConditionFailed(stream)
+	}
+}

@@ -151,6 +151,7 @@ func (r *Repo[S, E]) apply(stream string, batch []*writeRequest[S, E]) {
 			return
 		}
 		if errors.Is(err, eventstore.ErrConditionFailed) {
+			observeCondition(r.obs, stream)
 			batch, err = r.refuseConditional(stream, batch, owners, err), nil
 			continue
 		}

@@ -40,6 +40,7 @@ type Metrics struct {
 	retries    *prometheus.CounterVec
 	snapshots  *prometheus.CounterVec
 	stale      *prometheus.CounterVec
+	conditions *prometheus.CounterVec
 	applied    *prometheus.CounterVec
 	batchTime  *prometheus.HistogramVec
 	checkpoint *prometheus.GaugeVec
@@ -93,6 +94,9 @@ func New(projectors ...string) *Metrics {
 		stale: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "commerce_stale_cache_total", Help: "Cached aggregate states found no longer matching their stream (the store took back events), by aggregate type.",
 		}, []string{"aggregate"}),
+		conditions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "commerce_condition_failures_total", Help: "Appends refused because a condition on another stream failed (an order's cached products, a reservation's order moved), after which the commands read and decide again, by the appended stream's aggregate type.",
+		}, []string{"aggregate"}),
 		applied: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "commerce_projection_events_total", Help: "Events applied by each projector.",
 		}, []string{"projector"}),
@@ -127,7 +131,7 @@ func New(projectors ...string) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 		}),
 	}
-	reg.MustRegister(m.commands, m.cmdTime, m.conflicts, m.retries, m.snapshots, m.stale, m.applied, m.batchTime,
+	reg.MustRegister(m.commands, m.cmdTime, m.conflicts, m.retries, m.snapshots, m.stale, m.conditions, m.applied, m.batchTime,
 		m.checkpoint, m.lagEvents, m.lagPos, m.projFailed, m.projState, m.settled, m.settleTime, m.stockBatch)
 	m.zero(projectors)
 	return m
@@ -146,6 +150,7 @@ func (m *Metrics) zero(projectors []string) {
 		m.retries.WithLabelValues(agg)
 		m.snapshots.WithLabelValues(agg)
 		m.stale.WithLabelValues(agg)
+		m.conditions.WithLabelValues(agg)
 	}
 	for _, s := range settlements {
 		m.settled.WithLabelValues(s[0], s[1])
@@ -304,6 +309,11 @@ func (o commandObserver) SnapshotFailed(stream string, _ error) {
 
 func (o commandObserver) StaleCache(stream string, _ int64) {
 	o.m.stale.WithLabelValues(domain.AggregateType(stream)).Inc()
+}
+
+// ConditionFailed counts an append refused for a failed condition on another stream.
+func (o commandObserver) ConditionFailed(stream string) {
+	o.m.conditions.WithLabelValues(domain.AggregateType(stream)).Inc()
 }
 
 type fulfilmentObserver struct{ m *Metrics }

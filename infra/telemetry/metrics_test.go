@@ -92,6 +92,7 @@ func TestSeriesExistAtZeroFromTheStart(t *testing.T) {
 		"commerce_commands_total,command=WriteReview,outcome=error",
 		"commerce_command_conflicts_total,aggregate=product",
 		"commerce_command_retries_total,aggregate=order",
+		"commerce_condition_failures_total,aggregate=order",
 		"commerce_orders_settled_total,reason=OUT_OF_STOCK,status=REJECT",
 		"commerce_orders_settled_total,reason=,status=ORDER",
 		"commerce_order_settle_seconds,status=ORDER",
