@@ -233,16 +233,24 @@ func (lo *liveOrder) url(base string) string {
 	return base + "/api/v1/orders/" + lo.id.String() + "/events"
 }
 
+// follow opens the order's stream on the server at base as its owner, resuming after lastEventID
+// ("" for none), and fails the test unless it is answered 200.
+func (lo *liveOrder) follow(t *testing.T, base, lastEventID string) *sseStream {
+	t.Helper()
+	st, status, body := openSSE(t, lo.url(base), lo.user.tokens.AccessToken, lastEventID)
+	if status != 200 {
+		t.Fatalf("GET %s (Last-Event-ID %q): %d %s", lo.url(base), lastEventID, status, body)
+	}
+	return st
+}
+
 // The order's stream, resumed from just before the order was placed, shows every step in log
 // order: PENDING → ORDER → ACCEPT → DELIVERY → COMPLETE, each message's id its log position.
 func testLiveOrderStream(t *testing.T, s *shop) {
 	e := s.server(t)
 	base := e.listen()
 	lo := newLiveOrder(t, e)
-	st, status, body := openSSE(t, lo.url(base), lo.user.tokens.AccessToken, strconv.FormatUint(lo.placed-1, 10))
-	if status != 200 {
-		t.Fatalf("GET order events: %d %s", status, body)
-	}
+	st := lo.follow(t, base, strconv.FormatUint(lo.placed-1, 10))
 	var got []string
 	var last uint64
 	take := func(wantType string) {
@@ -282,10 +290,7 @@ func testLiveOrderStream(t *testing.T, s *shop) {
 	}
 
 	// Without Last-Event-ID the first message is the state, with the review.
-	st2, status, body := openSSE(t, lo.url(base), lo.user.tokens.AccessToken, "")
-	if status != 200 {
-		t.Fatalf("GET order events: %d %s", status, body)
-	}
+	st2 := lo.follow(t, base, "")
 	first := orderChange(t, st2.next("the state"))
 	if first.Type != "state" || describe(first.Order) != "ORDER ACCEPT COMPLETE" || first.Order.Lines[0].ReviewID == nil || uint64(first.Position) < last {
 		t.Fatalf("first message: %+v, want the state ORDER ACCEPT COMPLETE with the review, at %d or later", first, last)
@@ -299,10 +304,7 @@ func testLiveResume(t *testing.T, s *shop) {
 	base := e.listen()
 	lo := newLiveOrder(t, e)
 	lo.settled(t, s)
-	st, status, body := openSSE(t, lo.url(base), lo.user.tokens.AccessToken, "")
-	if status != 200 {
-		t.Fatalf("GET order events: %d %s", status, body)
-	}
+	st := lo.follow(t, base, "")
 	state := st.next("the state")
 	if v := orderChange(t, state); v.Type != "state" || describe(v.Order) != "ORDER ORDER READY" {
 		t.Fatalf("state: %+v", v)
@@ -312,10 +314,7 @@ func testLiveResume(t *testing.T, s *shop) {
 	lo.act(e, "accept")
 	lo.act(e, "ship")
 
-	st, status, body = openSSE(t, lo.url(base), lo.user.tokens.AccessToken, state.id)
-	if status != 200 {
-		t.Fatalf("resume: %d %s", status, body)
-	}
+	st = lo.follow(t, base, state.id)
 	for _, want := range []string{"order.line_accepted.v1", "order.line_shipped.v1"} {
 		if v := orderChange(t, st.next(want)); v.Type != want {
 			t.Fatalf("resumed stream: %s, want %s", v.Type, want)
@@ -335,16 +334,13 @@ func testLiveResume(t *testing.T, s *shop) {
 	}
 	e.expect(req{method: "POST", path: fmt.Sprintf("/api/v1/orders/%s/lines/1/review", lo.id), token: lo.user.tokens.AccessToken,
 		body: map[string]any{"rating": 4, "content": "fine"}}, 201).decode(t, &rv)
-	st, status, body = openSSE(t, lo.url(base), lo.user.tokens.AccessToken, delivered.id)
-	if status != 200 {
-		t.Fatalf("resume after the review: %d %s", status, body)
-	}
+	st = lo.follow(t, base, delivered.id)
 	if v := orderChange(t, st.next("review.written.v1")); v.Type != "review.written.v1" || v.Order.Lines[0].ReviewID == nil || *v.Order.Lines[0].ReviewID != rv.ID {
 		t.Fatalf("resumed after the review: %+v, want review.written.v1 with review %s", v, rv.ID)
 	}
 	st.none(300 * time.Millisecond)
 
-	_, status, body = openSSE(t, lo.url(base), lo.user.tokens.AccessToken, "yesterday")
+	_, status, body := openSSE(t, lo.url(base), lo.user.tokens.AccessToken, "yesterday")
 	if status != 400 {
 		t.Fatalf("Last-Event-ID: yesterday: %d %s, want 400", status, body)
 	}
@@ -387,10 +383,7 @@ func testLiveAcrossInstances(t *testing.T, s *shop) {
 	base := first.listen()
 	lo := newLiveOrder(t, second)
 	lo.settled(t, s)
-	st, status, body := openSSE(t, lo.url(base), lo.user.tokens.AccessToken, "")
-	if status != 200 {
-		t.Fatalf("GET order events on the first: %d %s", status, body)
-	}
+	st := lo.follow(t, base, "")
 	if v := orderChange(t, st.next("the state")); v.Type != "state" {
 		t.Fatalf("first message: %+v", v)
 	}
@@ -505,10 +498,7 @@ func testLiveBurst(t *testing.T, s *shop) {
 	base := e.listen()
 	lo := newLiveOrder(t, e)
 	lo.settled(t, s)
-	st, status, body := openSSE(t, lo.url(base), lo.user.tokens.AccessToken, "")
-	if status != 200 {
-		t.Fatalf("GET order events: %d %s", status, body)
-	}
+	st := lo.follow(t, base, "")
 	if v := orderChange(t, st.next("the state")); v.Type != "state" {
 		t.Fatalf("first message: %+v", v)
 	}
@@ -582,10 +572,7 @@ func testLiveHeartbeat(t *testing.T, s *shop) {
 	})
 	base := e.listen()
 	lo := newLiveOrder(t, e)
-	st, status, body := openSSE(t, lo.url(base), lo.user.tokens.AccessToken, "")
-	if status != 200 {
-		t.Fatalf("GET order events: %d %s", status, body)
-	}
+	st := lo.follow(t, base, "")
 	start := time.Now()
 	for i := 0; time.Since(start) < time.Second; i++ {
 		select {
