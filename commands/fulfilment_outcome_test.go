@@ -1,7 +1,6 @@
 package commands_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"github.com/commerce-dev/commerce/commands"
 	"github.com/commerce-dev/commerce/domain/order"
 	"github.com/commerce-dev/commerce/infra/eventstore"
+	"github.com/commerce-dev/commerce/infra/logtest"
 )
 
 // flakyLog is a log whose first subscriptions fail after their first batch, as a shared tail does
@@ -43,31 +43,13 @@ func (f *flakyLog) SubscribeAll(ctx context.Context, from eventstore.Position, h
 	return err
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestOutcomesSurviveAFailingLog settles orders while the log Outcomes follows fails twice: every
 // outcome is still heard (Run resumes from the last position it saw), and each failure is logged.
 func TestOutcomesSurviveAFailingLog(t *testing.T) {
 	e := newEnv(t, commands.Config{})
 	log := &flakyLog{store: e.store}
 	log.fails.Store(2)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	out := commands.NewOutcomes(e.store, e.repos, commands.OutcomesConfig{Log: log,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/commerce-dev/commerce/httpapi"
 	"github.com/commerce-dev/commerce/infra/bus/kafkatest"
+	"github.com/commerce-dev/commerce/infra/logtest"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
 )
 
@@ -163,7 +163,7 @@ func TestWorkerProcessServesOperations(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Roles = []string{"projector"}
 	cfg.MetricsAddr, _ = kafkatest.FreeAddr(t)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	startServe(t, cfg, log)
 	base := "http://" + cfg.MetricsAddr
@@ -234,22 +234,4 @@ func TestOperationsListenerAnswersLikeTheAPI(t *testing.T) {
 	if !reflect.DeepEqual(fromAPI, fromOps) {
 		t.Errorf("/readyz bodies differ:\nAPI:        %v\noperations: %v", fromAPI, fromOps)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's and the test's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
