@@ -180,12 +180,7 @@ func TestInProcessSubscriberGoneBeforeAck(t *testing.T) {
 }
 
 func TestKafkaPublishAndConsume(t *testing.T) {
-	cluster, err := kafkatest.Start(t, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := bus.New(bus.Config{Brokers: cluster.ListenAddrs()})
-	defer b.Close()
+	b := kafkaBus(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := b.Ping(ctx); err != nil {
@@ -266,4 +261,17 @@ func TestKafkaPublishAndConsume(t *testing.T) {
 			t.Fatalf("consumed record differs from the published one:\n got %+v\nwant %+v", g.rec, byID[g.rec.ID])
 		}
 	}
+}
+
+// kafkaBus returns a bus on a Kafka-protocol broker of its own (kfake, in this process), both
+// closed when the test ends.
+func kafkaBus(t *testing.T) *bus.Bus {
+	t.Helper()
+	cluster, err := kafkatest.Start(t, 0)
+	if err != nil {
+		t.Fatalf("start Kafka: %v", err)
+	}
+	b := bus.New(bus.Config{Brokers: cluster.ListenAddrs()})
+	t.Cleanup(func() { b.Close() })
+	return b
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/commerce-dev/commerce/infra/bus"
-	"github.com/commerce-dev/commerce/infra/bus/kafkatest"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 )
 
@@ -19,12 +18,7 @@ import (
 // moves some of them unless the member that left sorts between the two others), and the stopped
 // one's partitions go to them.
 func TestRebalanceKeepsSurvivorsPartitions(t *testing.T) {
-	cluster, err := kafkatest.Start(t, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := bus.New(bus.Config{Brokers: cluster.ListenAddrs()})
-	defer b.Close()
+	b := kafkaBus(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 

@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/commerce-dev/commerce/infra/bus"
-	"github.com/commerce-dev/commerce/infra/bus/kafkatest"
 	"github.com/commerce-dev/commerce/infra/eventstore"
 	"github.com/commerce-dev/commerce/infra/telemetry/telemetrytest"
 )
@@ -27,12 +26,7 @@ func TestTraceCrossesTheBus(t *testing.T) {
 	// One provider for every case: the bus's tracers delegate to the first one a process installs.
 	exp := telemetrytest.InMemory(t)
 
-	cluster, err := kafkatest.Start(t, 0)
-	if err != nil {
-		t.Fatalf("start Kafka: %v", err)
-	}
-	kb := bus.New(bus.Config{Brokers: cluster.ListenAddrs()})
-	defer kb.Close()
+	kb := kafkaBus(t)
 	inproc := bus.New(bus.Config{})
 	defer inproc.Close()
 
