@@ -174,7 +174,9 @@ func newFreezer(t *testing.T, target string) *freezer {
 	var conns sync.WaitGroup
 	var mu sync.Mutex
 	var open []net.Conn
+	accepting := make(chan struct{})
 	go func() {
+		defer close(accepting)
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -195,6 +197,7 @@ func newFreezer(t *testing.T, target string) *freezer {
 	}()
 	t.Cleanup(func() {
 		ln.Close()
+		<-accepting // no conns.Add after the Wait below
 		mu.Lock()
 		for _, c := range open {
 			c.Close()
