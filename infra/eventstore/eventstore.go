@@ -276,6 +276,46 @@ type ConditionalAppender interface {
 	AppendDelayedIf(ctx context.Context, stream string, expected ExpectedVersion, conds []StreamAt, events ...EventData) (AppendResult, error)
 }
 
+// StreamAppend is one stream's events in a MultiAppender's append.
+type StreamAppend struct {
+	Stream   string
+	Expected ExpectedVersion
+	Events   []EventData
+}
+
+// MultiAppender is implemented by stores that append to several streams in one transaction: an
+// order, the stock it reserves on its products and its outcome are then one durable commit
+// instead of one per stream.
+type MultiAppender interface {
+	// AppendAll writes the events of every append, each to its stream if the stream's version
+	// satisfies the append's expected version, or writes none of them. A refusal because of a
+	// version is an error matching ErrWrongVersion, a *WrongVersionError naming a stream whose
+	// version did not hold. Unlike Append, appending events already stored is not a success: such
+	// an append is refused like any other whose streams moved, and a caller that re-runs a
+	// command looks for its earlier result itself. Each stream appears at most once; the results
+	// are in the order of appends.
+	AppendAll(ctx context.Context, appends ...StreamAppend) ([]AppendResult, error)
+}
+
+// ValidateAll checks a MultiAppender's input as Validate checks an append's, and that no stream
+// appears twice.
+func ValidateAll(appends []StreamAppend) error {
+	if len(appends) == 0 {
+		return fmt.Errorf("append to several streams: no appends: %w", ErrInvalid)
+	}
+	seen := make(map[string]bool, len(appends))
+	for _, a := range appends {
+		if seen[a.Stream] {
+			return fmt.Errorf("append to several streams: %s appears twice: %w", a.Stream, ErrInvalid)
+		}
+		seen[a.Stream] = true
+		if err := Validate(a.Stream, a.Events); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Validate checks the input every adapter refuses before writing anything.
 func Validate(stream string, events []EventData) error {
 	if stream == "" {

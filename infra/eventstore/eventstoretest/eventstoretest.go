@@ -68,6 +68,18 @@ func Run(t *testing.T, newStore func(t *testing.T) eventstore.Store) {
 			tt.test(t, s, c)
 		})
 	}
+	// A store that appends to several streams at once (eventstore.MultiAppender) keeps its
+	// contract; one that does not has nothing to check.
+	t.Run("AppendAll", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		m, ok := s.(eventstore.MultiAppender)
+		if !ok {
+			t.Logf("%T has no multi-stream appends: nothing to check", s)
+			return
+		}
+		testAppendAll(t, s, m)
+	})
 	// A store that offers delayed appends keeps the same contract with them: the tests that
 	// write run again with every Append made by AppendDelayed.
 	for _, tt := range tests[:6] {
@@ -1072,5 +1084,117 @@ func testConcurrentConditionalAppends(t *testing.T, s eventstore.Store, c events
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// testAppendAll checks AppendAll: every stream's events or none, each stream's expected version
+// checked (ExactAfter's event included), the events one run of the log; refused input; and of
+// concurrent AppendAlls expecting the same version of a shared stream, exactly one written.
+func testAppendAll(t *testing.T, s eventstore.Store, m eventstore.MultiAppender) {
+	ctx := testContext(t)
+	existing := newStream(t, "existing")
+	first := newEvent("contract.fact.v1", 1)
+	mustAppend(t, s, existing, eventstore.NoStream, first)
+	fresh, other := newStream(t, "fresh"), newStream(t, "other")
+	all := func(expected eventstore.ExpectedVersion) []eventstore.StreamAppend {
+		return []eventstore.StreamAppend{
+			{Stream: fresh, Expected: eventstore.NoStream, Events: newEvents("contract.placed.v1", 2)},
+			{Stream: existing, Expected: expected, Events: newEvents("contract.reserved.v1", 1)},
+			{Stream: other, Expected: eventstore.NoStream, Events: newEvents("contract.other.v1", 1)},
+		}
+	}
+	for _, wrong := range []eventstore.ExpectedVersion{eventstore.Exact(2), eventstore.ExactAfter(1, uuid.New()), eventstore.NoStream} {
+		_, err := m.AppendAll(ctx, all(wrong)...)
+		var wv *eventstore.WrongVersionError
+		if !errors.As(err, &wv) || wv.Stream != existing || wv.Actual != 1 || !errors.Is(err, eventstore.ErrWrongVersion) {
+			t.Fatalf("AppendAll expecting %s of a stream at version 1 = %v, want a WrongVersionError for %s at 1", wrong, err, existing)
+		}
+		for _, stream := range []string{fresh, other} {
+			if got := readStream(t, s, stream); len(got) != 0 {
+				t.Fatalf("after a refused AppendAll, %s holds %d events, want none", stream, len(got))
+			}
+		}
+		if got := readStream(t, s, existing); len(got) != 1 {
+			t.Fatalf("after a refused AppendAll, %s holds %d events, want 1", existing, len(got))
+		}
+	}
+
+	before := head(t, s)
+	appends := all(eventstore.ExactAfter(1, first.ID))
+	res, err := m.AppendAll(ctx, appends...)
+	if err != nil || len(res) != len(appends) {
+		t.Fatalf("AppendAll with every version right = %+v, %v; want %d results", res, err, len(appends))
+	}
+	var want []eventstore.Record
+	for i, a := range appends {
+		recs := readStream(t, s, a.Stream)
+		last := recs[len(recs)-1]
+		if res[i].Version != last.Version || res[i].Position != last.Position || last.ID != a.Events[len(a.Events)-1].ID {
+			t.Fatalf("AppendAll result %d = %+v; %s ends at version %d, position %d with %s", i, res[i], a.Stream, last.Version, last.Position, last.ID)
+		}
+		want = append(want, recs[len(recs)-len(a.Events):]...)
+	}
+	got, err := eventstore.Store(s).ReadAll(ctx, before, 100)
+	if err != nil {
+		t.Fatalf("ReadAll after AppendAll: %v", err)
+	}
+	var mine []eventstore.Record
+	for _, r := range got {
+		if r.Stream == fresh || r.Stream == existing || r.Stream == other {
+			mine = append(mine, r)
+		}
+	}
+	if len(mine) != len(want) {
+		t.Fatalf("ReadAll after AppendAll holds %d of its events, want %d", len(mine), len(want))
+	}
+	for i := range mine {
+		if mine[i].ID != want[i].ID {
+			t.Fatalf("ReadAll after AppendAll: event %d is %s, want %s (the appends' events in order)", i, mine[i].ID, want[i].ID)
+		}
+	}
+
+	for _, bad := range [][]eventstore.StreamAppend{
+		nil,
+		{{Stream: fresh, Expected: eventstore.Exact(2), Events: newEvents("contract.x.v1", 1)}, {Stream: fresh, Expected: eventstore.Exact(2), Events: newEvents("contract.x.v1", 1)}},
+		{{Stream: newStream(t, "empty"), Expected: eventstore.NoStream}, {Stream: newStream(t, "full"), Expected: eventstore.NoStream, Events: newEvents("contract.x.v1", 1)}},
+	} {
+		if _, err := m.AppendAll(ctx, bad...); !errors.Is(err, eventstore.ErrInvalid) {
+			t.Fatalf("AppendAll(%d appends: none, a stream twice, or one without events) = %v, want ErrInvalid", len(bad), err)
+		}
+	}
+
+	const racers = 16
+	shared := newStream(t, "shared")
+	mustAppend(t, s, shared, eventstore.NoStream, newEvent("contract.fact.v1", 1))
+	var wg sync.WaitGroup
+	won := make([]bool, racers)
+	errs := make([]error, racers)
+	own := make([]string, racers)
+	for i := range racers {
+		own[i] = newStream(t, "racer")
+		wg.Go(func() {
+			_, err := m.AppendAll(ctx,
+				eventstore.StreamAppend{Stream: own[i], Expected: eventstore.NoStream, Events: newEvents("contract.placed.v1", 1)},
+				eventstore.StreamAppend{Stream: shared, Expected: eventstore.Exact(1), Events: newEvents("contract.reserved.v1", 1)})
+			won[i], errs[i] = err == nil, err
+		})
+	}
+	wg.Wait()
+	winners := 0
+	for i := range racers {
+		switch {
+		case won[i]:
+			winners++
+			if len(readStream(t, s, own[i])) != 1 {
+				t.Fatalf("racer %d won but its own stream is not written", i)
+			}
+		case !errors.Is(errs[i], eventstore.ErrWrongVersion):
+			t.Fatalf("racer %d = %v, want success or ErrWrongVersion", i, errs[i])
+		case len(readStream(t, s, own[i])) != 0:
+			t.Fatalf("racer %d lost but its own stream was written", i)
+		}
+	}
+	if winners != 1 || len(readStream(t, s, shared)) != 2 {
+		t.Fatalf("%d of %d AppendAlls expecting version 1 of a shared stream won, want exactly 1", winners, racers)
 	}
 }

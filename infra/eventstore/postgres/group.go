@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/commerce-dev/commerce/infra/eventstore"
@@ -37,20 +39,36 @@ const maxGroupsInFlight = 2
 // maxGroupEvents bounds the events of one group statement.
 const maxGroupEvents = 5000
 
-// pendingAppend is one Append waiting to be written.
+// pendingAppend is one append waiting to be written: an Append or AppendIf (one part) or an
+// AppendAll (a part per stream, written together or not at all).
 type pendingAppend struct {
-	ctx      context.Context
-	stream   string
-	expected eventstore.ExpectedVersion
-	conds    []eventstore.StreamAt // AppendIf's
-	events   []eventstore.EventData
-	done     chan appendOutcome // buffered
+	ctx   context.Context
+	parts []eventstore.StreamAppend
+	conds []eventstore.StreamAt // AppendIf's
+	done  chan appendOutcome    // buffered
 }
 
 type appendOutcome struct {
-	res   eventstore.AppendResult
+	res   []eventstore.AppendResult // one per part
 	wrote bool
 	err   error
+}
+
+// events returns how many events p appends.
+func (p *pendingAppend) events() int {
+	n := 0
+	for _, a := range p.parts {
+		n += len(a.Events)
+	}
+	return n
+}
+
+// validate checks p's input as the plain append and appendAll do.
+func (p *pendingAppend) validate() error {
+	if len(p.parts) == 1 {
+		return eventstore.Validate(p.parts[0].Stream, p.parts[0].Events)
+	}
+	return eventstore.ValidateAll(p.parts)
 }
 
 // appendGroup is the queue of one commit mode.
@@ -62,8 +80,8 @@ type appendGroup struct {
 	inFlight int
 }
 
-// groupAppend writes an append through its mode's group commit and waits for its outcome.
-func (s *Store) groupAppend(ctx context.Context, stream string, expected eventstore.ExpectedVersion, conds []eventstore.StreamAt, events []eventstore.EventData, delayed bool) (eventstore.AppendResult, bool, error) {
+// groupAppend writes p through its mode's group commit and waits for its outcome.
+func (s *Store) groupAppend(p *pendingAppend, delayed bool) ([]eventstore.AppendResult, bool, error) {
 	g := &s.groups[0]
 	if delayed {
 		g = &s.groups[1]
@@ -74,7 +92,7 @@ func (s *Store) groupAppend(ctx context.Context, stream string, expected eventst
 		// queued meanwhile.
 		g.inFlight++
 		g.mu.Unlock()
-		res, wrote, err := s.append(ctx, s.pool, stream, expected, conds, events, delayed) // validates
+		out := s.writeAlone(p, delayed) // validates
 		g.mu.Lock()
 		if len(g.queue) > 0 {
 			g.mu.Unlock()
@@ -83,14 +101,14 @@ func (s *Store) groupAppend(ctx context.Context, stream string, expected eventst
 			g.inFlight--
 			g.mu.Unlock()
 		}
-		return res, wrote, err
+		return out.res, out.wrote, out.err
 	}
 	g.mu.Unlock()
 	// Refused input never joins a group (where it would refuse the whole statement).
-	if err := eventstore.Validate(stream, events); err != nil {
-		return eventstore.AppendResult{}, false, err
+	if err := p.validate(); err != nil {
+		return nil, false, err
 	}
-	p := &pendingAppend{ctx: ctx, stream: stream, expected: expected, conds: conds, events: events, done: make(chan appendOutcome, 1)}
+	p.done = make(chan appendOutcome, 1)
 	g.mu.Lock()
 	g.queue = append(g.queue, p)
 	start := g.inFlight < maxGroupsInFlight
@@ -104,9 +122,55 @@ func (s *Store) groupAppend(ctx context.Context, stream string, expected eventst
 	select {
 	case out := <-p.done:
 		return out.res, out.wrote, out.err
-	case <-ctx.Done():
+	case <-p.ctx.Done():
 		// The append may still be written, as one whose connection broke may have been.
-		return eventstore.AppendResult{}, false, fmt.Errorf("append to %s: %w", stream, ctx.Err())
+		return nil, false, fmt.Errorf("append to %s: %w", p.streams(), p.ctx.Err())
+	}
+}
+
+// streams names p's streams for errors.
+func (p *pendingAppend) streams() string {
+	names := make([]string, len(p.parts))
+	for i, a := range p.parts {
+		names[i] = a.Stream
+	}
+	return strings.Join(names, ", ")
+}
+
+// writeAlone writes p by itself: one stream's append with the plain append, which tells a
+// refusal from the retry of an append already stored; several streams' with one group statement
+// of their own (appendAll).
+func (s *Store) writeAlone(p *pendingAppend, delayed bool) appendOutcome {
+	if len(p.parts) != 1 {
+		return s.appendAll(p, delayed)
+	}
+	a := p.parts[0]
+	res, wrote, err := s.append(p.ctx, s.pool, a.Stream, a.Expected, p.conds, a.Events, delayed)
+	return appendOutcome{res: []eventstore.AppendResult{res}, wrote: wrote, err: err}
+}
+
+// appendAll writes the parts of p, an AppendAll, with one statement: all or none.
+func (s *Store) appendAll(p *pendingAppend, delayed bool) appendOutcome {
+	if err := eventstore.ValidateAll(p.parts); err != nil {
+		return appendOutcome{err: err}
+	}
+	for try := 0; ; try++ {
+		results, err := s.appendGroupSQL([]*pendingAppend{p}, delayed)
+		var refused *groupRefusedError
+		var pgErr *pgconn.PgError
+		switch {
+		case err == nil:
+			return appendOutcome{res: results[0], wrote: true}
+		case errors.As(err, &refused):
+			return appendOutcome{err: &eventstore.WrongVersionError{Stream: refused.stream, Expected: refused.expected, Actual: refused.actual}}
+		case errors.As(err, &pgErr) && pgErr.Code == "23505" && try == 0:
+			// A concurrent append took a version after this statement's snapshot: the next
+			// statement sees it and refuses with the stream's version.
+			continue
+		case errors.As(err, &pgErr) && len(pgErr.Code) == 5 && pgErr.Code[:2] == "22":
+			return appendOutcome{err: fmt.Errorf("append to %s: %w: %w", p.streams(), eventstore.ErrInvalid, err)}
+		}
+		return appendOutcome{err: fmt.Errorf("append to %s: %w", p.streams(), err)}
 	}
 }
 
@@ -133,33 +197,32 @@ func (g *appendGroup) take() []*pendingAppend {
 	for ; i < len(g.queue); i++ {
 		p := g.queue[i]
 		if p.ctx.Err() != nil {
-			p.done <- appendOutcome{err: fmt.Errorf("append to %s: %w", p.stream, p.ctx.Err())}
+			p.done <- appendOutcome{err: fmt.Errorf("append to %s: %w", p.streams(), p.ctx.Err())}
 			continue
 		}
-		if len(batch) > 0 && n+len(p.events) > maxGroupEvents {
+		if len(batch) > 0 && n+p.events() > maxGroupEvents {
 			break
 		}
 		batch = append(batch, p)
-		n += len(p.events)
+		n += p.events()
 	}
 	g.queue = append(g.queue[:0], g.queue[i:]...)
 	return batch
 }
 
-// writeGroup writes batch: the requests with an expected version together with groupSQL, and
-// alone with the plain append the others (an unconditional append wins a lost race by trying
-// again, which the plain append does) and every request of a group statement that did not write
-// them all.
+// writeGroup writes batch: the appends with expected versions together with groupSQL, and
+// alone the others (an unconditional append wins a lost race by trying again, which the plain
+// append does) and every append of a group statement that did not write them all.
 func (s *Store) writeGroup(batch []*pendingAppend, delayed bool) {
-	var grouped, plain []*pendingAppend
+	var grouped, alone []*pendingAppend
 	for _, p := range batch {
-		if _, hi := versionRange(p.expected); hi == math.MaxInt64 {
-			plain = append(plain, p)
+		if _, hi := versionRange(p.parts[0].Expected); len(p.parts) == 1 && hi == math.MaxInt64 {
+			alone = append(alone, p)
 		} else {
 			grouped = append(grouped, p)
 		}
 	}
-	// A group refused by some requests' checks is tried once more without them; those go alone,
+	// A group refused by some appends' checks is tried once more without them; those go alone,
 	// where a refusal is told from the retry of an append already stored.
 	for try := 0; try < 2 && len(grouped) > 1; try++ {
 		results, err := s.appendGroupSQL(grouped, delayed)
@@ -175,22 +238,19 @@ func (s *Store) writeGroup(batch []*pendingAppend, delayed bool) {
 			var passed []*pendingAppend
 			for i, p := range grouped {
 				if refused.failed[i] {
-					plain = append(plain, p)
+					alone = append(alone, p)
 				} else {
 					passed = append(passed, p)
 				}
 			}
 			grouped = passed
 		default:
-			try = 2 // a statement error says nothing of single requests: all go alone
+			try = 2 // a statement error says nothing of single appends: all go alone
 		}
 	}
 	var wg sync.WaitGroup
-	for _, p := range append(plain, grouped...) {
-		wg.Go(func() {
-			res, wrote, err := s.append(p.ctx, s.pool, p.stream, p.expected, p.conds, p.events, delayed)
-			p.done <- appendOutcome{res: res, wrote: wrote, err: err}
-		})
+	for _, p := range append(alone, grouped...) {
+		wg.Go(func() { p.done <- s.writeAlone(p, delayed) })
 	}
 	wg.Wait()
 }
@@ -204,8 +264,12 @@ func (s *Store) writeGroup(batch []*pendingAppend, delayed bool) {
 // requests' conditions on other streams (AppendIf): the request number of each, then its fields as
 // appendSQL takes them; a request whose condition fails does not pass.
 //
+// A request is one stream's part of an append: an AppendAll is a request per stream, its
+// conditions none; an AppendIf's conditions are its one request's.
+//
 // It returns a row per request, in request order: whether its check passed, whether all passed
-// (and so everything was written), and its stream's last version and position when written.
+// (and so everything was written), its stream's last version and position when written, and its
+// stream's version as the statement found it.
 const groupSQL = `
 WITH req AS (
 	SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $11::uuid[]) WITH ORDINALITY AS r(stream_id, lo, hi, last, s)
@@ -231,20 +295,26 @@ WITH req AS (
 	WHERE ok.ok
 	RETURNING stream_id, version, position
 )
-SELECT cur.passed, ok.ok, w.v, w.p
+SELECT cur.passed, ok.ok, w.v, w.p, cur.v
 FROM cur CROSS JOIN ok
 LEFT JOIN (SELECT stream_id, max(version) AS v, max(position) AS p FROM ins GROUP BY stream_id) w ON w.stream_id = cur.stream_id
 ORDER BY cur.s`
 
-// groupRefusedError is a group statement that wrote nothing because the checks of the requests
-// marked in failed did not pass.
-type groupRefusedError struct{ failed []bool }
+// groupRefusedError is a group statement that wrote nothing because the checks of the appends
+// marked in failed did not pass; stream, expected and actual are the first failed part's.
+type groupRefusedError struct {
+	failed   []bool
+	stream   string
+	expected eventstore.ExpectedVersion
+	actual   int64
+}
 
-func (e *groupRefusedError) Error() string { return "a request of the group was refused" }
+func (e *groupRefusedError) Error() string { return "an append of the group was refused" }
 
-// appendGroupSQL writes batch in one statement and returns each request's result, or an error
-// when the statement wrote nothing (a check failed, a unique violation, anything else).
-func (s *Store) appendGroupSQL(batch []*pendingAppend, delayed bool) ([]eventstore.AppendResult, error) {
+// appendGroupSQL writes batch in one statement and returns each append's results, one per part,
+// or an error when the statement wrote nothing (a check failed, a unique violation, anything
+// else).
+func (s *Store) appendGroupSQL(batch []*pendingAppend, delayed bool) ([][]eventstore.AppendResult, error) {
 	var (
 		streams                []string
 		los, his               []int64
@@ -254,55 +324,76 @@ func (s *Store) appendGroupSQL(batch []*pendingAppend, delayed bool) ([]eventsto
 		types, datas, metadata []string
 		conds                  = conditionsOf(nil)
 		condReqs               = []int64{}
+		owners                 []int // the append of each request
+		parts                  []eventstore.StreamAppend
 	)
 	for i, p := range batch {
-		lo, hi := versionRange(p.expected)
-		streams, los, his = append(streams, p.stream), append(los, lo), append(his, hi)
-		lasts = append(lasts, lastIDArg(p.expected))
+		first := int64(len(streams) + 1)
+		for _, a := range p.parts {
+			lo, hi := versionRange(a.Expected)
+			streams, los, his = append(streams, a.Stream), append(los, lo), append(his, hi)
+			lasts = append(lasts, lastIDArg(a.Expected))
+			owners, parts = append(owners, i), append(parts, a)
+			r := int64(len(streams))
+			for k, e := range a.Events {
+				reqs, ords = append(reqs, r), append(ords, int64(k+1))
+				ids = append(ids, pgtype.UUID{Bytes: e.ID, Valid: true})
+				types, datas, metadata = append(types, e.Type), append(datas, string(e.Data)), append(metadata, string(e.Metadata))
+			}
+		}
 		conds.add(p.conds)
 		for range p.conds {
-			condReqs = append(condReqs, int64(i+1))
-		}
-		for k, e := range p.events {
-			reqs, ords = append(reqs, int64(i+1)), append(ords, int64(k+1))
-			ids = append(ids, pgtype.UUID{Bytes: e.ID, Valid: true})
-			types, datas, metadata = append(types, e.Type), append(datas, string(e.Data)), append(metadata, string(e.Metadata))
+			condReqs = append(condReqs, first)
 		}
 	}
-	// The group is written under the first request's context: if it ends, the statement fails
-	// and every request is written again under its own.
+	// The group is written under the first append's context: if it ends, the statement fails
+	// and every append is written again under its own.
 	rows, err := s.pool.Query(batch[0].ctx, groupSQL, streams, los, his, reqs, ords, ids, types, datas, metadata, commitModeArg(delayed), lasts,
 		condReqs, conds.streams, conds.versions, conds.lasts)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	results := make([]eventstore.AppendResult, 0, len(batch))
-	failed := make([]bool, 0, len(batch))
-	all := true
+	results := make([][]eventstore.AppendResult, len(batch))
+	refused := &groupRefusedError{failed: make([]bool, len(batch))}
+	all, n, failures := true, 0, 0
 	for rows.Next() {
 		var passed, ok bool
 		var version, position *int64
-		if err := rows.Scan(&passed, &ok, &version, &position); err != nil {
+		var current int64
+		if err := rows.Scan(&passed, &ok, &version, &position, &current); err != nil {
 			return nil, err
 		}
-		all = all && ok
-		failed = append(failed, !passed)
-		if ok && version != nil {
-			results = append(results, eventstore.AppendResult{Version: *version, Position: eventstore.Position(*position)})
+		if n >= len(owners) {
+			return nil, fmt.Errorf("group append: more rows than its %d requests", len(owners))
 		}
+		all = all && ok
+		if !passed {
+			if failures == 0 {
+				refused.stream, refused.expected, refused.actual = parts[n].Stream, parts[n].Expected, current
+			}
+			refused.failed[owners[n]] = true
+			failures++
+		}
+		if ok && version != nil {
+			results[owners[n]] = append(results[owners[n]], eventstore.AppendResult{Version: *version, Position: eventstore.Position(*position)})
+		}
+		n++
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	switch {
-	case len(failed) != len(batch):
-		return nil, fmt.Errorf("group append: %d rows for %d requests", len(failed), len(batch))
+	case n != len(owners):
+		return nil, fmt.Errorf("group append: %d rows for %d requests", n, len(owners))
 	case !all:
-		return nil, &groupRefusedError{failed: failed}
-	case len(results) != len(batch):
-		// Cannot happen: every request of a group that passed wrote events.
-		return nil, fmt.Errorf("group append: %d results for %d requests", len(results), len(batch))
+		return nil, refused
+	}
+	for i, p := range batch {
+		if len(results[i]) != len(p.parts) {
+			// Cannot happen: every request of a group that passed wrote events.
+			return nil, fmt.Errorf("group append: %d results for an append of %d streams", len(results[i]), len(p.parts))
+		}
 	}
 	return results, nil
 }

@@ -12,9 +12,10 @@ import (
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
 )
 
-// TestGroupStatementIsAllOrNothing writes three appends in one group statement: with one expected
-// version or condition on another stream wrong, nothing is written; with all right, each stream gets its events at the right
-// versions and the results name the last of them.
+// TestGroupStatementIsAllOrNothing writes appends in one group statement: with one expected
+// version or condition on another stream wrong, nothing is written; with all right, each stream
+// gets its events at the right versions and the results name the last of them. An AppendAll is
+// one append of the group, refused or written as a whole.
 func TestGroupStatementIsAllOrNothing(t *testing.T) {
 	t.Parallel()
 	s := New(pgtest.New(t))
@@ -24,11 +25,11 @@ func TestGroupStatementIsAllOrNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	pending := func(stream string, expected eventstore.ExpectedVersion, n int) *pendingAppend {
-		p := &pendingAppend{ctx: ctx, stream: stream, expected: expected, done: make(chan appendOutcome, 1)}
+		a := eventstore.StreamAppend{Stream: stream, Expected: expected}
 		for i := range n {
-			p.events = append(p.events, event(i))
+			a.Events = append(a.Events, event(i))
 		}
-		return p
+		return &pendingAppend{ctx: ctx, parts: []eventstore.StreamAppend{a}, done: make(chan appendOutcome, 1)}
 	}
 	refused := []*pendingAppend{pending("g-a", eventstore.NoStream, 2), pending("g-existing", eventstore.Exact(1), 1), pending("g-b", eventstore.NoStream, 1)}
 	var gr *groupRefusedError
@@ -51,23 +52,36 @@ func TestGroupStatementIsAllOrNothing(t *testing.T) {
 		}
 	}
 
-	held := pending("g-b", eventstore.Exact(0), 1)
+	// An AppendAll in a group is refused as a whole when one of its streams' checks fails.
+	several := func(b eventstore.ExpectedVersion) *pendingAppend {
+		p := pending("g-d", eventstore.NoStream, 1)
+		p.parts = append(p.parts, pending("g-b", b, 2).parts...)
+		return p
+	}
+	refused = []*pendingAppend{pending("g-a", eventstore.NoStream, 2), several(eventstore.Exact(3))}
+	if _, err := s.appendGroupSQL(refused, false); !errors.As(err, &gr) || gr.failed[0] || !gr.failed[1] || gr.stream != "g-b" || gr.actual != 0 {
+		t.Fatalf("group with an AppendAll whose second stream is not at its version = %v, want a groupRefusedError naming it, g-b at 0", err)
+	}
+
+	held := pending("g-c", eventstore.Exact(0), 1)
 	held.conds = []eventstore.StreamAt{{Stream: "g-existing", Version: 2, Last: second.ID}}
-	ok := []*pendingAppend{pending("g-a", eventstore.NoStream, 2), pending("g-existing", eventstore.ExactAfter(2, second.ID), 3), held}
+	ok := []*pendingAppend{pending("g-a", eventstore.NoStream, 2), pending("g-existing", eventstore.ExactAfter(2, second.ID), 3), held, several(eventstore.NoStream)}
 	results, err := s.appendGroupSQL(ok, true)
 	if err != nil {
 		t.Fatalf("group with right expected versions = %v", err)
 	}
-	for i, want := range []int64{2, 5, 1} {
-		p := ok[i]
-		recs, err := s.ReadStream(ctx, p.stream, 1, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		last := recs[len(recs)-1]
-		if results[i].Version != want || last.Version != want || last.Position != results[i].Position || last.ID != p.events[len(p.events)-1].ID {
-			t.Fatalf("%s: result %+v, stream ends at %d/%d with %s; want version %d, the last event's id and position",
-				p.stream, results[i], last.Version, last.Position, last.ID, want)
+	want := [][]int64{{2}, {5}, {1}, {1, 2}}
+	for i, p := range ok {
+		for j, a := range p.parts {
+			recs, err := s.ReadStream(ctx, a.Stream, 1, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last, res := recs[len(recs)-1], results[i][j]
+			if res.Version != want[i][j] || last.Version != want[i][j] || last.Position != res.Position || last.ID != a.Events[len(a.Events)-1].ID {
+				t.Fatalf("%s: result %+v, stream ends at %d/%d with %s; want version %d, the last event's id and position",
+					a.Stream, res, last.Version, last.Position, last.ID, want[i][j])
+			}
 		}
 	}
 }

@@ -87,6 +87,7 @@ var (
 	_ eventstore.Store               = (*Store)(nil)
 	_ eventstore.DelayedAppender     = (*Store)(nil)
 	_ eventstore.ConditionalAppender = (*Store)(nil)
+	_ eventstore.MultiAppender       = (*Store)(nil)
 )
 
 // positionBits is the number of low position bits that number the events of one append.
@@ -270,7 +271,26 @@ func lastIDArg(expected eventstore.ExpectedVersion) pgtype.UUID {
 // the same event ids again at the same expected version writes nothing and returns the version
 // and position they were written at, with Existing set.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
-	res, wrote, err := s.groupAppend(ctx, stream, expected, nil, events, false)
+	return s.appendOne(ctx, stream, expected, nil, events, false)
+}
+
+// appendOne writes one stream's append through the group commit and announces it.
+func (s *Store) appendOne(ctx context.Context, stream string, expected eventstore.ExpectedVersion, conds []eventstore.StreamAt, events []eventstore.EventData, delayed bool) (eventstore.AppendResult, error) {
+	res, wrote, err := s.groupAppend(&pendingAppend{ctx: ctx, parts: []eventstore.StreamAppend{{Stream: stream, Expected: expected, Events: events}}, conds: conds}, delayed)
+	if wrote {
+		s.committed()
+	}
+	if len(res) == 0 {
+		return eventstore.AppendResult{}, err
+	}
+	return res[0], err
+}
+
+// AppendAll writes the events of several streams in one transaction, each stream's checked
+// against its expected version, all or none (eventstore.MultiAppender). It joins the group commit
+// as one append; alone, it is one statement.
+func (s *Store) AppendAll(ctx context.Context, appends ...eventstore.StreamAppend) ([]eventstore.AppendResult, error) {
+	res, wrote, err := s.groupAppend(&pendingAppend{ctx: ctx, parts: appends}, false)
 	if wrote {
 		s.committed()
 	}
@@ -295,11 +315,7 @@ func (s *Store) appendIf(ctx context.Context, stream string, expected eventstore
 	if err := validateConditions(stream, conds); err != nil {
 		return eventstore.AppendResult{}, err
 	}
-	res, wrote, err := s.groupAppend(ctx, stream, expected, conds, events, delayed)
-	if wrote {
-		s.committed()
-	}
-	return res, err
+	return s.appendOne(ctx, stream, expected, conds, events, delayed)
 }
 
 // AppendDelayed is Append with synchronous_commit off for its transaction: it returns once the
@@ -309,11 +325,7 @@ func (s *Store) appendIf(ctx context.Context, stream string, expected eventstore
 // wal_writer_delay (200 ms by default) anyway. A crash of the server in between loses it together
 // with every transaction committed after it.
 func (s *Store) AppendDelayed(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
-	res, wrote, err := s.groupAppend(ctx, stream, expected, nil, events, true)
-	if wrote {
-		s.committed()
-	}
-	return res, err
+	return s.appendOne(ctx, stream, expected, nil, events, true)
 }
 
 // WaitDurable commits a transaction that takes a transaction id, which makes the server write a
