@@ -180,7 +180,7 @@ func NewHandlers(repos *Repos, cfg Config) *Handlers {
 		EditProduct:         &EditProductHandler{b},
 		ChangeProductStatus: &ChangeProductStatusHandler{b},
 		RestockProduct:      &RestockProductHandler{b},
-		PlaceOrder:          &PlaceOrderHandler{b},
+		PlaceOrder:          &PlaceOrderHandler{base: b},
 		AcceptLine:          &AcceptLineHandler{b},
 		RejectLine:          &RejectLineHandler{b},
 		ShipLine:            &ShipLineHandler{b},

@@ -40,9 +40,14 @@ type PlaceOrderLine struct {
 }
 
 // PlaceOrderHandler handles PlaceOrder.
-type PlaceOrderHandler struct{ base }
+type PlaceOrderHandler struct {
+	base
+	settle *Fulfilment // SettleWith's
+}
 
-// Handle lets order.Place decide on the products' offers; the order is the acting USER's. The
+// Handle lets order.Place decide on the products' offers; the order is the acting USER's. With a
+// Fulfilment given to SettleWith, an order whose products are cached and idle is placed and
+// settled in one append (Fulfilment.settleAtPlacement); any other goes as follows. The
 // offers are those of the products as this process's cache holds them when it holds them all and
 // none of their writers is busy, and the order is appended only if none of those products' streams
 // has moved since (Repo.CreateStateIf): no read on the way. When one has, when the cache lacks
@@ -64,6 +69,11 @@ func (h *PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (res Res
 			p.Lines[i] = order.PlaceLine{ProductID: l.ProductID, Quantity: l.Quantity, Product: offer(products[i])}
 		}
 		return func(o order.Order) ([]order.Event, error) { return o.Place(p) }
+	}
+	if h.settle != nil {
+		if st, ok := h.settle.settleAtPlacement(ctx, id, m, at, cmd.Lines, place); ok {
+			return result(id, st), nil
+		}
 	}
 	if products, conds, ok := h.cachedProducts(cmd.Lines); ok {
 		st, err := h.repos.Orders.CreateStateIf(ctx, id, m, conds, place(products))

@@ -50,6 +50,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if stock != nil {
 		saga = a.fulfilment(stock)
 	}
+	// Without Kafka the API and the process manager share this process and its writers: an
+	// order whose products are cached and idle is placed and settled in one append.
+	if stock == nil && cfg.hasRole("api") && cfg.hasRole("saga") {
+		a.handlers.PlaceOrder.SettleWith(a.fulfil)
+	}
 
 	// Workers run until workCtx ends; shutdown cancels it after the HTTP server has drained.
 	workCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))

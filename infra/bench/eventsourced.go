@@ -94,10 +94,12 @@ func NewEventSourced(ctx context.Context, pool *pgxpool.Pool, cfg EventSourcedCo
 	outcomes := commands.NewOutcomes(store, repos, commands.OutcomesConfig{Log: tail, Logger: log})
 	fulfilment := commands.NewFulfilment(repos, commands.FulfilmentConfig{Outcomes: outcomes})
 	rl := relay.New(store, pool, b.Publisher(), relay.Options{Logger: log, Log: tail})
+	handlers := commands.NewHandlers(repos, ccfg)
+	handlers.PlaceOrder.SettleWith(fulfilment)
 
 	wctx, cancel := context.WithCancel(context.Background())
 	e := &EventSourced{
-		pool: pool, store: store, handlers: commands.NewHandlers(repos, ccfg), obs: obs, bus: b,
+		pool: pool, store: store, handlers: handlers, obs: obs, bus: b,
 		reader: readmodels.New(pool), log: log, workerCtx: wctx, cancel: cancel, relay: rl, tail: tail,
 	}
 	e.settle = func(ctx context.Context, orderID uuid.UUID, placed eventstore.Position) (bool, error) {
