@@ -34,9 +34,8 @@ func (h *PlaceOrderHandler) SettleWith(f *Fulfilment) {
 // goes the usual way. The products' streams are expected to end where the cache has them, so a
 // product another process changed meanwhile refuses the append (false too).
 //
-// The result is the order as placed (PENDING, version 1), as PlaceOrder answers; its Position is
-// where the append ends in the log (order.confirmed's), which a reader reaches together with
-// order.placed. The process's Outcomes hears of the outcome at once.
+// The result is the order as placed (PENDING, at order.placed's version and position), as
+// PlaceOrder answers. The process's Outcomes hears of the outcome at once.
 func (f *Fulfilment) settleAtPlacement(ctx context.Context, id uuid.UUID, m Meta, at time.Time, lines []PlaceOrderLine, place func([]product.Product) func(order.Order) ([]order.Event, error)) (State[order.Order], bool) {
 	multi, ok := f.repos.Orders.store.(eventstore.MultiAppender)
 	if !ok || f.route != nil {
@@ -53,15 +52,17 @@ func (f *Fulfilment) settleAtPlacement(ctx context.Context, id uuid.UUID, m Meta
 	type releaser interface {
 		release(context.Context, *eventstore.AppendResult, eventstore.StreamAppend)
 	}
+	// What each claim appended, when the append went through: the stream's last part, and its
+	// result.
 	var held []releaser
-	var parts []eventstore.StreamAppend
-	var results []eventstore.AppendResult
+	var heldParts []eventstore.StreamAppend
+	var heldResults []eventstore.AppendResult
 	defer func(ctx context.Context) {
 		for i, c := range held {
-			if results == nil {
+			if heldResults == nil {
 				c.release(ctx, nil, eventstore.StreamAppend{})
 			} else {
-				c.release(ctx, &results[i], parts[i])
+				c.release(ctx, &heldResults[i], heldParts[i])
 			}
 		}
 	}(ctx)
@@ -70,25 +71,24 @@ func (f *Fulfilment) settleAtPlacement(ctx context.Context, id uuid.UUID, m Meta
 		return State[order.Order]{}, false
 	}
 	held = append(held, oc)
-	claims := make(map[uuid.UUID]*claimed[product.Product, product.Event], len(sorted))
-	for _, l := range sorted {
-		c, ok := f.repos.Products.claim(l.ProductID, false)
-		if !ok {
+	claims := make([]*claimed[product.Product, product.Event], len(sorted))
+	for i, l := range sorted {
+		if claims[i], ok = f.repos.Products.claim(l.ProductID, false); !ok {
 			return State[order.Order]{}, false
 		}
-		held, claims[l.ProductID] = append(held, c), c
+		held = append(held, claims[i])
 	}
 
 	products := make([]product.Product, len(lines))
 	for i, l := range lines {
-		products[i] = claims[l.ProductID].cur.state
+		products[i] = claims[slices.IndexFunc(sorted, func(s PlaceOrderLine) bool { return s.ProductID == l.ProductID })].cur.state
 	}
 	if oc.decide(place(products)) != nil {
 		return State[order.Order]{}, false
 	}
 	placed := State[order.Order]{Value: oc.next, Version: int64(len(oc.events))}
-	for _, l := range sorted {
-		if claims[l.ProductID].decide(stockDecision(stockReserve, id, l.Quantity, at)) != nil {
+	for i, l := range sorted {
+		if claims[i].decide(stockDecision(stockReserve, id, l.Quantity, at)) != nil {
 			return State[order.Order]{}, false
 		}
 	}
@@ -96,13 +96,16 @@ func (f *Fulfilment) settleAtPlacement(ctx context.Context, id uuid.UUID, m Meta
 		return State[order.Order]{}, false
 	}
 
+	// In the log: order.placed, the reservations, order.confirmed, as the process manager would
+	// have appended them.
 	ctx, span := startAppend(ctx, "place and settle", oc.stream)
 	m = m.traced(ctx)
-	p, err := oc.part(m)
-	parts = append(parts, p)
-	for _, l := range sorted {
+	op, err := oc.part(m)
+	parts := []eventstore.StreamAppend{{Stream: op.Stream, Expected: op.Expected, Events: op.Events[:placed.Version]}}
+	for _, c := range claims {
 		if err == nil {
-			p, err = claims[l.ProductID].part(m)
+			var p eventstore.StreamAppend
+			p, err = c.part(m)
 			parts = append(parts, p)
 		}
 	}
@@ -110,6 +113,7 @@ func (f *Fulfilment) settleAtPlacement(ctx context.Context, id uuid.UUID, m Meta
 		endSpan(span, err)
 		return State[order.Order]{}, false
 	}
+	parts = append(parts, eventstore.StreamAppend{Stream: op.Stream, Expected: eventstore.Any, Events: op.Events[placed.Version:]})
 	res, err := multi.AppendAll(ctx, parts...)
 	endSpan(span, err)
 	if err != nil {
@@ -120,9 +124,11 @@ func (f *Fulfilment) settleAtPlacement(ctx context.Context, id uuid.UUID, m Meta
 		}
 		return State[order.Order]{}, false
 	}
-	results = res
+	last := len(parts) - 1
+	heldParts = append([]eventstore.StreamAppend{op}, parts[1:last]...)
+	heldResults = append([]eventstore.AppendResult{res[last]}, res[1:last]...)
 	placed.Position = res[0].Position
 	f.obs.Settled(order.StatusOrder, "", f.now().Sub(at))
-	f.out.settled(id, outcome{status: order.StatusOrder}, res[0].Position)
+	f.out.settled(id, outcome{status: order.StatusOrder}, res[last].Position)
 	return placed, true
 }

@@ -29,7 +29,8 @@ func oneTransaction(recs ...eventstore.Record) bool {
 
 // TestPlaceOrderSettlesInItsAppend places orders with the process manager given to SettleWith:
 //   - a product this process has cached and idle: order.placed, the reservation and
-//     order.confirmed are one transaction, nothing is read, the answer is the order as placed,
+//     order.confirmed are one transaction, in that order in the log, nothing is read, the answer
+//     is the order as placed,
 //     and the process manager, handed order.placed, reads and reserves nothing;
 //   - a product another process changed since: the append is refused, the order is placed
 //     PENDING with the product as it is now (its new price), and the process manager settles it;
@@ -68,8 +69,9 @@ func TestPlaceOrderSettlesInItsAppend(t *testing.T) {
 	prod := e.stream(product.StreamID(p))
 	reserved := prod[len(prod)-1]
 	if len(recs) != 2 || recs[0].Type != order.TypePlaced || recs[1].Type != order.TypeConfirmed || reserved.Type != product.TypeStockReserved ||
-		!oneTransaction(recs[0], recs[1], reserved) || res.Position != recs[1].Position {
-		t.Fatalf("order stream %v, product's last event %s: want order.placed, order.confirmed and the reservation in one transaction, the answer's position order.confirmed's", typesOf(recs), reserved.Type)
+		!oneTransaction(recs[0], recs[1], reserved) || !(recs[0].Position < reserved.Position && reserved.Position < recs[1].Position) ||
+		res.Position != recs[0].Position {
+		t.Fatalf("order stream %v, product's last event %s: want order.placed, the reservation and order.confirmed in one transaction, in that order, the answer's position order.placed's", typesOf(recs), reserved.Type)
 	}
 	before = store.reads.Load()
 	if err := f.Handle(ctx, recs[0]); err != nil {

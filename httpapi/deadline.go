@@ -49,14 +49,15 @@ func unreachable(err error) *ErrorEnvelope {
 }
 
 // connectionLost reports whether err is a connection that could not be made or broke: a
-// connect error, a network error, or PostgreSQL's connection exception (08) and operator
-// intervention (57P: shutting down, terminating connections, not yet accepting them) classes.
+// connect error, a network error, a connection the driver closed after an earlier failure on it,
+// or PostgreSQL's connection exception (08) and operator intervention (57P: shutting down,
+// terminating connections, not yet accepting them) classes.
 func connectionLost(err error) bool {
 	var ce *pgconn.ConnectError
 	var pe *pgconn.PgError
 	var ne net.Error
 	switch {
-	case errors.As(err, &ce), errors.As(err, &ne):
+	case errors.As(err, &ce), errors.As(err, &ne), errors.Is(err, pgconn.ErrConnClosed):
 		return true
 	case errors.As(err, &pe):
 		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")

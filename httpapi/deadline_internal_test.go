@@ -65,6 +65,7 @@ func TestUnavailableIs503(t *testing.T) {
 		{"server shutting down", fmt.Errorf("find address: %w", &pgconn.PgError{Code: "57P01"}), http.StatusServiceUnavailable},
 		{"connection exception", fmt.Errorf("find address: %w", &pgconn.PgError{Code: "08006"}), http.StatusServiceUnavailable},
 		{"unexpected EOF", fmt.Errorf("find address: %w", io.ErrUnexpectedEOF), http.StatusServiceUnavailable},
+		{"connection closed after a failure", fmt.Errorf("claim idempotency key: set statement_timeout: %w", pgconn.ErrConnClosed), http.StatusServiceUnavailable},
 		{"unique violation", fmt.Errorf("insert: %w", &pgconn.PgError{Code: "23505"}), http.StatusInternalServerError},
 		{"anything else", errors.New("boom"), http.StatusInternalServerError},
 	} {

@@ -65,6 +65,8 @@ func newShopOn(t testing.TB, pool *pgxpool.Pool) *shop {
 	rl := relay.New(store, pool, b.Publisher(), relay.Options{Logger: quiet,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
 	fulfil := commands.NewFulfilment(repos, commands.FulfilmentConfig{})
+	handlers := commands.NewHandlers(repos, cfg)
+	handlers.PlaceOrder.SettleWith(fulfil) // as serve runs one process
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -96,7 +98,7 @@ func newShopOn(t testing.TB, pool *pgxpool.Pool) *shop {
 		return true
 	})
 	return &shop{pool: pool, store: store, repos: repos, runner: runner, deps: httpapi.Deps{
-		Commands:    commands.NewHandlers(repos, cfg),
+		Commands:    handlers,
 		Idempotency: commands.NewIdempotency(idempotency.New(pool)),
 		Reader:      readmodels.New(pool),
 		Positions:   runner,

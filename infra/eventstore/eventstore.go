@@ -292,21 +292,25 @@ type MultiAppender interface {
 	// version is an error matching ErrWrongVersion, a *WrongVersionError naming a stream whose
 	// version did not hold. Unlike Append, appending events already stored is not a success: such
 	// an append is refused like any other whose streams moved, and a caller that re-runs a
-	// command looks for its earlier result itself. Each stream appears at most once; the results
-	// are in the order of appends.
+	// command looks for its earlier result itself.
+	//
+	// The events go into the log in the order of appends. A stream may appear again: the later
+	// append continues the stream where the earlier one leaves it and expects Any (the earlier
+	// one's expected version is the check), so that an order placed, its stock reserved and its
+	// outcome are in the log in that order. The results are one per append, in their order.
 	AppendAll(ctx context.Context, appends ...StreamAppend) ([]AppendResult, error)
 }
 
-// ValidateAll checks a MultiAppender's input as Validate checks an append's, and that no stream
-// appears twice.
+// ValidateAll checks a MultiAppender's input as Validate checks an append's, and that a stream
+// that appears again expects Any.
 func ValidateAll(appends []StreamAppend) error {
 	if len(appends) == 0 {
 		return fmt.Errorf("append to several streams: no appends: %w", ErrInvalid)
 	}
 	seen := make(map[string]bool, len(appends))
 	for _, a := range appends {
-		if seen[a.Stream] {
-			return fmt.Errorf("append to several streams: %s appears twice: %w", a.Stream, ErrInvalid)
+		if seen[a.Stream] && a.Expected != Any {
+			return fmt.Errorf("append to several streams: %s appears again expecting %s, not any: %w", a.Stream, a.Expected, ErrInvalid)
 		}
 		seen[a.Stream] = true
 		if err := Validate(a.Stream, a.Events); err != nil {

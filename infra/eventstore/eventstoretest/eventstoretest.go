@@ -1088,7 +1088,8 @@ func testConcurrentConditionalAppends(t *testing.T, s eventstore.Store, c events
 }
 
 // testAppendAll checks AppendAll: every stream's events or none, each stream's expected version
-// checked (ExactAfter's event included), the events one run of the log; refused input; and of
+// checked (ExactAfter's event included), the events one run of the log in the appends' order (a
+// stream named again included); refused input; and of
 // concurrent AppendAlls expecting the same version of a shared stream, exactly one written.
 func testAppendAll(t *testing.T, s eventstore.Store, m eventstore.MultiAppender) {
 	ctx := testContext(t)
@@ -1153,13 +1154,33 @@ func testAppendAll(t *testing.T, s eventstore.Store, m eventstore.MultiAppender)
 		}
 	}
 
+	// A stream that appears again continues where it left: the log holds the events in the
+	// appends' order, each result is its own append's.
+	ia, ib := newStream(t, "interleaved-a"), newStream(t, "interleaved-b")
+	placed, reserved, confirmed := newEvent("contract.placed.v1", 1), newEvent("contract.reserved.v1", 1), newEvent("contract.confirmed.v1", 1)
+	res, err = m.AppendAll(ctx,
+		eventstore.StreamAppend{Stream: ia, Expected: eventstore.NoStream, Events: []eventstore.EventData{placed}},
+		eventstore.StreamAppend{Stream: ib, Expected: eventstore.NoStream, Events: []eventstore.EventData{reserved}},
+		eventstore.StreamAppend{Stream: ia, Expected: eventstore.Any, Events: []eventstore.EventData{confirmed}})
+	if err != nil || len(res) != 3 {
+		t.Fatalf("AppendAll naming a stream again = %+v, %v; want 3 results", res, err)
+	}
+	ra, rb := readStream(t, s, ia), readStream(t, s, ib)
+	if len(ra) != 2 || ra[0].ID != placed.ID || ra[1].ID != confirmed.ID || len(rb) != 1 ||
+		!(ra[0].Position < rb[0].Position && rb[0].Position < ra[1].Position) ||
+		res[0] != (eventstore.AppendResult{Version: 1, Position: ra[0].Position}) ||
+		res[1] != (eventstore.AppendResult{Version: 1, Position: rb[0].Position}) ||
+		res[2] != (eventstore.AppendResult{Version: 2, Position: ra[1].Position}) {
+		t.Fatalf("AppendAll naming a stream again: results %+v, %s holds %d events, %s %d; want the events in the appends' order, each result its append's last event", res, ia, len(ra), ib, len(rb))
+	}
+
 	for _, bad := range [][]eventstore.StreamAppend{
 		nil,
 		{{Stream: fresh, Expected: eventstore.Exact(2), Events: newEvents("contract.x.v1", 1)}, {Stream: fresh, Expected: eventstore.Exact(2), Events: newEvents("contract.x.v1", 1)}},
 		{{Stream: newStream(t, "empty"), Expected: eventstore.NoStream}, {Stream: newStream(t, "full"), Expected: eventstore.NoStream, Events: newEvents("contract.x.v1", 1)}},
 	} {
 		if _, err := m.AppendAll(ctx, bad...); !errors.Is(err, eventstore.ErrInvalid) {
-			t.Fatalf("AppendAll(%d appends: none, a stream twice, or one without events) = %v, want ErrInvalid", len(bad), err)
+			t.Fatalf("AppendAll(%d appends: none, a stream again not expecting any, or one without events) = %v, want ErrInvalid", len(bad), err)
 		}
 	}
 

@@ -313,7 +313,8 @@ func (e *groupRefusedError) Error() string { return "an append of the group was 
 
 // appendGroupSQL writes batch in one statement and returns each append's results, one per part,
 // or an error when the statement wrote nothing (a check failed, a unique violation, anything
-// else).
+// else). The parts of an append that name one stream again are one request, their events in
+// the order of the parts, so the events are laid out in the log in the order the parts give.
 func (s *Store) appendGroupSQL(batch []*pendingAppend, delayed bool) ([][]eventstore.AppendResult, error) {
 	var (
 		streams                []string
@@ -324,22 +325,31 @@ func (s *Store) appendGroupSQL(batch []*pendingAppend, delayed bool) ([][]events
 		types, datas, metadata []string
 		conds                  = conditionsOf(nil)
 		condReqs               = []int64{}
-		owners                 []int // the append of each request
-		parts                  []eventstore.StreamAppend
+		owners                 []int                     // the append of each request
+		firsts                 []eventstore.StreamAppend // the first part of each request
+		written                []int64                   // the events of each request so far
+		ends                   = make([][]partEnd, len(batch))
 	)
 	for i, p := range batch {
 		first := int64(len(streams) + 1)
+		requests := make(map[string]int, len(p.parts))
 		for _, a := range p.parts {
-			lo, hi := versionRange(a.Expected)
-			streams, los, his = append(streams, a.Stream), append(los, lo), append(his, hi)
-			lasts = append(lasts, lastIDArg(a.Expected))
-			owners, parts = append(owners, i), append(parts, a)
-			r := int64(len(streams))
-			for k, e := range a.Events {
-				reqs, ords = append(reqs, r), append(ords, int64(k+1))
+			r, again := requests[a.Stream]
+			if !again {
+				lo, hi := versionRange(a.Expected)
+				streams, los, his = append(streams, a.Stream), append(los, lo), append(his, hi)
+				lasts = append(lasts, lastIDArg(a.Expected))
+				owners, firsts, written = append(owners, i), append(firsts, a), append(written, 0)
+				r = len(streams) - 1
+				requests[a.Stream] = r
+			}
+			for _, e := range a.Events {
+				written[r]++
+				reqs, ords = append(reqs, int64(r+1)), append(ords, written[r])
 				ids = append(ids, pgtype.UUID{Bytes: e.ID, Valid: true})
 				types, datas, metadata = append(types, e.Type), append(datas, string(e.Data)), append(metadata, string(e.Metadata))
 			}
+			ends[i] = append(ends[i], partEnd{request: r, nth: written[r], index: int64(len(ids))})
 		}
 		conds.add(p.conds)
 		for range p.conds {
@@ -354,46 +364,58 @@ func (s *Store) appendGroupSQL(batch []*pendingAppend, delayed bool) ([][]events
 		return nil, err
 	}
 	defer rows.Close()
-	results := make([][]eventstore.AppendResult, len(batch))
 	refused := &groupRefusedError{failed: make([]bool, len(batch))}
-	all, n, failures := true, 0, 0
+	current := make([]int64, 0, len(streams))
+	var xid int64 // the statement's transaction: every position is xid<<positionBits | index-1
+	all, failures := true, 0
 	for rows.Next() {
 		var passed, ok bool
 		var version, position *int64
-		var current int64
-		if err := rows.Scan(&passed, &ok, &version, &position, &current); err != nil {
+		var cur int64
+		if err := rows.Scan(&passed, &ok, &version, &position, &cur); err != nil {
 			return nil, err
 		}
+		n := len(current)
 		if n >= len(owners) {
 			return nil, fmt.Errorf("group append: more rows than its %d requests", len(owners))
 		}
 		all = all && ok
 		if !passed {
 			if failures == 0 {
-				refused.stream, refused.expected, refused.actual = parts[n].Stream, parts[n].Expected, current
+				refused.stream, refused.expected, refused.actual = firsts[n].Stream, firsts[n].Expected, cur
 			}
 			refused.failed[owners[n]] = true
 			failures++
 		}
-		if ok && version != nil {
-			results[owners[n]] = append(results[owners[n]], eventstore.AppendResult{Version: *version, Position: eventstore.Position(*position)})
+		if ok && position != nil {
+			xid = *position >> positionBits
 		}
-		n++
+		current = append(current, cur)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	switch {
-	case n != len(owners):
-		return nil, fmt.Errorf("group append: %d rows for %d requests", n, len(owners))
+	case len(current) != len(owners):
+		return nil, fmt.Errorf("group append: %d rows for %d requests", len(current), len(owners))
 	case !all:
 		return nil, refused
+	case xid == 0:
+		// Cannot happen: a group that passed wrote every request's events.
+		return nil, fmt.Errorf("group append: passed, but no position written")
 	}
-	for i, p := range batch {
-		if len(results[i]) != len(p.parts) {
-			// Cannot happen: every request of a group that passed wrote events.
-			return nil, fmt.Errorf("group append: %d results for an append of %d streams", len(results[i]), len(p.parts))
+	results := make([][]eventstore.AppendResult, len(batch))
+	for i := range batch {
+		for _, e := range ends[i] {
+			results[i] = append(results[i], eventstore.AppendResult{Version: current[e.request] + e.nth, Position: eventstore.Position(xid<<positionBits | (e.index - 1))})
 		}
 	}
 	return results, nil
+}
+
+// partEnd is where a part of an append ends in a group statement: its request, the place of its
+// last event among the request's events and among the statement's.
+type partEnd struct {
+	request    int
+	nth, index int64
 }
