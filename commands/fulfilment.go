@@ -137,7 +137,14 @@ func NewFulfilment(repos *Repos, cfg FulfilmentConfig) *Fulfilment {
 // error means the work is not done and the message must be delivered again.
 func (f *Fulfilment) Handle(ctx context.Context, rec eventstore.Record) (err error) {
 	switch rec.Type {
-	case order.TypePlaced, order.TypeLineRejected, order.TypeLineCancelled, order.TypeLineDelivered:
+	case order.TypePlaced:
+		// An order this process settled in the append that placed it (SettleWith) is ORDER in
+		// its cache: nothing to do, nothing to read or decode. ORDER is final for order.placed;
+		// a REJECT is handled in full, since its releases may have been cut short by a crash.
+		if st, _, ok := f.repos.Orders.cached(rec.Stream); ok && st.Value.Status == order.StatusOrder {
+			return nil
+		}
+	case order.TypeLineRejected, order.TypeLineCancelled, order.TypeLineDelivered:
 	default:
 		return nil
 	}
@@ -242,12 +249,6 @@ func (f *Fulfilment) decideStockIf(ctx context.Context, productID, orderID uuid.
 func (f *Fulfilment) settle(ctx context.Context, rec eventstore.Record, placed order.Placed, meta Meta) error {
 	unlock := f.lock.lock(placed.OrderID)
 	defer unlock()
-	// An order this process settled in the append that placed it (SettleWith) is ORDER in its
-	// cache: nothing to do, nothing to read. ORDER is final for order.placed; a REJECT found
-	// anywhere is handled below, whose releases a crash may have cut short.
-	if st, _, ok := f.repos.Orders.Cached(placed.OrderID); ok && st.Value.Status == order.StatusOrder {
-		return nil
-	}
 	if f.repos.Products.Conditional() {
 		o := order.Evolve(order.Order{}, placed)
 		unmoved := []eventstore.StreamAt{{Stream: rec.Stream, Version: rec.Version, Last: rec.ID}}

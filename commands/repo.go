@@ -144,7 +144,11 @@ func (r *Repo[S, E]) Current(ctx context.Context, id uuid.UUID) (State[S], error
 // a condition on it would most likely fail: Current joins the writer's batch instead). The state
 // may be behind the stream; only the condition tells.
 func (r *Repo[S, E]) Cached(id uuid.UUID) (State[S], eventstore.StreamAt, bool) {
-	stream := r.agg.StreamID(id)
+	return r.cached(r.agg.StreamID(id))
+}
+
+// cached is Cached by stream id.
+func (r *Repo[S, E]) cached(stream string) (State[S], eventstore.StreamAt, bool) {
 	r.wmu.Lock()
 	_, busy := r.queues[stream]
 	r.wmu.Unlock()
