@@ -40,8 +40,9 @@ type EventSourcedConfig struct {
 // event store; the command handlers on repositories with snapshots and caches; the relay that
 // publishes the log to the in-process bus; the order-fulfilment process manager that consumes it
 // and settles each order; and, once the mixed scenario starts them, the projections that keep the
-// read models the queries read. Place goes through the PlaceOrder handler and waits for the
-// fulfilment's outcome.
+// read models the queries read. Place goes through the PlaceOrder handler, which settles an order
+// in the append that places it when it can (SettleWith, as serve runs one process), and waits for
+// the outcome.
 type EventSourced struct {
 	pool     *pgxpool.Pool
 	store    *postgres.Store
