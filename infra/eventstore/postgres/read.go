@@ -120,41 +120,41 @@ func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, limit int
 	return recs, nil
 }
 
-// xminHorizonSQL is a cheaper horizon than horizonSQL, and never a later one: the snapshot's
-// xmin, the oldest transaction id still running anywhere on the server. Finding it costs nothing,
-// while horizonSQL's look at every backend's transaction costs a millisecond or more, and live
-// subscriptions read on every wake-up. Subscriptions read with it until it holds the same event
-// back for a while (see SubscribeAll), which only a long transaction does, possibly in another
-// database; then they read with horizonSQL.
-const xminHorizonSQL = `(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)`
+// liveHorizonSQL is the horizon of live reads, cheaper than horizonSQL and never later: the oldest
+// transaction id still running when the statement's snapshot was taken, other than the ids in $3
+// (ids foreignXIDsSQL found to belong to other databases: they stay foreign for as long as they
+// run), or the first id not yet handed out. It looks at the snapshot's running ids only, while
+// horizonSQL's look at every backend costs a millisecond or more, and live subscriptions read on
+// every wake-up. With no ids in $3 it is the snapshot's xmin.
+const liveHorizonSQL = `(SELECT (coalesce(
+	(SELECT min(x) FROM pg_snapshot_xip(s) x WHERE NOT (x::text::bigint = ANY($3::bigint[]))),
+	pg_snapshot_xmax(s))::text::bigint) << 20
+FROM pg_current_snapshot() s)`
 
-// readLiveQuery is ReadAll's query with the given horizon, plus the first committed row beyond the
+// foreignXIDsSQL returns the running transaction ids that belong to backends of other databases
+// (see horizonSQL for why a reader of the log may pass over them).
+const foreignXIDsSQL = `SELECT coalesce(array_agg(x::text::bigint), '{}') FROM pg_snapshot_xip(pg_current_snapshot()) x
+WHERE xid(x) IN (SELECT a.backend_xid FROM pg_stat_get_activity(NULL) a
+	WHERE a.backend_xid IS NOT NULL AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))`
+
+// readLiveSQL is ReadAll's query with the live horizon, plus the first committed row beyond the
 // horizon, flagged false. One statement, so one snapshot and one horizon for both.
-func readLiveQuery(horizon string) string {
-	return `WITH h AS MATERIALIZED (SELECT ` + horizon + ` AS p)
+const readLiveSQL = `WITH h AS MATERIALIZED (SELECT ` + liveHorizonSQL + ` AS p)
 (SELECT ` + recordColumns + `, true FROM events WHERE position > $1 AND position < (SELECT p FROM h) ORDER BY position LIMIT $2)
 UNION ALL
 (SELECT ` + recordColumns + `, false FROM events WHERE position > $1 AND position >= (SELECT p FROM h) ORDER BY position LIMIT 1)
 ORDER BY 1`
-}
 
-var (
-	// readLiveSQL reads live with the cheap horizon.
-	readLiveSQL = readLiveQuery(xminHorizonSQL)
-	// readLivePreciseSQL reads live with the horizon that passes over other databases.
-	readLivePreciseSQL = readLiveQuery(horizonSQL)
-)
-
-// readLive is ReadAll for subscriptions, with the cheap horizon unless precise: it also returns
-// the position of the first committed event the horizon holds back (an older transaction is still
-// running), 0 when there is none, a reason to look again soon rather than wait for the next
-// wake-up. Both come from one snapshot, so nothing can slip between them.
-func (s *Store) readLive(ctx context.Context, from eventstore.Position, limit int, precise bool) (recs []eventstore.Record, heldBack eventstore.Position, err error) {
-	query := readLiveSQL
-	if precise {
-		query = readLivePreciseSQL
+// readLive is ReadAll for subscriptions, passing over the running transactions in foreign (ids of
+// other databases' transactions, foreignXIDs): it also returns the position of the first committed
+// event the horizon holds back (an older transaction is still running), 0 when there is none, a
+// reason to look again soon rather than wait for the next wake-up. Both come from one snapshot,
+// so nothing can slip between them.
+func (s *Store) readLive(ctx context.Context, from eventstore.Position, limit int, foreign []int64) (recs []eventstore.Record, heldBack eventstore.Position, err error) {
+	if foreign == nil {
+		foreign = []int64{} // NULL would make every id foreign
 	}
-	rows, err := s.pool.Query(ctx, query, int64(from), limit)
+	rows, err := s.pool.Query(ctx, readLiveSQL, int64(from), limit, foreign)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read all from %d: %w", from, err)
 	}
@@ -178,6 +178,17 @@ func (s *Store) readLive(ctx context.Context, from eventstore.Position, limit in
 		return nil, 0, fmt.Errorf("read all from %d: %w", from, err)
 	}
 	return recs, heldBack, nil
+}
+
+// foreignXIDs returns the ids of the transactions of other databases running now, which live reads
+// may pass over for as long as they run.
+func (s *Store) foreignXIDs(ctx context.Context) ([]int64, error) {
+	s.foreignLookups.Add(1)
+	var ids []int64
+	if err := s.pool.QueryRow(ctx, foreignXIDsSQL).Scan(&ids); err != nil {
+		return nil, fmt.Errorf("find other databases' transactions: %w", err)
+	}
+	return ids, nil
 }
 
 // query runs a query of recordColumns; limit is the most rows it can return. The result starts

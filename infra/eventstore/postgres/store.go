@@ -114,6 +114,7 @@ type Store struct {
 
 	groups         [2]appendGroup // durable and delayed appends waiting to be written (group.go)
 	groupedAppends atomic.Int64   // appends written by a group statement, for tests
+	foreignLookups atomic.Int64   // subscriptions' looks for other databases' transactions, for tests
 
 	mu        sync.Mutex
 	waiters   map[chan struct{}]struct{}

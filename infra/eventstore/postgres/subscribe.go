@@ -20,14 +20,14 @@ const (
 	// it adds to the lag. Each re-check reads the visible events and one row beyond.
 	heldBackMin = 2 * time.Millisecond
 	heldBackMax = 25 * time.Millisecond
-	// preciseAfter is how long the cheap horizon may hold the same event back before a
-	// subscription reads once with the precise one, which passes over transactions of other
-	// databases; preciseEvery is the least time between two such reads. A precise read costs a
-	// look at every backend (about 10 ms on a loaded server), and is wasted when the transaction
-	// holding the log back is in this database, a common case under load; a long transaction in
-	// another database delays a subscription by at most about preciseEvery per batch.
-	preciseAfter = 50 * time.Millisecond
-	preciseEvery = 250 * time.Millisecond
+	// lookupAfter is how long the live horizon may hold the same event back before a
+	// subscription looks for transactions of other databases (foreignXIDs), which its reads then
+	// pass over for as long as they run; lookupEvery is the least time between two looks. A look
+	// costs a look at every backend (about 10 ms on a loaded server), and is wasted when the
+	// transaction holding the log back is in this database, a common case under load; a long
+	// transaction in another database delays a subscription once, by lookupAfter or so.
+	lookupAfter = 50 * time.Millisecond
+	lookupEvery = 250 * time.Millisecond
 	// listenRetryMax bounds the wait between attempts to re-establish a lost LISTEN connection.
 	listenRetryMax = 5 * time.Second
 	// A subscription retries a failed read after a growing delay, and gives up (returns the
@@ -62,15 +62,20 @@ func (s *Store) SubscribeAll(ctx context.Context, from eventstore.Position, hand
 	defer retry.Stop()
 	backoff := heldBackMin
 	failures := 0
-	// The cheap horizon is used until it holds the same event back for preciseAfter.
+	// Other databases' transactions are looked for once the horizon holds the same event back for
+	// lookupAfter.
 	var stuck eventstore.Position
-	var stuckSince, lastPrecise time.Time
-	precise := false
+	var stuckSince, lastLookup time.Time
+	var foreign []int64
+	lookup := false
 	for {
-		recs, heldBack, err := s.readLive(ctx, from, s.batchSize, precise)
-		if precise {
-			lastPrecise, precise = time.Now(), false
+		if lookup {
+			lastLookup, lookup = time.Now(), false
+			if ids, err := s.foreignXIDs(ctx); err == nil {
+				foreign = ids
+			} // else the read below fails too, and is retried
 		}
+		recs, heldBack, err := s.readLive(ctx, from, s.batchSize, foreign)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -92,8 +97,8 @@ func (s *Store) SubscribeAll(ctx context.Context, from eventstore.Position, hand
 			stuck = 0
 		case heldBack != stuck:
 			stuck, stuckSince = heldBack, time.Now()
-		case time.Since(stuckSince) >= preciseAfter && time.Since(lastPrecise) >= preciseEvery:
-			precise = true
+		case time.Since(stuckSince) >= lookupAfter && time.Since(lastLookup) >= lookupEvery:
+			lookup = true
 		}
 		if len(recs) > 0 {
 			if err := handle(ctx, recs); err != nil {
