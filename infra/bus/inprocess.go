@@ -101,6 +101,15 @@ func (b *InProcess) Publish(topic string, msgs ...*message.Message) error {
 	return nil
 }
 
+// Wants reports whether a message published to topic now would go anywhere: a subscriber is
+// there, or the topic requires one (RequireSubscriber). The relay builds no message for a topic
+// nobody in the process wants, which Publish would drop.
+func (b *InProcess) Wants(topic string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.subs[topic] > 0 || b.required[topic]
+}
+
 func (b *InProcess) publish(topic string, msg *message.Message) error {
 	b.mu.Lock()
 	subs := b.subs[topic]

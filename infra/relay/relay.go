@@ -398,8 +398,14 @@ func (r *Relay) worker(ctx context.Context, in <-chan work, progress *tracker) {
 			}
 		}
 		var groups []group
+		var dropped []*item
 		for _, w := range batch {
 			topic := r.opts.Topic(w.rec.Stream)
+			if wanter, ok := r.pub.(interface{ Wants(string) bool }); ok && !wanter.Wants(topic) {
+				// In process, nobody wants the topic: the publish would drop the message.
+				dropped = append(dropped, w.item)
+				continue
+			}
 			j := 0
 			for j < len(groups) && groups[j].topic != topic {
 				j++
@@ -410,6 +416,7 @@ func (r *Relay) worker(ctx context.Context, in <-chan work, progress *tracker) {
 			groups[j].msgs = append(groups[j].msgs, bus.NewMessage(w.rec))
 			groups[j].items = append(groups[j].items, w.item)
 		}
+		progress.done(dropped)
 		for _, g := range groups {
 			if !r.publishGroup(ctx, g) {
 				return

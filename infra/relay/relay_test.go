@@ -412,3 +412,40 @@ func TestRelayDurableOnly(t *testing.T) {
 		})
 	}
 }
+
+// TestRelayBuildsNoMessageNobodyWants: in process, events of topics nobody subscribes to (nor
+// requires) are passed over without a publish, and the checkpoint moves past them; once a
+// consumer subscribes, events are published to it again.
+func TestRelayBuildsNoMessageNobodyWants(t *testing.T) {
+	pool := pgtest.New(t)
+	store := postgres.New(pool)
+	b := bus.NewInProcess(bus.InProcessConfig{})
+	defer b.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	unwanted, err := appendEvents(store, newStreams(5), 4, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := relay.New(store, pool, b, fast("unwanted"))
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	last := unwanted[len(unwanted)-1].Position
+	waitFor(t, 30*time.Second, "the checkpoint past the unwanted events", func() bool { return r.Status().Checkpoint == last })
+	if n := r.Status().Published; n != 0 {
+		t.Fatalf("%d messages published while nobody subscribes, want none", n)
+	}
+	var got received
+	consumeInProcess(t, ctx, b, &got)
+	log, err := appendEvents(store, newStreams(2), 3, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wanted := log[len(unwanted):] // appendEvents returns the whole log
+	waitFor(t, 30*time.Second, "the events published once a consumer subscribed", func() bool { return got.distinct() == len(wanted) })
+	got.check(t, wanted)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after cancel = %v, want nil", err)
+	}
+}
