@@ -60,6 +60,16 @@ func TestPlaceOrderSettlesInItsAppend(t *testing.T) {
 		return res
 	}
 
+	// The writer that answered the status change ends a moment after its answer; until then the
+	// product is busy and the order would go the usual way.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, _, idle := e.repos.Products.Cached(p); idle {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("product %s still busy or not cached 5 s after it was put on sale", p)
+		}
+	}
 	before := store.reads.Load()
 	res := place(2)
 	if reads := store.reads.Load() - before; reads != 0 {
