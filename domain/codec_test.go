@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -64,3 +65,34 @@ func TestCodecRefusesMistakes(t *testing.T) {
 		})
 	}
 }
+
+// TestCodecReadsWhatEncodingJSONReads checks that the codec keeps encoding/json's leniency, so
+// that every event stored so far still decodes: names in another case, a name twice (the last
+// wins) and invalid UTF-8 (replaced by U+FFFD).
+func TestCodecReadsWhatEncodingJSONReads(t *testing.T) {
+	c := domain.NewCodec(domain.Type[testEvent, named]())
+	for _, tt := range []struct {
+		data string
+		want named
+	}{
+		{`{"NAME":"a"}`, named{Name: "a"}},
+		{`{"name":"a","name":"b"}`, named{Name: "b"}},
+		{"{\"name\":\"a\xffb\"}", named{Name: "a\ufffdb"}},
+		{`{"name":"a","extra":[1,{"x":null}]}`, named{Name: "a"}},
+	} {
+		var want named
+		if err := json.Unmarshal([]byte(tt.data), &want); err != nil || want != tt.want {
+			t.Fatalf("json.Unmarshal(%q) = %#v, %v; the test expects %#v", tt.data, want, err, tt.want)
+		}
+		got, err := c.Decode("test.named.v1", []byte(tt.data))
+		if err != nil || got != tt.want {
+			t.Errorf("Decode(%q) = %#v, %v; want %#v as encoding/json gives", tt.data, got, err, tt.want)
+		}
+	}
+}
+
+type named struct {
+	Name string `json:"name"`
+}
+
+func (named) EventType() string { return "test.named.v1" }

@@ -105,15 +105,17 @@ func (o *Orders) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Record)
 	return b.Write(ctx, tx)
 }
 
-// Plan decodes the order and review events of recs.
+// Plan decodes the order and review events of recs. The plan points into recs, which must not
+// change until it is written.
 func (*Orders) Plan(recs []eventstore.Record) (Plan, error) {
-	b := &ordersBatch{folds: make(map[uuid.UUID]*orderFold), reviews: make(map[uuid.UUID]*lineRow)}
+	b := &ordersBatch{folds: make(map[uuid.UUID]*orderFold), reviews: make(map[uuid.UUID]*lineRow),
+		changes: make([]change, 0, len(recs))}
 	if len(recs) > 0 {
-		b.head = recs[0]
+		b.head = &recs[0]
 	}
-	for _, rec := range recs {
-		if err := b.decode(rec); err != nil {
-			return nil, &EventError{Record: rec, Err: err}
+	for i := range recs {
+		if err := b.decode(&recs[i]); err != nil {
+			return nil, &EventError{Record: recs[i], Err: err}
 		}
 	}
 	return b, nil
@@ -123,12 +125,17 @@ func (*Orders) Plan(recs []eventstore.Record) (Plan, error) {
 // and writes their rows.
 func (b *ordersBatch) Write(ctx context.Context, tx pgx.Tx) error {
 	if err := b.load(ctx, tx); err != nil {
-		return &EventError{Record: b.head, Err: err}
+		return &EventError{Record: *b.head, Err: err}
 	}
-	for _, c := range b.changes {
-		b.apply(c)
-	}
+	b.evolve()
 	return sendPlanned(ctx, tx, b.statements())
+}
+
+// evolve applies the batch's changes, in log order, to the orders they are about.
+func (b *ordersBatch) evolve() {
+	for i := range b.changes {
+		b.apply(&b.changes[i])
+	}
 }
 
 // lineRow is the columns of an order line besides the domain's order.Line.
@@ -141,7 +148,7 @@ type lineRow struct {
 
 // orderFold is one order of a batch: its state and its rows' other columns.
 type orderFold struct {
-	first     eventstore.Record // the first record about it, named when its write fails
+	first     *eventstore.Record // the first record about it, named when its write fails
 	state     order.Order
 	updatedAt time.Time
 	lines     []*lineRow // by line number - 1
@@ -152,7 +159,7 @@ type orderFold struct {
 
 // change is one event of a batch about an order, in log order.
 type change struct {
-	rec    eventstore.Record
+	rec    *eventstore.Record
 	order  uuid.UUID
 	event  order.Event   // an order event, or nil
 	review *review.Event // a review event, or nil
@@ -160,7 +167,7 @@ type change struct {
 
 // ordersBatch is the plan of one Apply.
 type ordersBatch struct {
-	head       eventstore.Record // the batch's first record, named when reading its orders fails
+	head       *eventstore.Record // the batch's first record, named when reading its orders fails
 	folds      map[uuid.UUID]*orderFold
 	ids        []uuid.UUID // orders in the order of their first event
 	changes    []change
@@ -169,7 +176,7 @@ type ordersBatch struct {
 	unrevRec   *eventstore.Record
 }
 
-func (b *ordersBatch) fold(id uuid.UUID, rec eventstore.Record) *orderFold {
+func (b *ordersBatch) fold(id uuid.UUID, rec *eventstore.Record) *orderFold {
 	f, ok := b.folds[id]
 	if !ok {
 		f = &orderFold{first: rec}
@@ -180,7 +187,7 @@ func (b *ordersBatch) fold(id uuid.UUID, rec eventstore.Record) *orderFold {
 }
 
 // decode reads one record into the batch's changes.
-func (b *ordersBatch) decode(rec eventstore.Record) error {
+func (b *ordersBatch) decode(rec *eventstore.Record) error {
 	switch {
 	case strings.HasPrefix(rec.Type, "order."):
 		e, err := order.Decode(rec.Type, rec.Data)
@@ -282,7 +289,7 @@ func (b *ordersBatch) load(ctx context.Context, tx pgx.Tx) error {
 }
 
 // apply folds one change into its order.
-func (b *ordersBatch) apply(c change) {
+func (b *ordersBatch) apply(c *change) {
 	if c.review != nil {
 		switch e := (*c.review).(type) {
 		case review.Written:
@@ -302,7 +309,7 @@ func (b *ordersBatch) apply(c change) {
 			}
 			b.unreviewed = append(b.unreviewed, e.ReviewID)
 			if b.unrevRec == nil {
-				b.unrevRec = &c.rec
+				b.unrevRec = c.rec
 			}
 		}
 		return
@@ -400,7 +407,7 @@ type orderColumns struct {
 func (c *orderColumns) add(f *orderFold, changed bool) {
 	o := f.state
 	if c.first == nil {
-		c.first = &f.first
+		c.first = f.first
 	}
 	for i, l := range o.Lines {
 		x := f.lines[i]
@@ -426,8 +433,28 @@ func (c *orderColumns) add(f *orderFold, changed bool) {
 	c.oPlaced, c.oUpdated = append(c.oPlaced, o.PlacedAt), append(c.oUpdated, f.updatedAt)
 }
 
+// reserve makes room for the rows of n orders with lines lines in all.
+func (c *orderColumns) reserve(n, lines int) {
+	c.oID, c.oUser, c.oStatus, c.oReason = make([][16]byte, 0, n), make([][16]byte, 0, n), make([]string, 0, n), make([]string, 0, n)
+	c.oTotal, c.oPlaced, c.oUpdated = make([]int64, 0, n), make([]time.Time, 0, n), make([]time.Time, 0, n)
+	for i := range c.addr {
+		c.addr[i] = make([]string, 0, n)
+	}
+	c.lOrder, c.lUser, c.lProd, c.lSell = make([][16]byte, 0, lines), make([][16]byte, 0, lines), make([][16]byte, 0, lines), make([][16]byte, 0, lines)
+	c.lLine, c.lQty, c.lPrice = make([]int32, 0, lines), make([]int32, 0, lines), make([]int64, 0, lines)
+	c.lName, c.lStatus, c.lDelivery, c.lReason = make([]string, 0, lines), make([]string, 0, lines), make([]string, 0, lines), make([]string, 0, lines)
+	c.lReview, c.lPlaced, c.lUpdated = make([]pgtype.UUID, 0, lines), make([]time.Time, 0, lines), make([]time.Time, 0, lines)
+}
+
 func (b *ordersBatch) statements() []planned {
 	var ins, upd orderColumns
+	var placed, lines int
+	for _, f := range b.folds {
+		if f.placed && f.state.Exists() {
+			placed, lines = placed+1, lines+len(f.state.Lines)
+		}
+	}
+	ins.reserve(placed, lines)
 	for _, id := range b.ids {
 		f := b.folds[id]
 		switch {

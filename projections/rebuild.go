@@ -39,6 +39,15 @@ type IndexDeferrer interface {
 	DeferredIndexes() []string
 }
 
+// BatchFolder is implemented by projectors that fold the events of a batch into one write of each
+// row they change, where a log cut into fewer batches means fewer rows written: every order
+// changes the stock of its products, and the catalog writes each product a batch changes once. A
+// rebuild plans FoldBatches of its batches (of Options.RebuildBatch events) at once for them.
+type BatchFolder interface {
+	// FoldBatches is how many of a rebuild's batches the projector plans and writes as one.
+	FoldBatches() int
+}
+
 // swapAttempts is how many times a rebuild tries its swap when queries on the live tables keep it
 // from taking their locks within SwapLockTimeout.
 const swapAttempts = 3
@@ -312,9 +321,9 @@ func (r *Runner) indexAndAnalyze(ctx context.Context, j *rebuildJob) error {
 }
 
 // replay applies the whole log, as far as it can read, to the jobs' shadow tables: one reader, and
-// for each job a goroutine that plans every batch (see Planner) and one that writes the plans in
-// order, each in a transaction of its own, on a connection of the job's whose session points at
-// its shadow schema. The shadow tables are thrown away if anything fails, so their commits need not
+// for each job a goroutine that plans every batch (see Planner), or every few for a BatchFolder,
+// and one that writes the plans in order, each in a transaction of its own, on a connection of the
+// job's whose session points at its shadow schema. The shadow tables are thrown away if anything fails, so their commits need not
 // wait for the disk.
 func (r *Runner) replay(ctx context.Context, jobs []*rebuildJob) error {
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -343,21 +352,42 @@ func (r *Runner) replay(ctx context.Context, jobs []*rebuildJob) error {
 	for i, j := range jobs {
 		feed, plans := make(chan []eventstore.Record, 1), make(chan planned, 1)
 		feeds[i] = feed
+		fold := 1
+		if f, ok := j.w.p.(BatchFolder); ok {
+			fold = max(1, f.FoldBatches())
+		}
 		wg.Go(func() {
 			defer close(plans)
-			for recs := range feed {
-				if ctx.Err() != nil {
-					continue // drain: the reader stops soon
-				}
+			send := func(recs []eventstore.Record) {
 				pl, err := plan(j.w.p, recs)
 				if err != nil {
 					cancel(fmt.Errorf("rebuild %s: %w", j.w.name, err))
-					continue
+					return
 				}
 				select {
 				case plans <- planned{recs, pl}:
 				case <-ctx.Done():
 				}
+			}
+			var pending []eventstore.Record // batches to plan as one
+			for recs := range feed {
+				switch {
+				case ctx.Err() != nil:
+					// drain: the reader stops soon
+				case fold == 1:
+					send(recs)
+				default:
+					if pending == nil {
+						pending = make([]eventstore.Record, 0, fold*r.opts.RebuildBatch)
+					}
+					if pending = append(pending, recs...); len(pending) >= fold*r.opts.RebuildBatch {
+						send(pending)
+						pending = nil
+					}
+				}
+			}
+			if len(pending) > 0 && ctx.Err() == nil {
+				send(pending)
 			}
 		})
 		wg.Go(func() {

@@ -119,21 +119,15 @@ func BenchmarkRebuild(b *testing.B) {
 func seedShop(b testing.TB, pool *pgxpool.Pool, n int) {
 	b.Helper()
 	began := time.Now()
-	g := &shop{rng: rand.New(rand.NewPCG(1, 2)), versions: map[string]int64{}, index: map[uuid.UUID]int{}, at: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	g.setup()
+	g := newShop()
 	copied, err := pool.CopyFrom(context.Background(), pgx.Identifier{"events"},
 		[]string{"position", "stream_id", "version", "id", "type", "data", "recorded_at"},
 		pgx.CopyFromFunc(func() ([]any, error) {
 			if g.pos >= n {
 				return nil, nil
 			}
-			for len(g.queue) == 0 {
-				g.order()
-			}
-			row := g.queue[0]
-			g.queue = g.queue[1:]
-			g.pos++
-			return []any{int64(g.pos), row.stream, row.version, uuid.New(), row.typ, row.data, row.at}, nil
+			r := g.next()
+			return []any{int64(r.Position), r.Stream, r.Version, r.ID, r.Type, r.Data, r.RecordedAt}, nil
 		}))
 	if err != nil {
 		b.Fatalf("seed events: %v", err)
@@ -142,6 +136,36 @@ func seedShop(b testing.TB, pool *pgxpool.Pool, n int) {
 		b.Fatalf("vacuum events: %v", err)
 	}
 	b.Logf("seeded %d events in %s", copied, time.Since(began).Round(time.Millisecond))
+}
+
+// BenchmarkPlan measures what a rebuild spends in the process on the catalog and orders
+// projectors, without the database: planning batches of 20,000 events of seedShop's log (decoding
+// and folding them) and, for the orders, folding each batch into rows and building its statements.
+// Run it with: go test -run '^$' -bench BenchmarkPlan -benchmem ./projections/
+func BenchmarkPlan(b *testing.B) {
+	g := newShop()
+	recs := make([]eventstore.Record, 200_000)
+	for i := range recs {
+		recs[i] = g.next()
+	}
+	const batch = 20_000
+	for _, p := range []Planner{NewCatalog(), NewOrders()} {
+		b.Run(p.(Projector).Name(), func(b *testing.B) {
+			for b.Loop() {
+				for i := 0; i < len(recs); i += batch {
+					pl, err := p.Plan(recs[i:min(i+batch, len(recs))])
+					if err != nil {
+						b.Fatalf("Plan: %v", err)
+					}
+					if ob, ok := pl.(*ordersBatch); ok {
+						ob.evolve()
+						ob.statements()
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/event")
+		})
+	}
 }
 
 type shopRow struct {
@@ -170,6 +194,24 @@ type shop struct {
 	index    map[uuid.UUID]int // product id -> index in products
 	users    []uuid.UUID
 	orders   int
+}
+
+func newShop() *shop {
+	g := &shop{rng: rand.New(rand.NewPCG(1, 2)), versions: map[string]int64{}, index: map[uuid.UUID]int{}, at: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	g.setup()
+	return g
+}
+
+// next returns the next event of the shop's log, at position pos+1.
+func (g *shop) next() eventstore.Record {
+	for len(g.queue) == 0 {
+		g.order()
+	}
+	row := g.queue[0]
+	g.queue = g.queue[1:]
+	g.pos++
+	return eventstore.Record{Position: eventstore.Position(g.pos), Stream: row.stream, Version: row.version, ID: uuid.New(),
+		Type: row.typ, Data: row.data, RecordedAt: row.at}
 }
 
 func (g *shop) emit(stream string, typ string, e any) {

@@ -352,3 +352,50 @@ func TestRebuildAllReadsTheLogOnce(t *testing.T) {
 		t.Fatalf("RebuildAll with an unknown name = %v, want ErrUnknownProjector", err)
 	}
 }
+
+// foldingCounter is a counter that asks a rebuild for batches of fold of its batches, and records
+// the size of each batch it applies.
+type foldingCounter struct {
+	*counter
+	fold  int
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (c *foldingCounter) FoldBatches() int { return c.fold }
+
+func (c *foldingCounter) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
+	c.mu.Lock()
+	c.sizes = append(c.sizes, len(recs))
+	c.mu.Unlock()
+	return c.counter.Apply(ctx, tx, recs)
+}
+
+func TestRebuildFoldsBatchesOfABatchFolder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	plain := newCounter("plain.v1")
+	plain.tables = []string{"plain_events", "plain_streams"}
+	folding := &foldingCounter{counter: newCounter("folding.v1"), fold: 3}
+	folding.tables = []string{"folding_events", "folding_streams"}
+	last := e.appendEvents(streams("f", 4), 1000, 10, "test.counted.v1")
+	e.head(last)
+	r := e.runner(e.pool, Options{RebuildBatch: 100}, plain, folding)
+	if err := r.RebuildAll(context.Background(), nil, nil); err != nil {
+		t.Fatalf("RebuildAll: %v", err)
+	}
+	e.verifyExactlyOnce(plain, LiveSchema, last)
+	e.verifyExactlyOnce(folding.counter, LiveSchema, last)
+	// The reader's batches grow from 6 events to 100; the folding counter's are three of them at
+	// least, up to 300 events, and the last one what is left.
+	total := 0
+	for i, n := range folding.sizes {
+		total += n
+		if n > 300+100 || i < len(folding.sizes)-1 && n < 300 {
+			t.Fatalf("folding counter applied batches of %v events, want at least 300 each but the last", folding.sizes)
+		}
+	}
+	if total != 1000 {
+		t.Fatalf("folding counter applied %v: %d events, want 1000", folding.sizes, total)
+	}
+}

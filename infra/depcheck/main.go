@@ -34,7 +34,7 @@ type rule struct {
 var otelAPI = []string{"=go.opentelemetry.io/otel", "go.opentelemetry.io/otel/trace", "go.opentelemetry.io/otel/attribute", "go.opentelemetry.io/otel/codes", "go.opentelemetry.io/otel/propagation"}
 
 var rules = []rule{
-	{"domain", []string{"domain/..."}, []string{"std", "github.com/google/uuid"}},
+	{"domain", []string{"domain/..."}, []string{"std", "github.com/google/uuid", "github.com/go-json-experiment/json"}},
 	{"infra/eventstore/eventstoretest", []string{"infra/eventstore", "infra/postgres/..."}, []string{"*"}},
 	{"infra/eventstore/", []string{"infra/eventstore", "infra/postgres/..."}, []string{"*"}},
 	{"infra/eventstore", nil, []string{"std", "github.com/google/uuid"}},
