@@ -18,10 +18,10 @@ import (
 // runs in this process and writes the products itself (no FulfilmentConfig.Stock): an order whose
 // products this process holds in its cache, with none of their writers busy, is appended with
 // its stock reserved and order.confirmed, in one transaction (eventstore.MultiAppender): one
-// durable commit instead of the process manager's three statements and two. Every other order
-// (a product not cached or busy, not enough stock, a store without multi-stream appends) is
-// placed PENDING and settled by the process manager as before. The relay still publishes every
-// event; the process manager, given order.placed of an order already ORDER, does nothing.
+// durable commit instead of the process manager's three statements and two commits. Every other
+// order (a product not cached or busy, not enough stock, a store without multi-stream appends) is
+// placed PENDING and settled by the process manager as before. The relay still publishes the
+// events; the process manager, given order.placed of an order already ORDER, does nothing.
 func (h *PlaceOrderHandler) SettleWith(f *Fulfilment) {
 	h.settle = f
 }
