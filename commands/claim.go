@@ -56,10 +56,22 @@ func (c *claimed[S, E]) decide(decide func(S) ([]E, error)) error {
 	return nil
 }
 
+// set makes events the claim's decision, on the state the claim started from, in place of any
+// decided before.
+func (c *claimed[S, E]) set(events []E) {
+	c.next, c.events = c.r.fold(c.cur.state, events), events
+}
+
 // part returns the stream's share of the multi-stream append: its events with meta's metadata
 // (and ids from meta's CommandID, when set), expected to follow the state the claim started from.
 func (c *claimed[S, E]) part(meta Meta) (eventstore.StreamAppend, error) {
-	data, err := eventData(c.stream, c.events, func(i int) (Meta, int) { return meta, i })
+	return c.partOf(c.events, meta)
+}
+
+// partOf is part for events, without making them the claim's decision: another goroutine may
+// call it (a writer deciding with its batch, writeRequest.along).
+func (c *claimed[S, E]) partOf(events []E, meta Meta) (eventstore.StreamAppend, error) {
+	data, err := eventData(c.stream, events, func(i int) (Meta, int) { return meta, i })
 	return eventstore.StreamAppend{Stream: c.stream, Expected: eventstore.ExactAfter(c.cur.version, c.cur.lastID), Events: data}, err
 }
 

@@ -74,6 +74,15 @@ func (f *Fulfilment) settleAtPlacement(ctx context.Context, id uuid.UUID, m Meta
 	claims := make([]*claimed[product.Product, product.Event], len(sorted))
 	for i, l := range sorted {
 		if claims[i], ok = f.repos.Products.claim(l.ProductID, false); !ok {
+			if len(sorted) == 1 {
+				// One product, whose writer is busy (a hot product): its writer decides the
+				// order with its batch and appends it with the batch's reservations.
+				st, res, part, ok := f.settleThroughWriter(ctx, oc, id, m, at, l, place)
+				if ok {
+					heldParts, heldResults = []eventstore.StreamAppend{part}, []eventstore.AppendResult{res}
+				}
+				return st, ok
+			}
 			return State[order.Order]{}, false
 		}
 		held = append(held, claims[i])
@@ -131,4 +140,65 @@ func (f *Fulfilment) settleAtPlacement(ctx context.Context, id uuid.UUID, m Meta
 	f.obs.Settled(order.StatusOrder, "", f.now().Sub(at))
 	f.out.settled(id, outcome{status: order.StatusOrder}, res[last].Position)
 	return placed, true
+}
+
+// settleThroughWriter places the order claimed by oc, of one line, and settles it ORDER through
+// the writer of the line's product: the writer decides the order on the product as its batch
+// leaves it, and appends the order's events with the batch's, in one transaction
+// (writeRequest.along): a hot product's orders placed together are one durable commit. It
+// returns the order as placed, and the order's part and its result for the claim's release; false
+// when the order is not settled so (the decision refuses it, a line is short, the append refused
+// the order's stream), and the caller goes the usual way.
+func (f *Fulfilment) settleThroughWriter(ctx context.Context, oc *claimed[order.Order, order.Event], id uuid.UUID, m Meta, at time.Time, l PlaceOrderLine,
+	place func([]product.Product) func(order.Order) ([]order.Event, error)) (State[order.Order], eventstore.AppendResult, eventstore.StreamAppend, bool) {
+	var placed []order.Event // the decision made last: order.placed, then order.confirmed
+	var settled []order.Event
+	decide := func(p product.Product) ([]product.Event, error) {
+		o := order.Order{}
+		evs, err := place([]product.Product{p})(o)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range evs {
+			o = order.Evolve(o, e)
+		}
+		reserved, err := stockDecision(stockReserve, id, l.Quantity, at)(p)
+		if err != nil {
+			return nil, err
+		}
+		confirmed, err := o.Confirm(at)
+		if err != nil {
+			return nil, err
+		}
+		placed, settled = evs, confirmed
+		return reserved, nil
+	}
+	var part eventstore.StreamAppend
+	var before, after []eventstore.AppendResult
+	along := func() ([]eventstore.StreamAppend, []eventstore.StreamAppend, error) {
+		p, err := oc.partOf(append(slices.Clone(placed), settled...), m)
+		if err != nil {
+			return nil, nil, err
+		}
+		part = p
+		n := len(placed)
+		return []eventstore.StreamAppend{{Stream: p.Stream, Expected: p.Expected, Events: p.Events[:n]}},
+			[]eventstore.StreamAppend{{Stream: p.Stream, Expected: eventstore.Any, Events: p.Events[n:]}}, nil
+	}
+	done := func(b, a []eventstore.AppendResult) { before, after = b, a }
+	ctx, span := startAppend(ctx, "place and settle", oc.stream)
+	m = m.traced(ctx)
+	_, err := f.repos.Products.updateAlong(ctx, l.ProductID, m, decide, along, done)
+	endSpan(span, err)
+	if err != nil || len(before) != 1 || len(after) != 1 {
+		return State[order.Order]{}, eventstore.AppendResult{}, eventstore.StreamAppend{}, false
+	}
+	oc.set(append(slices.Clone(placed), settled...))
+	f.obs.Settled(order.StatusOrder, "", f.now().Sub(at))
+	f.out.settled(id, outcome{status: order.StatusOrder}, after[0].Position)
+	st := State[order.Order]{Value: order.Order{}, Version: int64(len(placed)), Position: before[0].Position}
+	for _, e := range placed {
+		st.Value = order.Evolve(st.Value, e)
+	}
+	return st, after[0], part, true
 }

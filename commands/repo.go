@@ -208,6 +208,14 @@ func (r *Repo[S, E]) update(ctx context.Context, id uuid.UUID, meta Meta, conds 
 	return r.write(ctx, stream, &writeRequest[S, E]{meta: meta, decide: decide, delayed: delayed, conds: conds})
 }
 
+// updateAlong is UpdateState for a command that decides other streams' events with the stream's
+// own and appends them in the same transaction (writeRequest.along): its events are always
+// durable.
+func (r *Repo[S, E]) updateAlong(ctx context.Context, id uuid.UUID, meta Meta, decide func(S) ([]E, error),
+	along func() (before, after []eventstore.StreamAppend, err error), alongDone func(before, after []eventstore.AppendResult)) (State[S], error) {
+	return r.write(ctx, r.agg.StreamID(id), &writeRequest[S, E]{meta: meta.complete(), decide: decide, along: along, alongDone: alongDone})
+}
+
 // CreateState is UpdateState for a command that starts a stream under a new id: unless the stream
 // is cached, the writer decides on the empty state and appends expecting no stream, without
 // reading it first; when the stream exists after all, the append is refused and the writer reads

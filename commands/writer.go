@@ -28,7 +28,16 @@ type writeRequest[S any, E Event] struct {
 	// (eventstore.ConditionalAppender): when one fails, the command is answered with the error,
 	// never decided again here, since what failed is a fact it took from elsewhere.
 	conds []eventstore.StreamAt
-	done  chan writeAnswer[S] // buffered: the writer never blocks on an answer
+	// along, when set, gives other streams' events decided with the command's (an order placed
+	// and settled with its product's reservation), for the decision decide made last: parts to
+	// append before and after the stream's own, in the same transaction
+	// (eventstore.MultiAppender). A batch holds commands with along or without, never both. When
+	// a part of another stream is refused, every command of the batch with along is answered
+	// with an error matching eventstore.ErrConditionFailed. alongDone is told the parts' results
+	// once they are appended.
+	along     func() (before, after []eventstore.StreamAppend, err error)
+	alongDone func(before, after []eventstore.AppendResult)
+	done      chan writeAnswer[S] // buffered: the writer never blocks on an answer
 }
 
 type writeAnswer[S any] struct {
@@ -77,7 +86,8 @@ func (r *Repo[S, E]) run(stream string) {
 }
 
 // take removes and returns up to MaxBatch waiting commands of stream, answering those whose
-// context has ended. It returns nil, and ends the writer, when nothing waits.
+// context has ended: commands with along (writeRequest) or commands without, as the first waiting
+// one is. It returns nil, and ends the writer, when nothing waits.
 func (r *Repo[S, E]) take(stream string) []*writeRequest[S, E] {
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
@@ -88,6 +98,8 @@ func (r *Repo[S, E]) take(stream string) []*writeRequest[S, E] {
 		switch {
 		case req.ctx.Err() != nil:
 			req.done <- writeAnswer[S]{err: req.ctx.Err()}
+		case len(batch) > 0 && (req.along != nil) != (batch[0].along != nil):
+			rest = append(rest, req)
 		case len(batch) < r.opts.MaxBatch:
 			batch = append(batch, req)
 		default:
@@ -176,7 +188,7 @@ func (r *Repo[S, E]) refuseConditional(stream string, batch []*writeRequest[S, E
 	err = fmt.Errorf("write %s: %w", stream, err)
 	refused := make([]bool, len(batch))
 	for _, o := range owners {
-		refused[o] = len(batch[o].conds) > 0
+		refused[o] = len(batch[o].conds) > 0 || batch[o].along != nil
 	}
 	rest := batch[:0:0]
 	for i, req := range batch {
@@ -291,6 +303,10 @@ func (r *Repo[S, E]) append(stream string, cur loaded[S], batch []*writeRequest[
 		}
 	}
 	delayed := !slices.ContainsFunc(owners, func(o int) bool { return !batch[o].delayed })
+	if batch[0].along != nil {
+		res, err := r.appendAlong(ctx, stream, expected, data, batch, owners)
+		return res, data[len(data)-1].ID, err
+	}
 	var res eventstore.AppendResult
 	c, conditional := r.store.(eventstore.ConditionalAppender)
 	d, delays := r.store.(eventstore.DelayedAppender)
@@ -307,6 +323,51 @@ func (r *Repo[S, E]) append(stream string, cur loaded[S], batch []*writeRequest[
 		res, err = r.store.Append(ctx, stream, expected, data...)
 	}
 	return res, data[len(data)-1].ID, err
+}
+
+// appendAlong appends a batch of commands with along: every command's parts before the stream's
+// events, the stream's events, every command's parts after them, in one transaction, durably. A
+// part of another stream refused is an error matching eventstore.ErrConditionFailed (see
+// writeRequest.along); the stream's own refused is the store's error, as for any append.
+func (r *Repo[S, E]) appendAlong(ctx context.Context, stream string, expected eventstore.ExpectedVersion, data []eventstore.EventData, batch []*writeRequest[S, E], owners []int) (eventstore.AppendResult, error) {
+	m, ok := r.store.(eventstore.MultiAppender)
+	if !ok {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s with other streams: %T appends to one stream at a time: %w", stream, r.store, errors.ErrUnsupported)
+	}
+	type along struct {
+		req           *writeRequest[S, E]
+		before, after []eventstore.StreamAppend
+	}
+	var alongs []along
+	var befores, afters []eventstore.StreamAppend
+	for i, o := range owners {
+		if i > 0 && owners[i-1] == o {
+			continue
+		}
+		before, after, err := batch[o].along()
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		alongs = append(alongs, along{batch[o], before, after})
+		befores, afters = append(befores, before...), append(afters, after...)
+	}
+	parts := append(append(befores, eventstore.StreamAppend{Stream: stream, Expected: expected, Events: data}), afters...)
+	res, err := m.AppendAll(ctx, parts...)
+	if wv := (*eventstore.WrongVersionError)(nil); errors.As(err, &wv) && wv.Stream != stream {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s with %s: %w: %w", stream, wv.Stream, eventstore.ErrConditionFailed, err)
+	}
+	if err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	own := len(befores)
+	b, a := res[:own], res[own+1:]
+	for _, al := range alongs {
+		if al.req.alongDone != nil {
+			al.req.alongDone(b[:len(al.before)], a[:len(al.after)])
+		}
+		b, a = b[len(al.before):], a[len(al.after):]
+	}
+	return res[own], nil
 }
 
 // answer answers every command of batch: err when set, else its refusal, else st.
