@@ -18,9 +18,11 @@ import (
 // runs in this process and writes the products itself (no FulfilmentConfig.Stock): an order whose
 // products this process holds in its cache, with none of their writers busy, is appended with
 // its stock reserved and order.confirmed, in one transaction (eventstore.MultiAppender): one
-// durable commit instead of the process manager's three statements and two commits. Every other
-// order (a product not cached or busy, not enough stock, a store without multi-stream appends) is
-// placed PENDING and settled by the process manager as before. The relay still publishes the
+// durable commit instead of the process manager's three statements and two commits. An order of
+// one line whose product is busy or not cached is decided by the product's writer with its batch
+// and appended with it (settleThroughWriter). Every other order (not enough stock, several lines
+// with a product busy, a store without multi-stream appends) is placed PENDING and settled by the
+// process manager as before. The relay still publishes the
 // events; the process manager, given order.placed of an order already ORDER, does nothing.
 func (h *PlaceOrderHandler) SettleWith(f *Fulfilment) {
 	h.settle = f
@@ -29,9 +31,9 @@ func (h *PlaceOrderHandler) SettleWith(f *Fulfilment) {
 // settleAtPlacement places order id and settles it ORDER in one append, when it can: the store
 // appends to several streams at once, this Fulfilment writes the products itself, every line
 // names a distinct product whose stream it can claim (cached with its last event, no writer
-// busy), the order's stream is new to this process, the decision places the order, and every
-// line's stock can be reserved. Otherwise it appends nothing and returns false, and the order
-// goes the usual way. The products' streams are expected to end where the cache has them, so a
+// busy; for an order of one line, see settleThroughWriter), the order's stream is new to this
+// process, the decision places the order, and every line's stock can be reserved. Otherwise it
+// appends nothing and returns false, and the order goes the usual way. The products' streams are expected to end where the cache has them, so a
 // product another process changed meanwhile refuses the append (false too).
 //
 // The result is the order as placed (PENDING, at order.placed's version and position), as

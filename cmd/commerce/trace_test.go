@@ -20,10 +20,11 @@ import (
 	"github.com/commerce-dev/commerce/infra/telemetry/telemetrytest"
 )
 
-// TestOneTraceFollowsAnOrder serves the whole process (in-process bus) with an in-memory span
-// exporter, places an order with a client's traceparent, and wants the request, the command, the
-// append, the relay's publish, the process manager's settlement and its append, and the
-// projection of both the placing and the settlement into the orders read model in that one trace,
+// TestOneTraceFollowsAnOrder serves the whole process with an in-memory span exporter, places an
+// order with a client's traceparent, and wants in that one trace the request, the command, and the
+// projection of both the placing and the settlement into the orders read model; between them, on
+// the in-process bus, the append that places and settles the order at once, and on Kafka, the
+// order's append, the relay's publish, the process manager's settlement and its append. It wants
 // the command's database statements under the command, and no statement, not even of the
 // workers' polls while the server is idle, as the root of a trace.
 func TestOneTraceFollowsAnOrder(t *testing.T) {
@@ -116,12 +117,21 @@ func testOneTraceFollowsAnOrder(t *testing.T, exp *tracetest.InMemoryExporter, k
 	want := []string{
 		"/api/v1/orders",                           // the request, continuing the client's traceparent
 		"command PlaceOrder",                       // the command
-		"create order",                             // its append
-		"commerce.order publish",                   // the relay (on Kafka otelsarama's span)
-		"fulfil " + order.TypePlaced,               // the process manager
-		"update order",                             // its append of the outcome
+		"place and settle order",                   // in one process, its append settles the order
 		"project orders.v3 " + order.TypePlaced,    // the read model, placed
 		"project orders.v3 " + order.TypeConfirmed, // and settled
+	}
+	if kafka {
+		want = []string{
+			"/api/v1/orders",
+			"command PlaceOrder",
+			"create order",                             // its append
+			"commerce.order publish",                   // the relay (otelsarama's span)
+			"fulfil " + order.TypePlaced,               // the process manager
+			"update order",                             // its append of the outcome
+			"project orders.v3 " + order.TypePlaced,    // the read model, placed
+			"project orders.v3 " + order.TypeConfirmed, // and settled
+		}
 	}
 	eventually(t, 10*time.Second, 50*time.Millisecond, func() string {
 		names := map[string]bool{}
