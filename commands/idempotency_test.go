@@ -125,7 +125,9 @@ func (s *killingStore) Complete(ctx context.Context, k commands.IdempotencyKey, 
 			return
 		}
 		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		// With a timeout, pg_terminate_backend waits for the backend to end: a connection whose
+		// backend had the signal but had not yet ended would still serve the completion.
+		if _, err := c.Exec(ctx, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
 			WHERE datname = current_database() AND pid <> pg_backend_pid()`); err != nil {
 			s.t.Errorf("terminate the pool's connections: %v", err)
 		}
