@@ -346,9 +346,10 @@ func TestRunnerAnalyzesWhileTablesGrow(t *testing.T) {
 	second := grow("a second analysis", n)
 	// The second analysis comes once the table doubled since its rows were last counted, by the
 	// first analysis or by an autovacuum run in between (which counts them too), as the server's
-	// count of live rows shows it a moment after they are written, and the rows come in rounds:
-	// at least analyzeGrowth rows later, and well before the table tripled.
-	if first < analyzeGrowth || second < first+analyzeGrowth || second > 3*first {
-		t.Fatalf("analyzed at %.0f and %.0f rows, want at least %d, then at least %d more and less than three times as many", first, second, analyzeGrowth, analyzeGrowth)
+	// count of live rows shows it: up to a second after they are written, while the rows keep
+	// coming in rounds, so how far past the doubling it comes is the machine's: at least
+	// analyzeGrowth rows after the first.
+	if first < analyzeGrowth || second < first+analyzeGrowth {
+		t.Fatalf("analyzed at %.0f and %.0f rows, want at least %d, then at least %d more", first, second, analyzeGrowth, analyzeGrowth)
 	}
 }
