@@ -167,7 +167,7 @@ func (s *Store) appendAll(p *pendingAppend, delayed bool) appendOutcome {
 			// A concurrent append took a version after this statement's snapshot: the next
 			// statement sees it and refuses with the stream's version.
 			continue
-		case errors.As(err, &pgErr) && len(pgErr.Code) == 5 && pgErr.Code[:2] == "22":
+		case dataException(err):
 			return appendOutcome{err: fmt.Errorf("append to %s: %w: %w", p.streams(), eventstore.ErrInvalid, err)}
 		}
 		return appendOutcome{err: fmt.Errorf("append to %s: %w", p.streams(), err)}

@@ -27,12 +27,14 @@ import (
 // is prepared) counts, which only delays. Without this, any long transaction anywhere on the
 // server, say a migration or a bulk load in another database, would hold every subscription back.
 const horizonSQL = `(SELECT (coalesce(
-	(SELECT min(x) FROM pg_snapshot_xip(s) x WHERE xid(x) NOT IN (
-		SELECT a.backend_xid FROM pg_stat_get_activity(NULL) a
-		WHERE a.backend_xid IS NOT NULL
-		  AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))),
+	(SELECT min(x) FROM pg_snapshot_xip(s) x WHERE xid(x) NOT IN (` + otherDatabasesXIDsSQL + `)),
 	pg_snapshot_xmax(s))::text::bigint) << 20
 FROM pg_current_snapshot() s)`
+
+// otherDatabasesXIDsSQL lists the transaction ids of the backends connected to other databases
+// than this one (see horizonSQL for why a reader of the log may pass over them).
+const otherDatabasesXIDsSQL = `SELECT a.backend_xid FROM pg_stat_get_activity(NULL) a
+	WHERE a.backend_xid IS NOT NULL AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())`
 
 const recordColumns = `position, stream_id, version, id, type, data, metadata, recorded_at`
 
@@ -135,8 +137,7 @@ FROM pg_current_snapshot() s)`
 // foreignXIDsSQL returns the running transaction ids that belong to backends of other databases
 // (see horizonSQL for why a reader of the log may pass over them).
 const foreignXIDsSQL = `SELECT coalesce(array_agg(x::text::bigint), '{}') FROM pg_snapshot_xip(pg_current_snapshot()) x
-WHERE xid(x) IN (SELECT a.backend_xid FROM pg_stat_get_activity(NULL) a
-	WHERE a.backend_xid IS NOT NULL AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))`
+WHERE xid(x) IN (` + otherDatabasesXIDsSQL + `)`
 
 // readLiveSQL is ReadAll's query with the live horizon, plus the first committed row beyond the
 // horizon, flagged false. One statement, so one snapshot and one horizon for both.

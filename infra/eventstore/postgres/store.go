@@ -374,8 +374,7 @@ func (s *Store) append(ctx context.Context, q querier, stream string, expected e
 			// The condition failed: a retry of an append that went through, or a conflict.
 		case errors.As(err, &pgErr) && pgErr.Code == "23505":
 			// Unique violation: a concurrent append took the next version, or an id is taken.
-		case errors.As(err, &pgErr) && len(pgErr.Code) == 5 && pgErr.Code[:2] == "22":
-			// Data exception: text or JSON that PostgreSQL refuses (a NUL character, say).
+		case dataException(err):
 			return eventstore.AppendResult{}, false, fmt.Errorf("append to %s: %w: %w", stream, eventstore.ErrInvalid, err)
 		default:
 			return eventstore.AppendResult{}, false, fmt.Errorf("append to %s: %w", stream, err)
@@ -388,6 +387,13 @@ func (s *Store) append(ctx context.Context, q querier, stream string, expected e
 			return eventstore.AppendResult{}, false, fmt.Errorf("append to %s: lost the race for the next version %d times", stream, attempt+1)
 		}
 	}
+}
+
+// dataException reports whether err is PostgreSQL's data exception class (22): text or JSON it
+// refuses (a NUL character, say), which an append answers as eventstore.ErrInvalid.
+func dataException(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && len(pgErr.Code) == 5 && pgErr.Code[:2] == "22"
 }
 
 // resolve decides what a refused append means: the retry of an append already stored (a success),
