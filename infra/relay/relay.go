@@ -380,6 +380,9 @@ type work struct {
 // worker publishes the events of its lane until ctx ends: it takes what is queued (up to
 // BatchSize), publishes it per topic in log order, retrying until it succeeds, and marks it done.
 func (r *Relay) worker(ctx context.Context, in <-chan work, progress *tracker) {
+	// In process, the bus tells which topics anyone subscribes to; a message for another would be
+	// dropped, so none is built.
+	wanter, _ := r.pub.(interface{ Wants(topic string) bool })
 	for {
 		var batch []work
 		select {
@@ -401,8 +404,7 @@ func (r *Relay) worker(ctx context.Context, in <-chan work, progress *tracker) {
 		var dropped []*item
 		for _, w := range batch {
 			topic := r.opts.Topic(w.rec.Stream)
-			if wanter, ok := r.pub.(interface{ Wants(string) bool }); ok && !wanter.Wants(topic) {
-				// In process, nobody wants the topic: the publish would drop the message.
+			if wanter != nil && !wanter.Wants(topic) {
 				dropped = append(dropped, w.item)
 				continue
 			}
