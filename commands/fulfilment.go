@@ -301,8 +301,7 @@ func (f *Fulfilment) reserve(ctx context.Context, placed order.Placed, o order.O
 		done, err := f.repos.Orders.UpdateState(ctx, o.ID, meta, func(o order.Order) ([]order.Event, error) { return o.Confirm(f.now()) })
 		switch {
 		case err == nil:
-			f.obs.Settled(order.StatusOrder, "", f.now().Sub(placed.At))
-			f.out.settled(o.ID, outcome{status: order.StatusOrder}, done.Position)
+			f.confirmed(o.ID, placed.At, done.Position)
 			return nil
 		case errors.Is(err, domain.ErrConflict):
 			// Another delivery rejected the order meanwhile: what this one reserved goes back.
@@ -335,6 +334,13 @@ func (f *Fulfilment) reserve(ctx context.Context, placed order.Placed, o order.O
 	}
 	f.out.settled(o.ID, outcome{status: order.StatusReject, reason: reason}, done.Position)
 	return nil
+}
+
+// confirmed tells the observer and the process's Outcomes that this process appended
+// order.confirmed of order id (at position), placed at placedAt.
+func (f *Fulfilment) confirmed(id uuid.UUID, placedAt time.Time, position eventstore.Position) {
+	f.obs.Settled(order.StatusOrder, "", f.now().Sub(placedAt))
+	f.out.settled(id, outcome{status: order.StatusOrder}, position)
 }
 
 // release gives back the stock lines hold for order o.

@@ -33,8 +33,9 @@ func (h *PlaceOrderHandler) SettleWith(f *Fulfilment) {
 // names a distinct product whose stream it can claim (cached with its last event, no writer
 // busy; for an order of one line, see settleThroughWriter), the order's stream is new to this
 // process, the decision places the order, and every line's stock can be reserved. Otherwise it
-// appends nothing and returns false, and the order goes the usual way. The products' streams are expected to end where the cache has them, so a
-// product another process changed meanwhile refuses the append (false too).
+// appends nothing and returns false, and the order goes the usual way. The products' streams are
+// expected to end where the cache has them, so a product another process changed meanwhile
+// refuses the append (false too).
 //
 // The result is the order as placed (PENDING, at order.placed's version and position), as
 // PlaceOrder answers. The process's Outcomes hears of the outcome at once.
@@ -112,19 +113,21 @@ func (f *Fulfilment) settleAtPlacement(ctx context.Context, id uuid.UUID, m Meta
 	ctx, span := startAppend(ctx, "place and settle", oc.stream)
 	m = m.traced(ctx)
 	op, err := oc.part(m)
-	parts := []eventstore.StreamAppend{{Stream: op.Stream, Expected: op.Expected, Events: op.Events[:placed.Version]}}
-	for _, c := range claims {
-		if err == nil {
-			var p eventstore.StreamAppend
-			p, err = c.part(m)
-			parts = append(parts, p)
-		}
-	}
 	if err != nil {
 		endSpan(span, err)
 		return State[order.Order]{}, false
 	}
-	parts = append(parts, eventstore.StreamAppend{Stream: op.Stream, Expected: eventstore.Any, Events: op.Events[placed.Version:]})
+	placedPart, settledPart := aroundReservations(op, placed.Version)
+	parts := []eventstore.StreamAppend{placedPart}
+	for _, c := range claims {
+		p, err := c.part(m)
+		if err != nil {
+			endSpan(span, err)
+			return State[order.Order]{}, false
+		}
+		parts = append(parts, p)
+	}
+	parts = append(parts, settledPart)
 	res, err := multi.AppendAll(ctx, parts...)
 	endSpan(span, err)
 	if err != nil {
@@ -139,9 +142,17 @@ func (f *Fulfilment) settleAtPlacement(ctx context.Context, id uuid.UUID, m Meta
 	heldParts = append([]eventstore.StreamAppend{op}, parts[1:last]...)
 	heldResults = append([]eventstore.AppendResult{res[last]}, res[1:last]...)
 	placed.Position = res[0].Position
-	f.obs.Settled(order.StatusOrder, "", f.now().Sub(at))
-	f.out.settled(id, outcome{status: order.StatusOrder}, res[last].Position)
+	f.confirmed(id, at, res[last].Position)
 	return placed, true
+}
+
+// aroundReservations splits an order's part of an append into its first n events (order.placed)
+// and the rest (order.confirmed), which continues the stream after the reservations: in the log,
+// the order is placed, its stock reserved, then it is confirmed, as the process manager appends
+// them.
+func aroundReservations(part eventstore.StreamAppend, n int64) (placed, settled eventstore.StreamAppend) {
+	return eventstore.StreamAppend{Stream: part.Stream, Expected: part.Expected, Events: part.Events[:n]},
+		eventstore.StreamAppend{Stream: part.Stream, Expected: eventstore.Any, Events: part.Events[n:]}
 }
 
 // settleThroughWriter places the order claimed by oc, of one line, and settles it ORDER through
@@ -183,9 +194,8 @@ func (f *Fulfilment) settleThroughWriter(ctx context.Context, oc *claimed[order.
 			return nil, nil, err
 		}
 		part = p
-		n := len(placed)
-		return []eventstore.StreamAppend{{Stream: p.Stream, Expected: p.Expected, Events: p.Events[:n]}},
-			[]eventstore.StreamAppend{{Stream: p.Stream, Expected: eventstore.Any, Events: p.Events[n:]}}, nil
+		placedPart, settledPart := aroundReservations(p, int64(len(placed)))
+		return []eventstore.StreamAppend{placedPart}, []eventstore.StreamAppend{settledPart}, nil
 	}
 	done := func(b, a []eventstore.AppendResult) { before, after = b, a }
 	ctx, span := startAppend(ctx, "place and settle", oc.stream)
@@ -196,8 +206,7 @@ func (f *Fulfilment) settleThroughWriter(ctx context.Context, oc *claimed[order.
 		return State[order.Order]{}, eventstore.AppendResult{}, eventstore.StreamAppend{}, false
 	}
 	oc.set(append(slices.Clone(placed), settled...))
-	f.obs.Settled(order.StatusOrder, "", f.now().Sub(at))
-	f.out.settled(id, outcome{status: order.StatusOrder}, after[0].Position)
+	f.confirmed(id, at, after[0].Position)
 	st := State[order.Order]{Value: order.Order{}, Version: int64(len(placed)), Position: before[0].Position}
 	for _, e := range placed {
 		st.Value = order.Evolve(st.Value, e)
