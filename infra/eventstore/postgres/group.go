@@ -358,7 +358,7 @@ func (s *Store) appendGroupSQL(batch []*pendingAppend, delayed bool) ([][]events
 	}
 	// The group is written under the first append's context: if it ends, the statement fails
 	// and every append is written again under its own.
-	rows, err := s.pool.Query(batch[0].ctx, groupSQL, streams, los, his, reqs, ords, ids, types, datas, metadata, commitModeArg(delayed), lasts,
+	rows, err := queryGeneric(batch[0].ctx, s.pool, groupSQL, streams, los, his, reqs, ords, ids, types, datas, metadata, commitModeArg(delayed), lasts,
 		condReqs, conds.streams, conds.versions, conds.lasts)
 	if err != nil {
 		return nil, err

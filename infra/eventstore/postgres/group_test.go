@@ -3,10 +3,12 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/commerce-dev/commerce/infra/eventstore"
 	"github.com/commerce-dev/commerce/infra/postgres/pgtest"
@@ -135,5 +137,51 @@ func TestConcurrentAppendsGroup(t *testing.T) {
 	}
 	if s.groupedAppends.Load() == 0 {
 		t.Fatalf("no append was written by a group statement in 20 rounds of 48 concurrent appends")
+	}
+}
+
+// TestAppendsRunOnGenericPlans: the append statements, alone and grouped, are never planned for
+// their arguments (genericPlanSQL), and the setting ends with each append's transaction. One
+// connection, so that its prepared statements and settings are the ones looked at.
+func TestAppendsRunOnGenericPlans(t *testing.T) {
+	t.Parallel()
+	cfg := pgtest.New(t).Config()
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("open a one-connection pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	s := New(pool)
+	ctx := t.Context()
+	for i := range 8 { // past the 5 custom plans the server makes before it may choose
+		stream := fmt.Sprintf("generic-%d", i)
+		if _, err := s.Append(ctx, stream, eventstore.NoStream, event(1)); err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+		group := []*pendingAppend{
+			{ctx: ctx, parts: []eventstore.StreamAppend{{Stream: stream, Expected: eventstore.Exact(1), Events: []eventstore.EventData{event(2)}}}},
+			{ctx: ctx, parts: []eventstore.StreamAppend{{Stream: stream + "-b", Expected: eventstore.NoStream, Events: []eventstore.EventData{event(1)}}}},
+		}
+		if _, err := s.appendGroupSQL(group, false); err != nil {
+			t.Fatalf("group append %d: %v", i, err)
+		}
+	}
+	for _, stmt := range []struct{ name, sql string }{{"appendSQL", appendSQL}, {"groupSQL", groupSQL}} {
+		var generic, custom int64
+		err := pool.QueryRow(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1`, stmt.sql).Scan(&generic, &custom)
+		if err != nil {
+			t.Fatalf("find %s among the connection's prepared statements: %v", stmt.name, err)
+		}
+		if custom != 0 || generic != 8 {
+			t.Errorf("%s ran on %d generic and %d custom plans, want 8 and 0", stmt.name, generic, custom)
+		}
+	}
+	var mode string
+	if err := pool.QueryRow(ctx, `SHOW plan_cache_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "auto" {
+		t.Errorf("after the appends the connection's plan_cache_mode is %q, want the default, auto", mode)
 	}
 }
