@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -182,6 +183,13 @@ func (o *countingObserver) SnapshotFailed(_ string, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.snapErrs = append(o.snapErrs, err)
+}
+
+// snapshotFailures returns the snapshot failures seen so far.
+func (o *countingObserver) snapshotFailures() []error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.snapErrs)
 }
 
 func (o *countingObserver) StaleCache(string, int64) {
