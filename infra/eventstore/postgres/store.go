@@ -15,8 +15,8 @@
 // checks each one's expected version and writes all or none (group commit, group.go); a group
 // that is refused is written again append by append, so grouping never changes a result. A
 // statement costs far more than the rows it writes, so under load this is most of the throughput.
-// Both append statements run on their generic plans (genericPlanSQL): left to choose, the server
-// would plan every group append again for its arguments, which costs it more than the append.
+// The group statement runs on its generic plan (genericPlanSQL): left to choose, the server would
+// plan every group append again for its arguments, which costs it more than the append.
 //
 // # The global log and late commits
 //
@@ -166,24 +166,24 @@ func New(pool *pgxpool.Pool, opts ...Option) *Store {
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // genericPlanSQL, run before a statement in the same transaction, makes the server run that
-// statement on its generic plan. The append statements (appendSQL, groupSQL) find every stream
-// through the same index probes whatever their arguments, but the server, left to choose, compares
-// the generic plan's estimates (arrays of unknown length) with plans made for the arrays at hand,
-// always finds the latter cheaper, and so plans every append again, which costs it more than
-// running the append (README, Benchmarks). The setting ends with the transaction.
+// statement on its generic plan. The group append (groupSQL) finds every stream through the same
+// index probes whatever its arguments, but the server, left to choose, compares the generic plan's
+// estimates (arrays of unknown length) with plans made for the arrays at hand, always finds the
+// latter cheaper, and so plans every group append again, which costs it more than running it
+// (README, Benchmarks). The single append (appendSQL) needs no help: the server keeps its generic
+// plan after the first few calls. The setting ends with the transaction.
 const genericPlanSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
 
-// queryGeneric runs sql with args on q on its generic plan: genericPlanSQL and sql go in one batch,
-// one round trip and, on the pool, one implicit transaction. Closing the rows ends the batch.
-func queryGeneric(ctx context.Context, q querier, sql string, args ...any) (pgx.Rows, error) {
+// queryGeneric runs sql with args on its generic plan: genericPlanSQL and sql go to the pool in one
+// batch, one round trip and one implicit transaction. Closing the rows ends the batch.
+func queryGeneric(ctx context.Context, pool *pgxpool.Pool, sql string, args ...any) (pgx.Rows, error) {
 	b := &pgx.Batch{}
 	b.Queue(genericPlanSQL)
 	b.Queue(sql, args...)
-	br := q.SendBatch(ctx, b)
+	br := pool.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {
 		br.Close()
 		return nil, err
@@ -205,22 +205,6 @@ type batchRows struct {
 func (r batchRows) Close() {
 	r.Rows.Close()
 	r.batch.Close()
-}
-
-// scanOne scans the one row rows hold into dest and closes them, as pgx.Row's Scan does.
-func scanOne(rows pgx.Rows, dest ...any) error {
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return pgx.ErrNoRows
-	}
-	if err := rows.Scan(dest...); err != nil {
-		return err
-	}
-	rows.Close()
-	return rows.Err()
 }
 
 // appendSQL inserts the events at the versions after the stream's current one if that version is
@@ -418,11 +402,8 @@ func (s *Store) append(ctx context.Context, q querier, stream string, expected e
 	for attempt := 0; ; attempt++ {
 		var current, version, position int64
 		var held bool
-		rows, err := queryGeneric(ctx, q, appendSQL, stream, lo, hi, ids, types, data, meta, mode, last,
-			c.streams, c.versions, c.lasts)
-		if err == nil {
-			err = scanOne(rows, &current, &held, &version, &position)
-		}
+		err := q.QueryRow(ctx, appendSQL, stream, lo, hi, ids, types, data, meta, mode, last,
+			c.streams, c.versions, c.lasts).Scan(&current, &held, &version, &position)
 		if err == nil && version > 0 {
 			return eventstore.AppendResult{Version: version, Position: eventstore.Position(position)}, true, nil
 		}
