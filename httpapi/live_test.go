@@ -219,14 +219,16 @@ func (lo *liveOrder) act(e *env, action string) {
 }
 
 // settled waits until the order is ORDER (the process manager reserved its stock), reading its
-// stream through a repository that caches nothing.
-func (lo *liveOrder) settled(t *testing.T, s *shop) {
+// stream through a repository that caches nothing, and returns the position of its last event.
+func (lo *liveOrder) settled(t *testing.T, s *shop) (position uint64) {
 	t.Helper()
 	repos := commands.NewRepos(s.store, commands.Config{})
 	eventually(t, 20*time.Second, "the order is settled", func() bool {
 		st, err := repos.Orders.Load(context.Background(), lo.id)
+		position = uint64(st.Position)
 		return err == nil && st.Value.Status == "ORDER"
 	})
+	return position
 }
 
 func (lo *liveOrder) url(base string) string {
@@ -440,7 +442,8 @@ func testLiveSellerStream(t *testing.T, s *shop) {
 	e := s.server(t)
 	base := e.listen()
 	lo := newLiveOrder(t, e)
-	lo.settled(t, s)
+	// The stream's state is the read model's: wait until it has the settled order.
+	e.expect(req{method: "GET", path: at("/api/v1/seller/order-lines", lo.settled(t, s)), token: lo.seller.tokens.AccessToken}, 200)
 	url := base + "/api/v1/seller/order-lines/events"
 	st, status, body := openSSE(t, url, lo.seller.tokens.AccessToken, "")
 	if status != 200 {
