@@ -38,10 +38,10 @@ const faultRecovery = 1500 * time.Millisecond
 // Idempotency-Key, sent again with the same key until it is answered: 200 ms of latency, a silent
 // partition longer than the request deadline, every connection reset twice, every connection reset
 // and new ones refused. It checks that every key gets one order, answered within about a second
-// of the fault's end (faultRecovery); that no request outlives its deadline by more than a second; that /readyz (database
-// and event store) is 503 during the partition and 200 within a second after it; that every order
-// settles with the stock exact; that a request that fails is 503 with Retry-After; and that
-// goroutines come back to their level.
+// of the fault's end (faultRecovery); that no request outlives its deadline by more than a second;
+// that /readyz (database and event store) is 503 during the partition and 200 within a second
+// after it; that every order settles with the stock exact; that a request that fails is 503 with
+// Retry-After; and that goroutines come back to their level.
 func TestDatabaseFaults(t *testing.T) {
 	direct := pgtest.New(t)
 	cc := direct.Config().ConnConfig
