@@ -63,7 +63,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from int64, limit
 	if limit > 0 {
 		qlimit = limit + extra
 	}
-	recs, err := s.query(ctx, min(max(qlimit, 0), 16), `SELECT `+recordColumns+` FROM events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`,
+	recs, err := s.query(ctx, qlimit, streamRoom, `SELECT `+recordColumns+` FROM events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`,
 		stream, start, sqlLimit(qlimit))
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s from %d: %w", stream, from, err)
@@ -89,7 +89,7 @@ func (s *Store) ReadStreamBackward(ctx context.Context, stream string, limit int
 		// this statement's server time in commerce bench.
 		q, args = `SELECT `+recordColumns+` FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1`, args[:1]
 	}
-	recs, err := s.query(ctx, min(max(limit, 0), 16), q, args...)
+	recs, err := s.query(ctx, limit, streamRoom, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s backward: %w", stream, err)
 	}
@@ -115,7 +115,7 @@ func (s *Store) notFound(ctx context.Context, stream string) error {
 // part of the log that is final (see the package doc); a limit of 0 or less means all of them.
 func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, limit int) ([]eventstore.Record, error) {
 	// A read of the log asks for a batch and, catching up, gets all of it: room for it at once.
-	recs, err := s.query(ctx, min(max(limit, 0), maxReadAllRoom), `SELECT `+recordColumns+` FROM events WHERE position > $1 AND position < `+horizonSQL+` ORDER BY position LIMIT $2`,
+	recs, err := s.query(ctx, limit, maxReadAllRoom, `SELECT `+recordColumns+` FROM events WHERE position > $1 AND position < `+horizonSQL+` ORDER BY position LIMIT $2`,
 		int64(from), sqlLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("read all from %d: %w", from, err)
@@ -193,16 +193,17 @@ func (s *Store) foreignXIDs(ctx context.Context) ([]int64, error) {
 	return ids, nil
 }
 
-// query runs a query of recordColumns, with room for room records at first: a stream read asks
-// for up to a page and usually finds a few events, a read of the log usually gets the whole batch
-// it asks for.
-func (s *Store) query(ctx context.Context, room int, sql string, args ...any) ([]eventstore.Record, error) {
+// query runs a query of recordColumns that returns up to limit records, with room for limit of
+// them at first but for no more than most: a stream read asks for up to a page and usually finds a
+// few events (streamRoom), a read of the log usually gets the whole batch it asks for
+// (maxReadAllRoom).
+func (s *Store) query(ctx context.Context, limit, most int, sql string, args ...any) ([]eventstore.Record, error) {
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	recs := make([]eventstore.Record, 0, room)
+	recs := make([]eventstore.Record, 0, min(max(limit, 0), most))
 	var d decoder
 	for rows.Next() {
 		var r eventstore.Record
@@ -214,8 +215,12 @@ func (s *Store) query(ctx context.Context, room int, sql string, args ...any) ([
 	return recs, rows.Err()
 }
 
-// maxReadAllRoom bounds the room a read of the log makes for its records before it sees them.
-const maxReadAllRoom = 10_000
+// streamRoom and maxReadAllRoom bound the room a stream read and a read of the log make for their
+// records before they see them.
+const (
+	streamRoom     = 16
+	maxReadAllRoom = 10_000
+)
 
 // recordOIDs are the types of recordColumns, and boolOID that of readLiveSQL's visibility flag.
 var recordOIDs = [...]uint32{pgtype.Int8OID, pgtype.TextOID, pgtype.Int8OID, pgtype.UUIDOID, pgtype.TextOID, pgtype.JSONBOID, pgtype.JSONBOID, pgtype.TimestamptzOID}

@@ -73,7 +73,7 @@ func naiveSubscribe(ctx context.Context, pool *pgxpool.Pool, handle func(context
 	s := New(pool)
 	var checkpoint int64
 	for ctx.Err() == nil {
-		recs, err := s.query(ctx, 0, `SELECT `+recordColumns+` FROM events WHERE position > $1 ORDER BY position`, checkpoint)
+		recs, err := s.query(ctx, 0, 0, `SELECT `+recordColumns+` FROM events WHERE position > $1 ORDER BY position`, checkpoint)
 		if err == nil && len(recs) > 0 {
 			_ = handle(ctx, recs)
 			checkpoint = int64(recs[len(recs)-1].Position)
