@@ -140,16 +140,30 @@ func checkpoint(t *testing.T, pool *pgxpool.Pool, name string) eventstore.Positi
 	return eventstore.Position(uint64(pos))
 }
 
+// inProcess returns a test database, its event store and an in-process bus, closed when the test
+// ends.
+func inProcess(t *testing.T) (*pgxpool.Pool, *postgres.Store, *bus.InProcess) {
+	t.Helper()
+	pool := pgtest.New(t)
+	b := bus.NewInProcess(bus.InProcessConfig{})
+	t.Cleanup(func() { _ = b.Close() })
+	return pool, postgres.New(pool), b
+}
+
+// start runs r in the background until ctx ends; the channel gets what Run returned.
+func start(ctx context.Context, r *relay.Relay) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	return done
+}
+
 func fast(name string) relay.Options {
 	return relay.Options{Name: name, Workers: 4, BatchSize: 7, CheckpointEvery: 10 * time.Millisecond,
 		LockCheck: 20 * time.Millisecond, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
 }
 
 func TestRelayPublishesEveryEventInStreamOrder(t *testing.T) {
-	pool := pgtest.New(t)
-	store := postgres.New(pool)
-	b := bus.NewInProcess(bus.InProcessConfig{})
-	defer b.Close()
+	pool, store, b := inProcess(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var got received
@@ -160,8 +174,7 @@ func TestRelayPublishesEveryEventInStreamOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := relay.New(store, pool, b, fast("ordered"))
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	done := start(ctx, r)
 	waitFor(t, 30*time.Second, "every event published", func() bool { return got.distinct() == len(want) })
 	last := want[len(want)-1].Position
 	waitFor(t, 5*time.Second, "the checkpoint at the last event", func() bool { return r.Status().Checkpoint == last })
@@ -202,10 +215,7 @@ func TestRelayPublishesEveryEventInStreamOrder(t *testing.T) {
 // mid-stream, stops the next one and starts a third: every event is published at least once and
 // each stream in order.
 func TestRelayTakeOver(t *testing.T) {
-	pool := pgtest.New(t)
-	store := postgres.New(pool)
-	b := bus.NewInProcess(bus.InProcessConfig{})
-	defer b.Close()
+	pool, store, b := inProcess(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var got received
@@ -300,8 +310,7 @@ func TestRelayKafkaDownAtStart(t *testing.T) {
 	opts := fast("kafka-down")
 	opts.MaxBackoff = 200 * time.Millisecond
 	r := relay.New(store, pool, kb.Publisher(), opts)
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	done := start(ctx, r)
 
 	want, err := appendEvents(store, newStreams(6), 5, 0)
 	if err != nil {
@@ -384,8 +393,7 @@ func TestRelayDurableOnly(t *testing.T) {
 			opts := fast("durable")
 			opts.DurableOnly = durableOnly
 			r := relay.New(store, pool, b, opts)
-			done := make(chan error, 1)
-			go func() { done <- r.Run(ctx) }()
+			done := start(ctx, r)
 
 			const n = 30
 			for i := range n {
@@ -417,10 +425,7 @@ func TestRelayDurableOnly(t *testing.T) {
 // requires) are passed over without a publish, and the checkpoint moves past them; once a
 // consumer subscribes, events are published to it again.
 func TestRelayBuildsNoMessageNobodyWants(t *testing.T) {
-	pool := pgtest.New(t)
-	store := postgres.New(pool)
-	b := bus.NewInProcess(bus.InProcessConfig{})
-	defer b.Close()
+	pool, store, b := inProcess(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	unwanted, err := appendEvents(store, newStreams(5), 4, 0)
@@ -428,8 +433,7 @@ func TestRelayBuildsNoMessageNobodyWants(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := relay.New(store, pool, b, fast("unwanted"))
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	done := start(ctx, r)
 	last := unwanted[len(unwanted)-1].Position
 	waitFor(t, 30*time.Second, "the checkpoint past the unwanted events", func() bool { return r.Status().Checkpoint == last })
 	if n := r.Status().Published; n != 0 {
