@@ -323,8 +323,8 @@ func (r *Runner) indexAndAnalyze(ctx context.Context, j *rebuildJob) error {
 // replay applies the whole log, as far as it can read, to the jobs' shadow tables: one reader, and
 // for each job a goroutine that plans every batch (see Planner), or every few for a BatchFolder,
 // and one that writes the plans in order, each in a transaction of its own, on a connection of the
-// job's whose session points at its shadow schema. The shadow tables are thrown away if anything fails, so their commits need not
-// wait for the disk.
+// job's whose session points at its shadow schema. The shadow tables are thrown away if anything
+// fails, so their commits need not wait for the disk.
 func (r *Runner) replay(ctx context.Context, jobs []*rebuildJob) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
